@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the npm package in pkg/: the wasm module (release, LTO, wasm-opt) and the bindings
+# for ESM (bundler glue) and CommonJS (nodejs glue), both using the one pkg/gen/tokenfetch_bg.wasm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=pkg/gen
+tmp=target/bindgen
+if [ "$(cat target/.wasm-route 2>/dev/null)" = debian ]; then
+  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -q --release --locked \
+    -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown --target-dir target/debian
+  wasm=target/debian/wasm32-unknown-unknown/release/tokenfetch.wasm
+else
+  cargo build -q --release --locked --target wasm32-unknown-unknown
+  wasm=target/wasm32-unknown-unknown/release/tokenfetch.wasm
+fi
+rm -rf "$tmp" && mkdir -p "$tmp" "$out"
+wasm-bindgen --target bundler --out-dir "$tmp/esm" --out-name tokenfetch "$wasm"
+wasm-bindgen --target nodejs --out-dir "$tmp/cjs" --out-name tokenfetch "$wasm"
+cmp -s "$tmp/esm/tokenfetch_bg.wasm" "$tmp/cjs/tokenfetch_bg.wasm" || { echo "build: glue targets disagree on the wasm" >&2; exit 1; }
+node_modules/.bin/wasm-opt -O3 --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
+  --enable-nontrapping-float-to-int --enable-mutable-globals \
+  "$tmp/esm/tokenfetch_bg.wasm" -o "$out/tokenfetch_bg.wasm"
+cp "$tmp/esm/tokenfetch_bg.js" "$out/tokenfetch_bg.js"
+cp "$tmp/cjs/tokenfetch.js" "$out/tokenfetch_node.cjs"
+printf 'build: pkg/gen/tokenfetch_bg.wasm %s bytes (gzip %s)\n' \
+  "$(wc -c < "$out/tokenfetch_bg.wasm")" "$(gzip -9c "$out/tokenfetch_bg.wasm" | wc -c)"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what building and testing tokenfetch needs, and nothing twice:
+#   - the wasm32-unknown-unknown target (rustup; falls back to Debian's rustc-web route),
+#   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
+#   - Node packages from package-lock.json (npm ci).
+# Idempotent: a second run checks and returns in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf 'setup: %s\n' "$*"; }
+
+# --- wasm32 target --------------------------------------------------------------------------
+if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  log "wasm32 target: rustup (present)"
+elif timeout 300 rustup target add wasm32-unknown-unknown; then
+  log "wasm32 target: rustup (installed)"
+else
+  log "rustup could not add wasm32; using Debian's rustc-web route"
+  if ! [ -x /usr/bin/rustc ] || ! [ -d /usr/lib/rustlib/src/rust/library ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src lld-22
+  fi
+  mkdir -p target && echo debian > target/.wasm-route
+fi
+
+# --- wasm-bindgen-cli pinned to Cargo.lock ---------------------------------------------------
+want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" = "$want" ]; then
+  log "wasm-bindgen-cli $want (present)"
+else
+  log "installing wasm-bindgen-cli $want (a few minutes, once per machine)"
+  # No --locked: the CLI's own lock names a crate version the registry index lacks.
+  cargo install -q wasm-bindgen-cli --version "$want"
+fi
+
+# --- Node packages ---------------------------------------------------------------------------
+if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  log "node_modules (up to date)"
+else
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.package-lock.json
+fi

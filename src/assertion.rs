@@ -1,0 +1,133 @@
+//! JWT client assertions for `private_key_jwt` (RFC 7523 §2.2 and §3; OpenID Connect Core §9).
+
+use serde_json::{json, Map, Value};
+
+use crate::jose::{compact, signing_input, EncodedHeader};
+use crate::key::SigningKey;
+
+/// Mints client assertions for one client: the header is fixed per key and encoded once.
+#[derive(Clone, Debug)]
+pub struct AssertionSigner {
+    key: SigningKey,
+    header: EncodedHeader,
+    client_id: String,
+    audience: String,
+    lifetime_secs: u64,
+    claims: Map<String, Value>,
+}
+
+/// What a client assertion says, besides the key.
+#[derive(Clone, Debug)]
+pub struct AssertionParams {
+    /// `iss` and `sub` (RFC 7523 §3 items A and B).
+    pub client_id: String,
+    /// `aud`: one string, the issuer or token endpoint URL (RFC 7523 §3 item C).
+    pub audience: String,
+    /// `exp - iat`; authorities want it short (HelseID: at most 60 s).
+    pub lifetime_secs: u64,
+    /// Header `typ`; `JWT` unless the authority asks for e.g. `client-authentication+jwt`.
+    pub typ: String,
+    /// Extra claims; they never replace the registered claims above.
+    pub claims: Map<String, Value>,
+}
+
+impl AssertionSigner {
+    /// Prepare a signer for `params` with `key` (header: `alg`, `typ`, and `kid` when the key has one).
+    pub fn new(key: SigningKey, params: AssertionParams) -> Self {
+        let mut header = json!({ "alg": key.alg().as_str(), "typ": params.typ });
+        if let Some(kid) = key.kid() {
+            header["kid"] = json!(kid);
+        }
+        AssertionSigner {
+            header: EncodedHeader::new(&header),
+            key,
+            client_id: params.client_id,
+            audience: params.audience,
+            lifetime_secs: params.lifetime_secs,
+            claims: params.claims,
+        }
+    }
+
+    /// A signed assertion issued at `now_secs` with the unique `jti`.
+    pub fn mint(&self, now_secs: u64, jti: &str) -> String {
+        let mut claims = self.claims.clone();
+        let registered = [
+            ("iss", json!(self.client_id)),
+            ("sub", json!(self.client_id)),
+            ("aud", json!(self.audience)),
+            ("jti", json!(jti)),
+            ("iat", json!(now_secs)),
+            ("nbf", json!(now_secs)),
+            ("exp", json!(now_secs + self.lifetime_secs)),
+        ];
+        for (name, value) in registered {
+            claims.insert(name.to_owned(), value);
+        }
+        let input = signing_input(&self.header, &Value::Object(claims));
+        let signature = self.key.sign(input.as_bytes());
+        compact(input, &signature)
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::b64url_decode;
+    use crate::key::tests::rfc7515_jwk;
+
+    fn decode(part: &str) -> Value {
+        serde_json::from_slice(&b64url_decode("p", part).unwrap()).unwrap()
+    }
+
+    fn signer(claims: Map<String, Value>) -> AssertionSigner {
+        let key = SigningKey::from_jwk("k", &rfc7515_jwk(), None, Some("kid-7")).unwrap();
+        AssertionSigner::new(
+            key,
+            AssertionParams {
+                client_id: "worker".into(),
+                audience: "https://helseid.example/".into(),
+                lifetime_secs: 60,
+                typ: "client-authentication+jwt".into(),
+                claims,
+            },
+        )
+    }
+
+    #[test]
+    fn assertion_has_rfc7523_claims_and_kid_typ_headers() {
+        let jwt = signer(Map::new()).mint(1_700_000_000, "jti-1");
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(
+            decode(parts[0]),
+            json!({"alg":"ES256","typ":"client-authentication+jwt","kid":"kid-7"})
+        );
+        assert_eq!(
+            decode(parts[1]),
+            json!({"iss":"worker","sub":"worker","aud":"https://helseid.example/","jti":"jti-1",
+                   "iat":1_700_000_000u64,"nbf":1_700_000_000u64,"exp":1_700_000_060u64})
+        );
+    }
+
+    #[test]
+    fn extra_claims_cannot_override_registered_ones() {
+        let mut extra = Map::new();
+        extra.insert("iss".into(), json!("attacker"));
+        extra.insert(
+            "assertion_details".into(),
+            json!([{"type":"helseid_authorization"}]),
+        );
+        let jwt = signer(extra).mint(10, "j");
+        let claims = decode(jwt.split('.').nth(1).unwrap());
+        assert_eq!(claims["iss"], "worker");
+        assert_eq!(
+            claims["assertion_details"][0]["type"],
+            "helseid_authorization"
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! Token cache policy: what a cache entry is, when it must be refreshed, its key, and the
+//! single-flight state (one token request per key at a time; failures are not cached).
+//!
+//! The waiter type `W` is the engine's (a shared future); this module only decides.
+
+use std::collections::HashMap;
+
+use crate::token::{TokenResponse, TokenType};
+
+/// A token as the cache keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedToken {
+    /// The access token.
+    pub access_token: String,
+    /// `Bearer` or `DPoP`.
+    pub token_type: TokenType,
+    /// When the authority says it expires (epoch ms).
+    pub expires_at_ms: u64,
+    /// When the cache stops serving it and asks for a new one (epoch ms).
+    pub refresh_at_ms: u64,
+    /// The granted scope, when the authority said.
+    pub scope: Option<String>,
+}
+
+/// When tokens expire and refresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Refresh this long before expiry (`refreshBeforeExpirySeconds`, default 60 s).
+    pub refresh_before_ms: u64,
+    /// Lifetime assumed when the response has no `expires_in`.
+    pub default_lifetime_ms: u64,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        CachePolicy {
+            refresh_before_ms: 60_000,
+            default_lifetime_ms: 300_000,
+        }
+    }
+}
+
+impl CachePolicy {
+    /// Turn a token response received at `now_ms` into a cache entry. The refresh buffer is
+    /// clamped to half the lifetime, so a token shorter-lived than the buffer is still reused.
+    pub fn admit(&self, response: TokenResponse, now_ms: u64) -> CachedToken {
+        let lifetime_ms = response
+            .expires_in
+            .map_or(self.default_lifetime_ms, |s| s.saturating_mul(1000));
+        let buffer = self.refresh_before_ms.min(lifetime_ms / 2);
+        CachedToken {
+            access_token: response.access_token,
+            token_type: response.token_type,
+            expires_at_ms: now_ms.saturating_add(lifetime_ms),
+            refresh_at_ms: now_ms.saturating_add(lifetime_ms - buffer),
+            scope: response.scope,
+        }
+    }
+}
+
+impl CachedToken {
+    /// Whether the cache may still serve this token at `now_ms`.
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        now_ms < self.refresh_at_ms
+    }
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup<W> {
+    /// A fresh token: use it.
+    Fresh(CachedToken),
+    /// A token request for this key is in flight: wait for it.
+    Join(W),
+    /// Nothing usable and nobody asking: start a token request (and call [`TokenCache::begin`]).
+    Miss,
+}
+
+#[derive(Debug)]
+struct Slot<W> {
+    token: Option<CachedToken>,
+    pending: Option<W>,
+}
+
+/// Tokens and in-flight requests by cache key.
+#[derive(Debug)]
+pub struct TokenCache<W> {
+    slots: HashMap<String, Slot<W>>,
+}
+
+impl<W> Default for TokenCache<W> {
+    fn default() -> Self {
+        TokenCache {
+            slots: HashMap::new(),
+        }
+    }
+}
+
+impl<W: Clone> TokenCache<W> {
+    /// Look `key` up at `now_ms`; `force` skips a fresh token (but still joins a request in flight).
+    pub fn lookup(&self, key: &str, now_ms: u64, force: bool) -> Lookup<W> {
+        let Some(slot) = self.slots.get(key) else {
+            return Lookup::Miss;
+        };
+        if let Some(pending) = &slot.pending {
+            return Lookup::Join(pending.clone());
+        }
+        match &slot.token {
+            Some(token) if !force && token.is_fresh(now_ms) => Lookup::Fresh(token.clone()),
+            _ => Lookup::Miss,
+        }
+    }
+
+    /// Record that a token request for `key` is in flight; later lookups join `waiter`.
+    pub fn begin(&mut self, key: &str, waiter: W) {
+        self.slots
+            .entry(key.to_owned())
+            .or_insert(Slot {
+                token: None,
+                pending: None,
+            })
+            .pending = Some(waiter);
+    }
+
+    /// The request for `key` ended: store the token, or on failure (`None`) keep nothing new.
+    pub fn complete(&mut self, key: &str, token: Option<CachedToken>) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.pending = None;
+            if token.is_some() {
+                slot.token = token;
+            }
+            if slot.token.is_none() {
+                self.slots.remove(key);
+            }
+        }
+    }
+
+    /// Drop the token under `key` if it is still `access_token` (a newer one is kept).
+    pub fn evict(&mut self, key: &str, access_token: &str) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            if slot
+                .token
+                .as_ref()
+                .is_some_and(|t| t.access_token == access_token)
+            {
+                slot.token = None;
+            }
+        }
+    }
+
+    /// Drop the token under `key`, whatever it is.
+    pub fn clear(&mut self, key: &str) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.token = None;
+        }
+    }
+
+    /// The cached tokens, for inspection.
+    pub fn tokens(&self) -> impl Iterator<Item = (&str, &CachedToken)> {
+        self.slots
+            .iter()
+            .filter_map(|(k, s)| s.token.as_ref().map(|t| (k.as_str(), t)))
+    }
+}
+
+/// The cache key of a request: grant, sorted scope set, sorted resource set, DPoP key thumbprint.
+/// Values are joined with characters that cannot occur in them unescaped.
+pub fn cache_key(
+    grant: &str,
+    scope: &[String],
+    resource: &[String],
+    dpop_jkt: Option<&str>,
+) -> String {
+    let sorted = |items: &[String]| {
+        let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.join(" ")
+    };
+    format!(
+        "{grant}|{}|{}|{}",
+        sorted(scope),
+        sorted(resource).replace('|', "%7C"),
+        dpop_jkt.unwrap_or("")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(expires_in: Option<u64>) -> TokenResponse {
+        TokenResponse {
+            access_token: "at".into(),
+            token_type: TokenType::Bearer,
+            expires_in,
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn refresh_happens_buffer_before_expiry() {
+        let t = CachePolicy::default().admit(response(Some(3600)), 1_000);
+        assert_eq!(t.expires_at_ms, 3_601_000);
+        assert_eq!(t.refresh_at_ms, 3_541_000);
+        assert!(t.is_fresh(3_540_999));
+        assert!(!t.is_fresh(3_541_000));
+    }
+
+    #[test]
+    fn short_lived_tokens_clamp_the_buffer_to_half_their_life() {
+        let t = CachePolicy::default().admit(response(Some(10)), 0);
+        assert_eq!(t.refresh_at_ms, 5_000);
+        assert_eq!(t.expires_at_ms, 10_000);
+    }
+
+    #[test]
+    fn missing_expires_in_uses_the_default_lifetime() {
+        let t = CachePolicy::default().admit(response(None), 0);
+        assert_eq!(t.expires_at_ms, 300_000);
+    }
+
+    #[test]
+    fn single_flight_joins_then_serves_then_refreshes() {
+        let policy = CachePolicy::default();
+        let mut cache: TokenCache<u32> = TokenCache::default();
+        assert!(matches!(cache.lookup("k", 0, false), Lookup::Miss));
+        cache.begin("k", 7);
+        assert!(matches!(cache.lookup("k", 0, false), Lookup::Join(7)));
+        cache.complete("k", Some(policy.admit(response(Some(120)), 0)));
+        assert!(matches!(cache.lookup("k", 59_999, false), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup("k", 60_000, false), Lookup::Miss));
+        assert!(matches!(cache.lookup("k", 1, true), Lookup::Miss));
+    }
+
+    #[test]
+    fn failures_are_not_cached_and_old_tokens_survive_a_failed_refresh() {
+        let mut cache: TokenCache<u32> = TokenCache::default();
+        cache.begin("k", 1);
+        cache.complete("k", None);
+        assert!(matches!(cache.lookup("k", 0, false), Lookup::Miss));
+        assert_eq!(cache.tokens().count(), 0);
+        cache.begin("k", 2);
+        cache.complete(
+            "k",
+            Some(CachePolicy::default().admit(response(Some(600)), 0)),
+        );
+        cache.begin("k", 3);
+        cache.complete("k", None);
+        assert_eq!(cache.tokens().count(), 1);
+    }
+
+    #[test]
+    fn evict_only_drops_the_named_token() {
+        let mut cache: TokenCache<u32> = TokenCache::default();
+        cache.begin("k", 1);
+        cache.complete(
+            "k",
+            Some(CachePolicy::default().admit(response(Some(600)), 0)),
+        );
+        cache.evict("k", "other");
+        assert!(matches!(cache.lookup("k", 0, false), Lookup::Fresh(_)));
+        cache.evict("k", "at");
+        assert!(matches!(cache.lookup("k", 0, false), Lookup::Miss));
+    }
+
+    #[test]
+    fn cache_key_ignores_order_and_duplicates_but_not_content() {
+        let a = cache_key("cc", &["b".into(), "a".into()], &["r".into()], Some("jkt"));
+        let b = cache_key(
+            "cc",
+            &["a".into(), "b".into(), "a".into()],
+            &["r".into()],
+            Some("jkt"),
+        );
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            cache_key("cc", &["a".into()], &["r".into()], Some("jkt"))
+        );
+        assert_ne!(
+            a,
+            cache_key("cc", &["a".into(), "b".into()], &["r".into()], None)
+        );
+    }
+}

@@ -1,0 +1,378 @@
+//! The client engine: orchestrates the sans-IO core over a [`Transport`], an [`Env`] and the
+//! caller's [`ApiCall`]s. Per client: one token cache with single-flight, one DPoP nonce store.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+
+use crate::cache::{cache_key, CachePolicy, CachedToken, Lookup, TokenCache};
+use crate::config::{ClientAuth, ClientConfig, DpopSetting};
+use crate::dpop::{DpopKey, NonceStore, ProofClaims};
+use crate::error::{ErrorCode, Result, TokenError};
+use crate::grant::{token_request, ClientCredentials, Grant};
+use crate::jose::b64url;
+use crate::key::SigningKey;
+use crate::resource::{ApiDecision, ApiResponse, RetryBudget};
+use crate::token::{interpret, Expectation, TokenOutcome, TokenType};
+use crate::transport::{ApiCall, Env, HttpRequest, Transport};
+
+/// Per-call token options (`TokenRequestOptions`): each overrides the client's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// Scopes instead of the client's.
+    pub scope: Option<Vec<String>>,
+    /// Resources instead of the client's.
+    pub resource: Option<Vec<String>>,
+    /// Skip a cached token and ask the authority (joins a request already in flight).
+    pub force_refresh: bool,
+}
+
+type Pending = Shared<LocalBoxFuture<'static, Result<CachedToken>>>;
+
+/// A managed OAuth client: gets, caches and refreshes tokens, and makes API calls with them.
+/// Cheap to clone (clones share the cache).
+pub struct TokenClient<T: Transport + 'static, E: Env + 'static> {
+    inner: Rc<Inner<T, E>>,
+}
+
+impl<T: Transport + 'static, E: Env + 'static> Clone for TokenClient<T, E> {
+    fn clone(&self) -> Self {
+        TokenClient {
+            inner: Rc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<T, E> {
+    config: ClientConfig,
+    transport: T,
+    env: E,
+    policy: CachePolicy,
+    dpop: Option<DpopKey>,
+    cache: RefCell<TokenCache<Pending>>,
+    nonces: RefCell<NonceStore>,
+    token_requests: Cell<u64>,
+}
+
+/// A resolved request: the cache key and what to ask for.
+struct Target {
+    key: String,
+    scope: Vec<String>,
+    resource: Vec<String>,
+}
+
+impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
+    /// Build a client; generates the ephemeral DPoP key when `dpop: true`.
+    pub fn new(config: ClientConfig, transport: T, env: E) -> Self {
+        let dpop = match &config.dpop {
+            DpopSetting::Off => None,
+            DpopSetting::Generate => {
+                Some(DpopKey::new(SigningKey::generate(|b| env.fill_random(b))))
+            }
+            DpopSetting::Key(key) => Some(DpopKey::new((**key).clone())),
+        };
+        let policy = CachePolicy {
+            refresh_before_ms: config.refresh_before_secs * 1000,
+            ..CachePolicy::default()
+        };
+        TokenClient {
+            inner: Rc::new(Inner {
+                config,
+                transport,
+                env,
+                policy,
+                dpop,
+                cache: RefCell::default(),
+                nonces: RefCell::default(),
+                token_requests: Cell::new(0),
+            }),
+        }
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// RFC 7638 thumbprint of the DPoP key, when DPoP is on.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.inner.dpop.as_ref().map(DpopKey::thumbprint)
+    }
+
+    /// How many token requests this client has sent (retries included).
+    pub fn token_requests(&self) -> u64 {
+        self.inner.token_requests.get()
+    }
+
+    /// The cached tokens by key, for inspection.
+    pub fn cached_tokens(&self) -> Vec<(String, CachedToken)> {
+        let cache = self.inner.cache.borrow();
+        cache
+            .tokens()
+            .map(|(k, t)| (k.to_owned(), t.clone()))
+            .collect()
+    }
+
+    /// The DPoP nonces by origin, for inspection.
+    pub fn nonces(&self) -> Vec<(String, String)> {
+        let nonces = self.inner.nonces.borrow();
+        nonces
+            .entries()
+            .map(|(o, n)| (o.to_owned(), n.to_owned()))
+            .collect()
+    }
+
+    /// A token for `options`: from the cache when fresh, else from the authority, with concurrent
+    /// misses sharing one request.
+    pub async fn get_token(&self, options: &RequestOptions) -> Result<CachedToken> {
+        let target = self.target(options);
+        self.token_for(&target, options.force_refresh).await
+    }
+
+    /// Drop the cached token for `options`.
+    pub fn invalidate(&self, options: &RequestOptions) {
+        let target = self.target(options);
+        self.inner.cache.borrow_mut().clear(&target.key);
+    }
+
+    /// A DPoP proof with this client's key (`ath` when `access_token` is given; `nonce` defaults
+    /// to the one remembered for the URL's origin).
+    pub fn create_dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<String> {
+        let dpop = self
+            .inner
+            .dpop
+            .as_ref()
+            .ok_or_else(|| TokenError::config("dpop", "is not enabled for this client"))?;
+        let nonces = self.inner.nonces.borrow();
+        let nonce = nonce.or_else(|| nonces.get(url));
+        Ok(self.inner.proof(dpop, method, url, access_token, nonce))
+    }
+
+    /// Make `call` with a token for `options`: `Authorization` (and a fresh `DPoP` proof) on each
+    /// attempt; one retry on a DPoP nonce challenge and one with a new token on `invalid_token`.
+    pub async fn fetch<C: ApiCall>(
+        &self,
+        call: &mut C,
+        options: &RequestOptions,
+    ) -> Result<C::Response, C::Error> {
+        let target = self.target(options);
+        let mut token = self.token_for(&target, options.force_refresh).await?;
+        let mut budget = RetryBudget::default();
+        loop {
+            let authorization = format!("{} {}", token.token_type.as_str(), token.access_token);
+            let proof = self.inner.dpop.as_ref().map(|dpop| {
+                let nonces = self.inner.nonces.borrow();
+                let nonce = nonces.get(call.url());
+                self.inner.proof(
+                    dpop,
+                    call.method(),
+                    call.url(),
+                    Some(&token.access_token),
+                    nonce,
+                )
+            });
+            let response = call.send(&authorization, proof.as_deref()).await?;
+            let nonce = proof
+                .as_ref()
+                .and_then(|_| call.header(&response, "dpop-nonce"));
+            if let Some(nonce) = &nonce {
+                self.inner.nonces.borrow_mut().remember(call.url(), nonce);
+            }
+            let www = call.header(&response, "www-authenticate");
+            let seen = ApiResponse {
+                status: call.status(&response),
+                www_authenticate: www.as_deref(),
+                has_dpop_nonce: nonce.is_some(),
+            };
+            match budget.decide(seen, token.token_type == TokenType::DPoP, call.replayable()) {
+                ApiDecision::Done => return Ok(response),
+                ApiDecision::RetryWithNonce => {}
+                ApiDecision::RetryWithNewToken => {
+                    self.inner
+                        .cache
+                        .borrow_mut()
+                        .evict(&target.key, &token.access_token);
+                    token = self.token_for(&target, false).await?;
+                }
+            }
+        }
+    }
+
+    fn target(&self, options: &RequestOptions) -> Target {
+        let config = &self.inner.config;
+        let scope = options
+            .scope
+            .clone()
+            .unwrap_or_else(|| config.scope.clone());
+        let resource = options
+            .resource
+            .clone()
+            .unwrap_or_else(|| config.resource.clone());
+        let key = cache_key(
+            "client_credentials",
+            &scope,
+            &resource,
+            self.dpop_thumbprint(),
+        );
+        Target {
+            key,
+            scope,
+            resource,
+        }
+    }
+
+    async fn token_for(&self, target: &Target, force: bool) -> Result<CachedToken> {
+        let now = self.inner.env.now_ms();
+        let found = self.inner.cache.borrow().lookup(&target.key, now, force);
+        match found {
+            Lookup::Fresh(token) => Ok(token),
+            Lookup::Join(pending) => pending.await,
+            Lookup::Miss => {
+                let inner = Rc::clone(&self.inner);
+                let (key, scope, resource) = (
+                    target.key.clone(),
+                    target.scope.clone(),
+                    target.resource.clone(),
+                );
+                let pending = async move {
+                    let result = inner.request_token(&scope, &resource).await;
+                    inner
+                        .cache
+                        .borrow_mut()
+                        .complete(&key, result.as_ref().ok().cloned());
+                    result
+                }
+                .boxed_local()
+                .shared();
+                self.inner
+                    .cache
+                    .borrow_mut()
+                    .begin(&target.key, pending.clone());
+                pending.await
+            }
+        }
+    }
+}
+
+impl<T: Transport, E: Env> Inner<T, E> {
+    fn jti(&self) -> String {
+        let mut bytes = [0u8; 16];
+        self.env.fill_random(&mut bytes);
+        b64url(bytes)
+    }
+
+    fn proof(
+        &self,
+        dpop: &DpopKey,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
+        dpop.proof(ProofClaims {
+            method,
+            url,
+            now_secs: self.env.now_ms() / 1000,
+            jti: &self.jti(),
+            access_token,
+            nonce,
+        })
+    }
+
+    /// One token request, retried once on a DPoP nonce challenge with a fresh assertion and proof.
+    async fn request_token(&self, scope: &[String], resource: &[String]) -> Result<CachedToken> {
+        let config = &self.config;
+        let endpoint = config.token_endpoint.as_str();
+        let mut may_retry_nonce = true;
+        loop {
+            let assertion = match &config.client_auth {
+                ClientAuth::PrivateKeyJwt(signer) => {
+                    Some(signer.mint(self.env.now_ms() / 1000, &self.jti()))
+                }
+                _ => None,
+            };
+            let credentials = match (&config.client_auth, &assertion) {
+                (ClientAuth::SecretBasic(s), _) => ClientCredentials::SecretBasic {
+                    client_id: &config.client_id,
+                    secret: s.expose(),
+                },
+                (ClientAuth::SecretPost(s), _) => ClientCredentials::SecretPost {
+                    client_id: &config.client_id,
+                    secret: s.expose(),
+                },
+                (ClientAuth::PrivateKeyJwt(_), Some(a)) => ClientCredentials::Assertion {
+                    client_id: &config.client_id,
+                    assertion: a,
+                },
+                _ => ClientCredentials::None {
+                    client_id: &config.client_id,
+                },
+            };
+            let request = token_request(
+                endpoint,
+                Grant::ClientCredentials,
+                credentials,
+                scope,
+                resource,
+                &config.extra_params,
+            );
+            let mut headers = request.headers;
+            if let Some(dpop) = &self.dpop {
+                let nonces = self.nonces.borrow();
+                headers.push((
+                    "dpop",
+                    self.proof(dpop, "POST", endpoint, None, nonces.get(endpoint)),
+                ));
+            }
+            self.token_requests.set(self.token_requests.get() + 1);
+            let response = self
+                .transport
+                .send(HttpRequest {
+                    url: request.url,
+                    headers,
+                    body: request.body,
+                    timeout_ms: config.timeout_ms,
+                })
+                .await?;
+            if let (Some(_), Some(nonce)) = (&self.dpop, &response.dpop_nonce) {
+                self.nonces.borrow_mut().remember(endpoint, nonce);
+            }
+            let expect = Expectation {
+                dpop: self.dpop.is_some(),
+                may_retry_nonce,
+            };
+            let outcome = interpret(
+                response.status,
+                response.content_type.as_deref(),
+                response.dpop_nonce.is_some(),
+                &response.body,
+                expect,
+            )
+            .map_err(|e| with_endpoint(e, endpoint))?;
+            match outcome {
+                TokenOutcome::Issued(token) => {
+                    return Ok(self.policy.admit(token, self.env.now_ms()))
+                }
+                TokenOutcome::RetryWithNonce => may_retry_nonce = false,
+            }
+        }
+    }
+}
+
+/// Token endpoint errors name the endpoint (a URL, never a secret).
+fn with_endpoint(mut e: TokenError, endpoint: &str) -> TokenError {
+    if e.code != ErrorCode::InvalidConfig {
+        e.message = format!("{} ({})", e.message, crate::dpop::htu(endpoint));
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests;

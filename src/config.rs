@@ -1,0 +1,399 @@
+//! Client options: validated once, at construction, into types that cannot hold a wrong state.
+//! Every error is [`ErrorCode::InvalidConfig`](crate::ErrorCode) and names the option path.
+
+use serde_json::{Map, Value};
+
+use crate::assertion::{AssertionParams, AssertionSigner};
+use crate::error::{ErrorCode, Result, TokenError};
+use crate::key::SigningKey;
+
+/// A validated client configuration.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The token endpoint URL.
+    pub token_endpoint: String,
+    /// The issuer, when configured.
+    pub issuer: Option<String>,
+    /// `client_id`.
+    pub client_id: String,
+    /// How the client authenticates.
+    pub client_auth: ClientAuth,
+    /// Default scopes.
+    pub scope: Vec<String>,
+    /// Default RFC 8707 resources.
+    pub resource: Vec<String>,
+    /// Extra token request parameters.
+    pub extra_params: Vec<(String, String)>,
+    /// DPoP key source.
+    pub dpop: DpopSetting,
+    /// `refreshBeforeExpirySeconds` (default 60).
+    pub refresh_before_secs: u64,
+    /// `baseUrl` for relative `fetch` inputs.
+    pub base_url: Option<String>,
+    /// `timeoutMs` bound on each token request (default 30 000).
+    pub timeout_ms: u32,
+}
+
+/// Client authentication at the token endpoint.
+#[derive(Clone)]
+pub enum ClientAuth {
+    /// `client_secret_basic`.
+    SecretBasic(Secret),
+    /// `client_secret_post`.
+    SecretPost(Secret),
+    /// `private_key_jwt`.
+    PrivateKeyJwt(Box<AssertionSigner>),
+    /// `none` (public client).
+    None,
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClientAuth::SecretBasic(_) => "client_secret_basic",
+            ClientAuth::SecretPost(_) => "client_secret_post",
+            ClientAuth::PrivateKeyJwt(_) => "private_key_jwt",
+            ClientAuth::None => "none",
+        })
+    }
+}
+
+/// A client secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret.
+    pub fn new(secret: String) -> Self {
+        Secret(secret)
+    }
+    /// The secret, for building the request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where the DPoP key comes from.
+#[derive(Clone, Debug)]
+pub enum DpopSetting {
+    /// No DPoP: Bearer tokens.
+    Off,
+    /// Generate an ephemeral ES256 key when the client is built.
+    Generate,
+    /// Use this key.
+    Key(Box<SigningKey>),
+}
+
+const KNOWN: &[&str] = &[
+    "issuer",
+    "tokenEndpoint",
+    "clientId",
+    "clientAuth",
+    "profile",
+    "grant",
+    "scope",
+    "resource",
+    "extraParams",
+    "dpop",
+    "refreshBeforeExpirySeconds",
+    "store",
+    "fetch",
+    "baseUrl",
+    "timeoutMs",
+];
+
+/// Validate `TokenClientOptions` (as JSON; `fetch` and `store` are the host's business).
+pub fn parse(options: &Value) -> Result<ClientConfig> {
+    let obj = options
+        .as_object()
+        .ok_or_else(|| TokenError::config("options", "must be an object"))?;
+    if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(TokenError::config(
+            "options",
+            format!("unknown option \"{}\"", crate::jose::printable(unknown)),
+        ));
+    }
+    if let Some(profile) = opt_str(obj, "profile")? {
+        if profile != "generic" {
+            return Err(TokenError::config(
+                "profile",
+                format!("\"{profile}\" is not supported yet (supported: \"generic\")"),
+            ));
+        }
+    }
+    if let Some(grant) = opt_str(obj, "grant")? {
+        if grant != "client_credentials" {
+            return Err(TokenError::config(
+                "grant",
+                format!(
+                    "\"{}\" is not supported yet (supported: \"client_credentials\")",
+                    crate::jose::printable(grant)
+                ),
+            ));
+        }
+    }
+    let issuer = opt_str(obj, "issuer")?
+        .map(|u| http_url("issuer", u))
+        .transpose()?;
+    let token_endpoint = match opt_str(obj, "tokenEndpoint")? {
+        Some(url) => http_url("tokenEndpoint", url)?,
+        None if issuer.is_some() => {
+            return Err(TokenError::config(
+                "tokenEndpoint",
+                "is required (discovery from \"issuer\" is not supported yet)",
+            ))
+        }
+        None => {
+            return Err(TokenError::config(
+                "tokenEndpoint",
+                "is required (or \"issuer\")",
+            ))
+        }
+    };
+    let client_id = req_str(obj, "clientId")?.to_owned();
+    let audience_default = issuer.clone().unwrap_or_else(|| token_endpoint.clone());
+    Ok(ClientConfig {
+        client_auth: client_auth(obj, &client_id, audience_default)?,
+        scope: string_list(obj, "scope", true)?,
+        resource: string_list(obj, "resource", false)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| resource_uri(&format!("resource[{i}]"), r))
+            .collect::<Result<_>>()?,
+        extra_params: extra_params(obj)?,
+        dpop: dpop(obj)?,
+        refresh_before_secs: opt_uint(obj, "refreshBeforeExpirySeconds", 0, 86_400)?.unwrap_or(60),
+        base_url: opt_str(obj, "baseUrl")?
+            .map(|u| http_url("baseUrl", u))
+            .transpose()?,
+        timeout_ms: opt_uint(obj, "timeoutMs", 1, 600_000)?.unwrap_or(30_000) as u32,
+        token_endpoint,
+        issuer,
+        client_id,
+    })
+}
+
+fn client_auth(obj: &Map<String, Value>, client_id: &str, audience: String) -> Result<ClientAuth> {
+    let auth = match obj.get("clientAuth") {
+        Some(Value::Object(auth)) => auth,
+        Some(_) => return Err(TokenError::config("clientAuth", "must be an object")),
+        None => return Err(TokenError::config("clientAuth", "is required")),
+    };
+    let secret = || -> Result<Secret> {
+        Ok(Secret::new(
+            nonempty(auth, "clientAuth.clientSecret", "clientSecret")?.to_owned(),
+        ))
+    };
+    match nonempty(auth, "clientAuth.method", "method")? {
+        "client_secret_basic" => Ok(ClientAuth::SecretBasic(secret()?)),
+        "client_secret_post" => Ok(ClientAuth::SecretPost(secret()?)),
+        "none" => Ok(ClientAuth::None),
+        "private_key_jwt" => {
+            let jwk = auth
+                .get("privateJwk")
+                .ok_or_else(|| TokenError::config("clientAuth.privateJwk", "is required for private_key_jwt"))?;
+            let key = SigningKey::from_jwk(
+                "clientAuth.privateJwk",
+                jwk,
+                opt_str_in(auth, "clientAuth.alg", "alg")?,
+                opt_str_in(auth, "clientAuth.kid", "kid")?,
+            )
+            .map_err(as_config)?;
+            let claims = match auth.get("claims") {
+                None | Some(Value::Null) => Map::new(),
+                Some(Value::Object(c)) => c.clone(),
+                Some(_) => return Err(TokenError::config("clientAuth.claims", "must be an object")),
+            };
+            let audience = match opt_str_in(auth, "clientAuth.audience", "audience")? {
+                Some(aud) => aud.to_owned(),
+                None => audience,
+            };
+            let lifetime = match auth.get("lifetimeSeconds") {
+                None | Some(Value::Null) => 60,
+                Some(v) => uint("clientAuth.lifetimeSeconds", v, 1, 3600)?,
+            };
+            Ok(ClientAuth::PrivateKeyJwt(Box::new(AssertionSigner::new(
+                key,
+                AssertionParams {
+                    client_id: client_id.to_owned(),
+                    audience,
+                    lifetime_secs: lifetime,
+                    typ: "JWT".to_owned(),
+                    claims,
+                },
+            ))))
+        }
+        other => Err(TokenError::config(
+            "clientAuth.method",
+            format!(
+                "\"{}\" is not one of \"client_secret_basic\", \"client_secret_post\", \"private_key_jwt\", \"none\"",
+                crate::jose::printable(other)
+            ),
+        )),
+    }
+}
+
+fn dpop(obj: &Map<String, Value>) -> Result<DpopSetting> {
+    match obj.get("dpop") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(DpopSetting::Off),
+        Some(Value::Bool(true)) => Ok(DpopSetting::Generate),
+        Some(Value::Object(d)) => match d.get("privateJwk") {
+            Some(jwk) => SigningKey::from_jwk("dpop.privateJwk", jwk, None, None)
+                .map(|k| DpopSetting::Key(Box::new(k)))
+                .map_err(as_config),
+            None => Err(TokenError::config(
+                "dpop",
+                "must be true, false or { privateJwk }",
+            )),
+        },
+        Some(_) => Err(TokenError::config(
+            "dpop",
+            "must be true, false or { privateJwk }",
+        )),
+    }
+}
+
+/// Key errors found while reading options are configuration errors.
+fn as_config(mut e: TokenError) -> TokenError {
+    e.code = ErrorCode::InvalidConfig;
+    e
+}
+
+fn extra_params(obj: &Map<String, Value>) -> Result<Vec<(String, String)>> {
+    match obj.get("extraParams") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(TokenError::config(
+                    &format!("extraParams.{k}"),
+                    "must be a string",
+                )),
+            })
+            .collect(),
+        Some(_) => Err(TokenError::config(
+            "extraParams",
+            "must be an object of strings",
+        )),
+    }
+}
+
+/// A `string | string[]` option; `split_spaces` splits a single string on spaces (scope).
+pub fn string_list(
+    obj: &Map<String, Value>,
+    name: &str,
+    split_spaces: bool,
+) -> Result<Vec<String>> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) if split_spaces => Ok(s
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()),
+        Some(Value::String(s)) if !s.is_empty() => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) if !(s.is_empty() || split_spaces && s.contains(' ')) => {
+                    Ok(s.clone())
+                }
+                _ => Err(TokenError::config(
+                    &format!("{name}[{i}]"),
+                    "must be a non-empty string without spaces",
+                )),
+            })
+            .collect(),
+        Some(_) => Err(TokenError::config(
+            name,
+            "must be a string or an array of strings",
+        )),
+    }
+}
+
+fn resource_uri(field: &str, uri: String) -> Result<String> {
+    if !uri.contains("://") || uri.contains('#') {
+        return Err(TokenError::config(
+            field,
+            "must be an absolute URI without a fragment (RFC 8707 §2)",
+        ));
+    }
+    Ok(uri)
+}
+
+/// An absolute http(s) URL; plain http only for loopback hosts.
+pub fn http_url(field: &str, url: &str) -> Result<String> {
+    let (secure, rest) = match url.split_once("://") {
+        Some(("https", rest)) => (true, rest),
+        Some(("http", rest)) => (false, rest),
+        _ => return Err(TokenError::config(field, "must be an absolute https URL")),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() || authority.contains('@') || url.chars().any(char::is_whitespace) {
+        return Err(TokenError::config(field, "must be an absolute https URL"));
+    }
+    if !secure && !matches!(host, "localhost" | "::1") && !host.starts_with("127.") {
+        return Err(TokenError::config(
+            field,
+            "must be an https URL (plain http is allowed only for loopback hosts)",
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+fn req_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
+    opt_str(obj, name)?.ok_or_else(|| TokenError::config(name, "is required"))
+}
+
+fn nonempty<'a>(obj: &'a Map<String, Value>, field: &str, name: &str) -> Result<&'a str> {
+    opt_str_in(obj, field, name)?.ok_or_else(|| TokenError::config(field, "is required"))
+}
+
+fn opt_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
+    opt_str_in(obj, name, name)
+}
+
+fn opt_str_in<'a>(obj: &'a Map<String, Value>, field: &str, name: &str) -> Result<Option<&'a str>> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
+        Some(_) => Err(TokenError::config(field, "must be a non-empty string")),
+    }
+}
+
+fn opt_uint(obj: &Map<String, Value>, name: &str, min: u64, max: u64) -> Result<Option<u64>> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => uint(name, v, min, max).map(Some),
+    }
+}
+
+fn uint(field: &str, v: &Value, min: u64, max: u64) -> Result<u64> {
+    let n = v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+            .map(|f| f as u64)
+    });
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(TokenError::config(
+            field,
+            format!("must be an integer from {min} to {max}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

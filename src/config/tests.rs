@@ -1,0 +1,136 @@
+use super::*;
+use crate::key::tests::rfc7515_jwk;
+use serde_json::json;
+
+fn base() -> Value {
+    json!({
+        "tokenEndpoint": "https://as.example/token",
+        "clientId": "c",
+        "clientAuth": { "method": "client_secret_basic", "clientSecret": "s" }
+    })
+}
+
+fn err(options: Value) -> String {
+    let e = parse(&options).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidConfig);
+    e.message
+}
+
+#[test]
+fn minimal_secret_client_gets_defaults() {
+    let c = parse(&base()).unwrap();
+    assert_eq!(c.refresh_before_secs, 60);
+    assert_eq!(c.timeout_ms, 30_000);
+    assert!(matches!(c.dpop, DpopSetting::Off));
+    assert!(matches!(c.client_auth, ClientAuth::SecretBasic(ref s) if s.expose() == "s"));
+}
+
+#[test]
+fn missing_and_mistyped_fields_are_named() {
+    let mut o = base();
+    o.as_object_mut().unwrap().remove("clientId");
+    assert_eq!(err(o), "clientId: is required");
+    let mut o = base();
+    o["clientAuth"]["method"] = json!("client_secret_jwt");
+    assert!(err(o).starts_with("clientAuth.method: \"client_secret_jwt\" is not one of"));
+    let mut o = base();
+    o["clientAuth"] = json!({"method": "client_secret_post"});
+    assert_eq!(err(o), "clientAuth.clientSecret: is required");
+    let mut o = base();
+    o["timeoutMs"] = json!(-5);
+    assert_eq!(err(o), "timeoutMs: must be an integer from 1 to 600000");
+    let mut o = base();
+    o["refreshBeforeExpirySecond"] = json!(5);
+    assert_eq!(
+        err(o),
+        "options: unknown option \"refreshBeforeExpirySecond\""
+    );
+    let mut o = base();
+    o["scope"] = json!(["a", 3]);
+    assert_eq!(
+        err(o),
+        "scope[1]: must be a non-empty string without spaces"
+    );
+}
+
+#[test]
+fn token_endpoint_must_be_https_except_on_loopback() {
+    let mut o = base();
+    o["tokenEndpoint"] = json!("http://as.example/token");
+    assert_eq!(
+        err(o.clone()),
+        "tokenEndpoint: must be an https URL (plain http is allowed only for loopback hosts)"
+    );
+    for ok in [
+        "http://127.0.0.1:8080/token",
+        "http://localhost/t",
+        "http://[::1]:9/t",
+    ] {
+        o["tokenEndpoint"] = json!(ok);
+        assert!(parse(&o).is_ok(), "{ok}");
+    }
+    o["tokenEndpoint"] = json!("/token");
+    assert_eq!(err(o), "tokenEndpoint: must be an absolute https URL");
+}
+
+#[test]
+fn private_key_jwt_key_errors_are_config_errors_naming_the_field() {
+    let mut o = base();
+    o["clientAuth"] = json!({"method": "private_key_jwt", "privateJwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}});
+    assert!(err(o).starts_with("clientAuth.privateJwk: has no \"d\""));
+}
+
+#[test]
+fn private_key_jwt_audience_defaults_to_issuer_then_token_endpoint() {
+    let mut o = base();
+    o["clientAuth"] = json!({"method": "private_key_jwt", "privateJwk": rfc7515_jwk()});
+    let claims = |c: &ClientConfig| match &c.client_auth {
+        ClientAuth::PrivateKeyJwt(s) => {
+            let jwt = s.mint(1, "j");
+            crate::dpop::decode_unverified(&jwt).unwrap().1
+        }
+        _ => panic!("not private_key_jwt"),
+    };
+    assert_eq!(
+        claims(&parse(&o).unwrap())["aud"],
+        "https://as.example/token"
+    );
+    o["issuer"] = json!("https://as.example");
+    assert_eq!(claims(&parse(&o).unwrap())["aud"], "https://as.example");
+    o["clientAuth"]["audience"] = json!("https://other");
+    assert_eq!(claims(&parse(&o).unwrap())["aud"], "https://other");
+}
+
+#[test]
+fn scope_string_splits_and_resources_must_be_absolute() {
+    let mut o = base();
+    o["scope"] = json!("a  b");
+    o["resource"] = json!("https://api/");
+    let c = parse(&o).unwrap();
+    assert_eq!(c.scope, vec!["a", "b"]);
+    assert_eq!(c.resource, vec!["https://api/"]);
+    o["resource"] = json!(["https://api/", "api2"]);
+    assert_eq!(
+        err(o),
+        "resource[1]: must be an absolute URI without a fragment (RFC 8707 §2)"
+    );
+}
+
+#[test]
+fn dpop_setting_forms() {
+    let mut o = base();
+    o["dpop"] = json!(true);
+    assert!(matches!(parse(&o).unwrap().dpop, DpopSetting::Generate));
+    o["dpop"] = json!({"privateJwk": rfc7515_jwk()});
+    assert!(matches!(parse(&o).unwrap().dpop, DpopSetting::Key(_)));
+    o["dpop"] = json!("yes");
+    assert_eq!(err(o), "dpop: must be true, false or { privateJwk }");
+}
+
+#[test]
+fn secrets_never_print_in_debug() {
+    let mut o = base();
+    o["clientAuth"]["clientSecret"] = json!("hunter2-very-secret");
+    let c = parse(&o).unwrap();
+    assert!(!format!("{c:?}").contains("hunter2"));
+}

@@ -1,0 +1,231 @@
+//! DPoP proofs (RFC 9449 §4) and the per-origin nonce store (RFC 9449 §8, §9).
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::jose::{b64url, compact, signing_input, EncodedHeader};
+use crate::key::SigningKey;
+
+/// A DPoP key: signs proofs whose header (`typ`, `alg`, public `jwk`) is encoded once.
+#[derive(Clone, Debug)]
+pub struct DpopKey {
+    key: SigningKey,
+    header: EncodedHeader,
+}
+
+/// What one proof binds (RFC 9449 §4.2).
+#[derive(Clone, Copy, Debug)]
+pub struct ProofClaims<'a> {
+    /// `htm`: the HTTP method.
+    pub method: &'a str,
+    /// The request URL; `htu` is this without query and fragment.
+    pub url: &'a str,
+    /// `iat`, seconds since the epoch.
+    pub now_secs: u64,
+    /// `jti`: unique per proof.
+    pub jti: &'a str,
+    /// The access token, on resource requests: `ath` = base64url(SHA-256(token)).
+    pub access_token: Option<&'a str>,
+    /// `nonce`, when the server supplied one.
+    pub nonce: Option<&'a str>,
+}
+
+impl DpopKey {
+    /// Wrap a signing key for DPoP use.
+    pub fn new(key: SigningKey) -> Self {
+        let header = json!({
+            "typ": "dpop+jwt",
+            "alg": key.alg().as_str(),
+            "jwk": key.public_jwk().to_json(),
+        });
+        DpopKey {
+            header: EncodedHeader::new(&header),
+            key,
+        }
+    }
+
+    /// RFC 7638 thumbprint of the public key: the `jkt` tokens are bound to.
+    pub fn thumbprint(&self) -> &str {
+        self.key.thumbprint()
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// A signed DPoP proof.
+    pub fn proof(&self, claims: ProofClaims<'_>) -> String {
+        let mut body = json!({
+            "jti": claims.jti,
+            "htm": claims.method,
+            "htu": htu(claims.url),
+            "iat": claims.now_secs,
+        });
+        if let Some(token) = claims.access_token {
+            body["ath"] = json!(ath(token));
+        }
+        if let Some(nonce) = claims.nonce {
+            body["nonce"] = json!(nonce);
+        }
+        let input = signing_input(&self.header, &body);
+        let signature = self.key.sign(input.as_bytes());
+        compact(input, &signature)
+    }
+}
+
+/// `htu`: the URL without query and fragment (RFC 9449 §4.2).
+pub fn htu(url: &str) -> &str {
+    url.find(['?', '#']).map_or(url, |end| &url[..end])
+}
+
+/// `ath`: base64url(SHA-256(ASCII access token)) (RFC 9449 §4.2).
+pub fn ath(access_token: &str) -> String {
+    b64url(Sha256::digest(access_token.as_bytes()))
+}
+
+/// The origin (`scheme://host[:port]`) of an absolute URL, the key nonces are stored under.
+pub fn origin(url: &str) -> &str {
+    let Some(scheme_end) = url.find("://") else {
+        return url;
+    };
+    let rest = &url[scheme_end + 3..];
+    let end = rest
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + 3 + i);
+    &url[..end]
+}
+
+/// The latest `DPoP-Nonce` per origin, from error and success replies alike (RFC 9449 §8.2, §9).
+#[derive(Clone, Debug, Default)]
+pub struct NonceStore {
+    by_origin: HashMap<String, String>,
+}
+
+impl NonceStore {
+    /// The nonce to put in the next proof for `url`, if the server gave one.
+    pub fn get(&self, url: &str) -> Option<&str> {
+        self.by_origin.get(origin(url)).map(String::as_str)
+    }
+
+    /// Remember the `DPoP-Nonce` a response from `url` carried.
+    pub fn remember(&mut self, url: &str, nonce: &str) {
+        let origin = origin(url);
+        match self.by_origin.get_mut(origin) {
+            Some(current) if current == nonce => {}
+            Some(current) => nonce.clone_into(current),
+            None => {
+                self.by_origin.insert(origin.to_owned(), nonce.to_owned());
+            }
+        }
+    }
+
+    /// Every origin and its nonce (for inspection tools).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_origin.iter().map(|(o, n)| (o.as_str(), n.as_str()))
+    }
+}
+
+/// Decode a compact JWS's header and claims (for tests and inspection; no verification).
+pub fn decode_unverified(jws: &str) -> Option<(Value, Value)> {
+    let mut parts = jws.split('.');
+    let mut next = || -> Option<Value> {
+        let bytes = crate::jose::b64url_decode("jws", parts.next()?).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    Some((next()?, next()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::tests::rfc7515_jwk;
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::ecdsa::{Signature, VerifyingKey};
+
+    fn key() -> DpopKey {
+        DpopKey::new(SigningKey::from_jwk("dpop", &rfc7515_jwk(), None, None).unwrap())
+    }
+
+    fn claims<'a>(access_token: Option<&'a str>, nonce: Option<&'a str>) -> ProofClaims<'a> {
+        ProofClaims {
+            method: "GET",
+            url: "https://api.example/r/1?q=secret#frag",
+            now_secs: 1_700_000_000,
+            jti: "jti-1",
+            access_token,
+            nonce,
+        }
+    }
+
+    #[test]
+    fn proof_header_carries_public_jwk_only_and_dpop_typ() {
+        let (header, _) = decode_unverified(&key().proof(claims(None, None))).unwrap();
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["jwk"]["kty"], "EC");
+        assert!(header["jwk"].get("d").is_none());
+    }
+
+    #[test]
+    fn proof_claims_strip_query_and_fragment_and_bind_token_and_nonce() {
+        let (_, body) = decode_unverified(&key().proof(claims(Some("tok"), Some("n-1")))).unwrap();
+        assert_eq!(body["htu"], "https://api.example/r/1");
+        assert_eq!(body["htm"], "GET");
+        assert_eq!(body["iat"], 1_700_000_000u64);
+        assert_eq!(body["jti"], "jti-1");
+        assert_eq!(body["nonce"], "n-1");
+        assert_eq!(body["ath"], ath("tok"));
+        let (_, bare) = decode_unverified(&key().proof(claims(None, None))).unwrap();
+        assert!(bare.get("ath").is_none() && bare.get("nonce").is_none());
+    }
+
+    #[test]
+    fn proof_signature_verifies_with_the_embedded_jwk() {
+        let proof = key().proof(claims(None, None));
+        let (header, _) = decode_unverified(&proof).unwrap();
+        let (input, sig) = proof.rsplit_once('.').unwrap();
+        let coord =
+            |n: &str| crate::jose::b64url_decode(n, header["jwk"][n].as_str().unwrap()).unwrap();
+        let point = p256::EncodedPoint::from_affine_coordinates(
+            (&coord("x")[..]).into(),
+            (&coord("y")[..]).into(),
+            false,
+        );
+        let sig = Signature::from_slice(&crate::jose::b64url_decode("s", sig).unwrap()).unwrap();
+        VerifyingKey::from_encoded_point(&point)
+            .unwrap()
+            .verify(input.as_bytes(), &sig)
+            .unwrap();
+    }
+
+    /// RFC 9449 §7.1 example: the `ath` of the access token `Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU`.
+    #[test]
+    fn ath_matches_rfc9449_example() {
+        assert_eq!(
+            ath("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    #[test]
+    fn nonces_are_kept_per_origin() {
+        let mut store = NonceStore::default();
+        store.remember("https://as.example/token", "n1");
+        store.remember("https://api.example:8443/x?y", "n2");
+        assert_eq!(store.get("https://as.example/other"), Some("n1"));
+        assert_eq!(store.get("https://api.example:8443/"), Some("n2"));
+        assert_eq!(store.get("https://api.example/"), None);
+        store.remember("https://as.example/", "n3");
+        assert_eq!(store.get("https://as.example/token"), Some("n3"));
+    }
+
+    #[test]
+    fn origin_and_htu_handle_edge_shapes() {
+        assert_eq!(origin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(origin("http://h?x"), "http://h");
+        assert_eq!(htu("http://h/p#f?x"), "http://h/p");
+    }
+}

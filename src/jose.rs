@@ -1,0 +1,122 @@
+//! JOSE compact serialization (RFC 7515 §7.1) and base64url (RFC 7515 §2, no padding).
+//!
+//! Signing itself is done by a [`crate::signer::Signer`]; this module only builds the signing input
+//! and joins it with a signature, so a JWS can be signed by p256 in wasm or by the host.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::error::{Result, TokenError};
+
+/// base64url without padding (RFC 7515 §2).
+pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decode base64url without padding; `field` names the value in the error.
+pub fn b64url_decode(field: &str, text: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(text.as_bytes())
+        .map_err(|_| TokenError::key(field, "is not valid base64url"))
+}
+
+/// JWS signature algorithms (RFC 7518 §3.1) tokenfetch can sign with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Alg {
+    /// ECDSA using P-256 and SHA-256.
+    Es256,
+}
+
+impl Alg {
+    /// The `alg` header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::Es256 => "ES256",
+        }
+    }
+
+    /// Parse an `alg` value; `field` names the option in the error.
+    pub fn parse(field: &str, alg: &str) -> Result<Alg> {
+        match alg {
+            "ES256" => Ok(Alg::Es256),
+            other => Err(TokenError::key(
+                field,
+                format!(
+                    "\"{}\" is not supported (supported: ES256)",
+                    printable(other)
+                ),
+            )),
+        }
+    }
+}
+
+/// A JOSE header, serialized and base64url-encoded once (it is fixed per key, so callers keep it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedHeader(String);
+
+impl EncodedHeader {
+    /// Serialize and encode `header` (a JSON object).
+    pub fn new(header: &Value) -> Self {
+        EncodedHeader(b64url(header.to_string()))
+    }
+
+    /// The base64url text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The JWS signing input `BASE64URL(header) '.' BASE64URL(claims)` (RFC 7515 §5.1 step 5).
+pub fn signing_input(header: &EncodedHeader, claims: &Value) -> String {
+    let claims = claims.to_string();
+    let mut out = String::with_capacity(header.0.len() + 1 + claims.len() * 4 / 3 + 90);
+    out.push_str(&header.0);
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims, &mut out);
+    out
+}
+
+/// Append the base64url signature to a signing input, giving the compact JWS.
+pub fn compact(mut signing_input: String, signature: &[u8]) -> String {
+    signing_input.push('.');
+    signing_input.push_str(&b64url(signature));
+    signing_input
+}
+
+/// A short, printable rendering of a value for an error message (never used for secrets).
+pub(crate) fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn b64url_has_no_padding_and_url_alphabet() {
+        assert_eq!(b64url([0xfb, 0xff]), "-_8");
+        assert_eq!(b64url_decode("x", "-_8").unwrap(), vec![0xfb, 0xff]);
+        assert!(b64url_decode("x", "+/8=").is_err());
+    }
+
+    #[test]
+    fn signing_input_is_two_base64url_json_parts() {
+        let h = EncodedHeader::new(&json!({"alg": "ES256"}));
+        let input = signing_input(&h, &json!({"a": 1}));
+        let (a, b) = input.split_once('.').unwrap();
+        assert_eq!(b64url_decode("h", a).unwrap(), br#"{"alg":"ES256"}"#);
+        assert_eq!(b64url_decode("c", b).unwrap(), br#"{"a":1}"#);
+        assert_eq!(compact(input, &[1, 2]).matches('.').count(), 2);
+    }
+
+    #[test]
+    fn unsupported_alg_names_field_and_value() {
+        let e = Alg::parse("clientAuth.alg", "HS256").unwrap_err();
+        assert_eq!(
+            e.message,
+            "clientAuth.alg: \"HS256\" is not supported (supported: ES256)"
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! JSON Web Keys (RFC 7517/7518 §6): reading the members tokenfetch needs, and RFC 7638 thumbprints.
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, TokenError};
+use crate::jose::{b64url, b64url_decode, printable};
+
+/// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order, base64url.
+/// Supports `EC`, `RSA`, `OKP` and `oct` keys; private members are ignored.
+pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
+    let obj = as_object(field, jwk)?;
+    let kty = str_member(field, obj, "kty")?;
+    let members: &[&str] = match kty {
+        "EC" => &["crv", "kty", "x", "y"],
+        "RSA" => &["e", "kty", "n"],
+        "OKP" => &["crv", "kty", "x"],
+        "oct" => &["k", "kty"],
+        other => {
+            return Err(TokenError::key(
+                field,
+                format!("\"kty\" \"{}\" is not supported", printable(other)),
+            ))
+        }
+    };
+    let mut canonical = Map::new();
+    for name in members {
+        canonical.insert((*name).to_owned(), json!(str_member(field, obj, name)?));
+    }
+    // serde_json's Map is ordered by key (BTreeMap), and its output has no whitespace: RFC 7638 §3.3.
+    Ok(b64url(Sha256::digest(Value::Object(canonical).to_string())))
+}
+
+/// The public half of an EC key, as a JWK ready to embed in a DPoP header (RFC 9449 §4.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EcPublicJwk {
+    /// Curve name, e.g. `P-256`.
+    pub crv: &'static str,
+    /// base64url x coordinate.
+    pub x: String,
+    /// base64url y coordinate.
+    pub y: String,
+}
+
+impl EcPublicJwk {
+    /// The JWK object with only public members (`crv`, `kty`, `x`, `y`).
+    pub fn to_json(&self) -> Value {
+        json!({ "crv": self.crv, "kty": "EC", "x": self.x, "y": self.y })
+    }
+
+    /// RFC 7638 thumbprint of this key.
+    pub fn thumbprint(&self) -> String {
+        // Infallible: every required member is present.
+        thumbprint("jwk", &self.to_json()).unwrap_or_default()
+    }
+}
+
+/// The members of a private EC JWK, checked for shape; the scalar is handed to the key type.
+pub(crate) struct EcPrivateParts<'a> {
+    pub crv: &'a str,
+    pub x: Vec<u8>,
+    pub y: Vec<u8>,
+    pub d: Vec<u8>,
+    pub kid: Option<&'a str>,
+    pub alg: Option<&'a str>,
+}
+
+/// Read a private EC JWK's members, with errors naming `field` and the member.
+pub(crate) fn ec_private_parts<'a>(field: &str, jwk: &'a Value) -> Result<EcPrivateParts<'a>> {
+    let obj = as_object(field, jwk)?;
+    let kty = str_member(field, obj, "kty")?;
+    if kty != "EC" {
+        return Err(TokenError::key(
+            field,
+            format!("\"kty\" must be \"EC\" (got \"{}\")", printable(kty)),
+        ));
+    }
+    if !obj.contains_key("d") {
+        return Err(TokenError::key(
+            field,
+            "has no \"d\": a public key cannot sign; pass the private JWK",
+        ));
+    }
+    Ok(EcPrivateParts {
+        crv: str_member(field, obj, "crv")?,
+        x: b64url_decode(&format!("{field}.x"), str_member(field, obj, "x")?)?,
+        y: b64url_decode(&format!("{field}.y"), str_member(field, obj, "y")?)?,
+        d: b64url_decode(&format!("{field}.d"), str_member(field, obj, "d")?)?,
+        kid: opt_str_member(field, obj, "kid")?,
+        alg: opt_str_member(field, obj, "alg")?,
+    })
+}
+
+fn as_object<'a>(field: &str, jwk: &'a Value) -> Result<&'a Map<String, Value>> {
+    jwk.as_object()
+        .ok_or_else(|| TokenError::key(field, "must be a JWK object"))
+}
+
+fn str_member<'a>(field: &str, obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
+    match obj.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(_) => Err(TokenError::key(
+            field,
+            format!("\"{name}\" must be a non-empty string"),
+        )),
+        None => Err(TokenError::key(field, format!("\"{name}\" is missing"))),
+    }
+}
+
+fn opt_str_member<'a>(
+    field: &str,
+    obj: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => str_member(field, obj, name).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7638 §3.1: the RSA key and its thumbprint.
+    #[test]
+    fn rfc7638_section_3_1_example_thumbprint() {
+        let jwk = json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        assert_eq!(
+            thumbprint("jwk", &jwk).unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn thumbprint_ignores_private_and_optional_members() {
+        let public = json!({"kty":"EC","crv":"P-256","x":"AA","y":"AQ"});
+        let mut private = public.clone();
+        private["d"] = json!("Ag");
+        private["kid"] = json!("k1");
+        assert_eq!(
+            thumbprint("j", &public).unwrap(),
+            thumbprint("j", &private).unwrap()
+        );
+    }
+
+    #[test]
+    fn thumbprint_errors_name_the_member() {
+        let e = thumbprint("jwk", &json!({"kty":"EC","crv":"P-256","x":"AA"})).unwrap_err();
+        assert_eq!(e.message, "jwk: \"y\" is missing");
+        let e = thumbprint("jwk", &json!({"kty":"XYZ"})).unwrap_err();
+        assert_eq!(e.message, "jwk: \"kty\" \"XYZ\" is not supported");
+        assert!(thumbprint("jwk", &json!("nope")).is_err());
+    }
+
+    #[test]
+    fn public_only_ec_key_cannot_sign() {
+        let e = ec_private_parts(
+            "dpop.privateJwk",
+            &json!({"kty":"EC","crv":"P-256","x":"AA","y":"AQ"}),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.message.starts_with("dpop.privateJwk: has no \"d\""),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn rsa_key_is_refused_for_ec_signing_with_a_named_field() {
+        let e = ec_private_parts(
+            "clientAuth.privateJwk",
+            &json!({"kty":"RSA","n":"AA","e":"AQAB","d":"AA"}),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            e.message,
+            "clientAuth.privateJwk: \"kty\" must be \"EC\" (got \"RSA\")"
+        );
+    }
+}

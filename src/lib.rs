@@ -1,0 +1,32 @@
+//! tokenfetch: a managed OAuth 2.0 machine-to-machine client — JWT client assertions
+//! (RFC 7523), DPoP proofs (RFC 9449), token requests and a token cache that refreshes before
+//! expiry and never stampedes the token endpoint — for every JavaScript runtime via WebAssembly,
+//! and for Rust hosts directly.
+//!
+//! The protocol core has no networking code and reads no clock: every function takes the time,
+//! the random bytes or the response it needs and returns data or a decision, so it is tested
+//! natively with the RFCs' vectors. [`TokenClient`] orchestrates it over a small [`Transport`],
+//! [`Env`] and [`ApiCall`]; the `wasm` module implements those over `fetch` for JavaScript.
+#![deny(missing_docs)]
+
+pub mod assertion;
+pub mod cache;
+mod client;
+pub mod config;
+pub mod dpop;
+mod error;
+pub mod grant;
+pub mod jose;
+pub mod jwk;
+pub mod key;
+pub mod resource;
+pub mod token;
+mod transport;
+pub mod www_authenticate;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use client::{RequestOptions, TokenClient};
+pub use error::{ErrorCode, Result, TokenError};
+pub use transport::{ApiCall, Env, HttpRequest, HttpResponse, Transport};

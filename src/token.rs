@@ -1,0 +1,508 @@
+//! Token endpoint responses, judged against what the client sent: a token response (RFC 6749 §5.1,
+//! RFC 9449 §5), an OAuth error response (RFC 6749 §5.2) or a DPoP nonce challenge (RFC 9449 §8).
+//!
+//! Error messages quote nothing from the body except the server's `error` and `error_description`.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ErrorCode, Result, TokenError};
+
+/// The `token_type` of an issued access token (RFC 6749 §7.1, RFC 9449 §5), matched case-insensitively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenType {
+    /// A bearer token (RFC 6750).
+    Bearer,
+    /// A DPoP-bound token (RFC 9449 §5).
+    DPoP,
+}
+
+impl TokenType {
+    /// The canonical spelling for the `Authorization` scheme: `"Bearer"` or `"DPoP"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::DPoP => "DPoP",
+        }
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// The access token; a secret, never put in a message.
+    pub access_token: String,
+    /// How the token is presented (RFC 6749 §7.1).
+    pub token_type: TokenType,
+    /// Lifetime in seconds from the response, when the server sent one.
+    pub expires_in: Option<u64>,
+    /// The granted scope, when the server sent one (RFC 6749 §3.3).
+    pub scope: Option<String>,
+}
+
+/// An OAuth error response body (RFC 6749 §5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The `error` code, e.g. `invalid_client` or `use_dpop_nonce`.
+    pub error: String,
+    /// The optional human-readable `error_description`, as sent.
+    pub error_description: Option<String>,
+}
+
+/// What a token endpoint response means for the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenOutcome {
+    /// A token was issued and matches the request.
+    Issued(TokenResponse),
+    /// The server demands a DPoP nonce (RFC 9449 §8): retry once with the `DPoP-Nonce` it sent,
+    /// a fresh proof and a fresh client assertion.
+    RetryWithNonce,
+}
+
+/// What the client sent, to judge the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expectation {
+    /// A DPoP proof was sent, so a DPoP-bound token is required (RFC 9449 §5).
+    pub dpop: bool,
+    /// The nonce retry (RFC 9449 §8) has not been spent on this request yet.
+    pub may_retry_nonce: bool,
+}
+
+/// Longest `error_description` quoted in a message, in characters.
+const DESCRIPTION_CAP: usize = 200;
+
+/// Parse an OAuth error response body (RFC 6749 §5.2): a JSON object with a non-empty string
+/// `error` and an optional string `error_description` (ignored when not a string).
+pub fn parse_oauth_error(body: &[u8]) -> Option<OAuthError> {
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    let error = obj.get("error")?.as_str().filter(|e| !e.is_empty())?;
+    let error_description = obj.get("error_description").and_then(Value::as_str);
+    Some(OAuthError {
+        error: error.to_owned(),
+        error_description: error_description.map(str::to_owned),
+    })
+}
+
+/// Judge a token endpoint response (RFC 6749 §5.1/§5.2, RFC 9449 §5/§8) given its `status`, its
+/// `Content-Type`, whether a `DPoP-Nonce` header came with it, its `body` and what was sent.
+///
+/// Errors carry the status: [`ErrorCode::Redirect`] for 3xx and for status 0 (a browser's opaque
+/// `redirect: "manual"` response, which has no status to report), [`ErrorCode::OAuth`] for an error
+/// body, [`ErrorCode::HttpError`] for any other non-2xx, [`ErrorCode::InvalidTokenResponse`] for a
+/// 2xx that is not a valid token response and [`ErrorCode::TokenTypeMismatch`] for a DPoP downgrade.
+pub fn interpret(
+    status: u16,
+    content_type: Option<&str>,
+    has_dpop_nonce_header: bool,
+    body: &[u8],
+    expect: Expectation,
+) -> Result<TokenOutcome> {
+    if status == 0 || (300..=399).contains(&status) {
+        let mut e = TokenError::new(
+            ErrorCode::Redirect,
+            "token endpoint answered with a redirect; token requests never follow redirects",
+        );
+        e.status = (status != 0).then_some(status);
+        return Err(e);
+    }
+    if !(200..=299).contains(&status) {
+        return match parse_oauth_error(body) {
+            Some(o)
+                if (o.error == "use_dpop_nonce" || o.error == "invalid_dpop_proof")
+                    && has_dpop_nonce_header
+                    && expect.dpop
+                    && expect.may_retry_nonce =>
+            {
+                Ok(TokenOutcome::RetryWithNonce)
+            }
+            Some(o) => Err(oauth_error(status, o)),
+            None => Err(TokenError::new(
+                ErrorCode::HttpError,
+                format!("token endpoint returned HTTP {status}"),
+            )
+            .with_status(status)),
+        };
+    }
+    token_response(content_type, body, expect)
+        .map(TokenOutcome::Issued)
+        .map_err(|e| e.with_status(status))
+}
+
+fn oauth_error(status: u16, o: OAuthError) -> TokenError {
+    let error = clean(&o.error, 100);
+    let mut message = format!("token endpoint returned {status} \"{error}\"");
+    let description = o.error_description.as_deref().unwrap_or_default();
+    let description = clean(description, DESCRIPTION_CAP);
+    if !description.is_empty() {
+        message = format!("{message}: {description}");
+    }
+    TokenError {
+        code: ErrorCode::OAuth,
+        message,
+        status: Some(status),
+        error: Some(o.error),
+        error_description: o.error_description,
+    }
+}
+
+fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<TokenResponse> {
+    if let Some(ct) = ct.map(str::trim).filter(|c| !c.is_empty()) {
+        if !is_json(ct) {
+            let problem = format!("must be application/json{}", got(ct));
+            return Err(field("content-type", problem));
+        }
+    }
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+        return Err(invalid("token response body must be a JSON object"));
+    };
+    let access_token = match obj.get("access_token") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => return Err(field("access_token", "must be a non-empty string")),
+    };
+    let token_type = match obj.get("token_type") {
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
+        Some(Value::String(t)) => {
+            let problem = format!("must be \"Bearer\" or \"DPoP\"{}", got(t));
+            return Err(field("token_type", problem));
+        }
+        _ => return Err(field("token_type", "must be a string")),
+    };
+    let expires_in = expires_in(&obj)?;
+    let scope = match obj.get("scope") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(field("scope", "must be a string")),
+    };
+    match (expect.dpop, token_type) {
+        (true, TokenType::Bearer) => Err(TokenError::new(
+            ErrorCode::TokenTypeMismatch,
+            "DPoP proof was sent but the token endpoint issued a Bearer token (downgrade refused)",
+        )),
+        (false, TokenType::DPoP) => Err(invalid(
+            "token endpoint issued a DPoP-bound token but this client has no DPoP key",
+        )),
+        _ => Ok(TokenResponse {
+            access_token,
+            token_type,
+            expires_in,
+            scope,
+        }),
+    }
+}
+
+/// `expires_in` (RFC 6749 §5.1): absent or null, a non-negative integer (an integral float such as
+/// `3600.0` too), or a string of ASCII digits as some Entra endpoints send.
+fn expires_in(obj: &Map<String, Value>) -> Result<Option<u64>> {
+    const MAX_EXACT: f64 = 9_007_199_254_740_991.0; // 2^53 - 1
+    let secs = match obj.get("expires_in") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| (0.0..=MAX_EXACT).contains(f) && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }),
+        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        Some(_) => None,
+    };
+    secs.map(Some)
+        .ok_or_else(|| field("expires_in", "must be a non-negative integer"))
+}
+
+/// `application/json` or any `+json` type (RFC 6838 §4.2.8), parameters ignored, case-insensitive.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let Some((ty, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    let sub = sub.to_ascii_lowercase();
+    (ty.eq_ignore_ascii_case("application") && sub == "json") || sub.ends_with("+json")
+}
+
+fn invalid(message: impl Into<String>) -> TokenError {
+    TokenError::new(ErrorCode::InvalidTokenResponse, message)
+}
+
+fn field(name: &str, problem: impl std::fmt::Display) -> TokenError {
+    invalid(format!("token response \"{name}\" {problem}"))
+}
+
+/// `, got "s"` when `s` is short printable ASCII (safe and useful to quote), else nothing.
+fn got(s: &str) -> String {
+    let printable = s.len() <= 64 && s.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+    if printable {
+        format!(", got \"{s}\"")
+    } else {
+        String::new()
+    }
+}
+
+/// A server string made safe for a message: control characters become spaces, bidi controls are
+/// dropped, and at most `cap` characters are kept.
+fn clean(s: &str, cap: usize) -> String {
+    let mut out = String::new();
+    let chars = s
+        .chars()
+        .filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'));
+    for (n, c) in chars.enumerate() {
+        if n == cap {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ErrorCode::*;
+
+    const DPOP: Expectation = Expectation {
+        dpop: true,
+        may_retry_nonce: true,
+    };
+    const BEARER: Expectation = Expectation {
+        dpop: false,
+        may_retry_nonce: false,
+    };
+    const JSON: Option<&str> = Some("application/json");
+    const NONCE: &str = r#"{"error":"use_dpop_nonce","error_description":"Authorization server requires nonce in DPoP proof"}"#;
+    const AT_BEARER: &str = r#"{"access_token":"at","token_type":"Bearer"}"#;
+
+    fn run(status: u16, nonce: bool, body: &str, expect: Expectation) -> Result<TokenOutcome> {
+        interpret(status, JSON, nonce, body.as_bytes(), expect)
+    }
+    fn err(status: u16, body: &str, expect: Expectation) -> TokenError {
+        run(status, false, body, expect).unwrap_err()
+    }
+    /// Rows of `left | right` from a table in a string literal.
+    fn rows(table: &str) -> impl Iterator<Item = (&str, &str)> {
+        table
+            .lines()
+            .filter_map(|l| l.split_once(" | "))
+            .map(|(a, b)| (a.trim(), b.trim()))
+    }
+
+    #[test]
+    fn token_types_are_case_insensitive_and_fields_are_kept() {
+        let body =
+            r#"{"access_token":"at","token_type":"BEARER","expires_in":"3599","scope":"a b"}"#;
+        let t = TokenResponse {
+            access_token: "at".into(),
+            token_type: TokenType::Bearer,
+            expires_in: Some(3599),
+            scope: Some("a b".into()),
+        };
+        assert_eq!(run(200, false, body, BEARER), Ok(TokenOutcome::Issued(t)));
+        let body = r#"{"access_token":"at","token_type":"dpop"}"#;
+        let Ok(TokenOutcome::Issued(t)) = run(200, false, body, DPOP) else {
+            panic!()
+        };
+        assert_eq!(
+            (t.token_type.as_str(), t.expires_in, t.scope),
+            ("DPoP", None, None)
+        );
+    }
+
+    #[test]
+    fn bearer_token_after_dpop_proof_is_a_refused_downgrade() {
+        let e = err(200, AT_BEARER, DPOP);
+        assert_eq!((e.code, e.status), (TokenTypeMismatch, Some(200)));
+    }
+
+    #[test]
+    fn dpop_token_without_dpop_key_is_an_invalid_response() {
+        let e = err(200, &AT_BEARER.replace("Bearer", "DPoP"), BEARER);
+        assert_eq!(e.code, InvalidTokenResponse);
+        assert!(e.message.contains("no DPoP key"));
+    }
+
+    #[test]
+    fn use_dpop_nonce_with_nonce_header_asks_for_one_retry() {
+        let retry = run(400, true, NONCE, DPOP);
+        assert_eq!(retry, Ok(TokenOutcome::RetryWithNonce));
+    }
+
+    #[test]
+    fn invalid_dpop_proof_with_a_fresh_nonce_asks_for_one_retry() {
+        let body = br#"{"error":"invalid_dpop_proof","error_description":"stale nonce"}"#;
+        let expect = Expectation {
+            dpop: true,
+            may_retry_nonce: true,
+        };
+        assert_eq!(
+            interpret(400, Some("application/json"), true, body, expect),
+            Ok(TokenOutcome::RetryWithNonce)
+        );
+        let e = interpret(400, Some("application/json"), false, body, expect).unwrap_err();
+        assert_eq!(e.error.as_deref(), Some("invalid_dpop_proof"));
+    }
+
+    #[test]
+    fn use_dpop_nonce_without_nonce_header_is_an_oauth_error() {
+        let e = err(400, NONCE, DPOP);
+        assert_eq!((e.code, e.status), (OAuth, Some(400)));
+        assert_eq!(e.error.as_deref(), Some("use_dpop_nonce"));
+    }
+
+    #[test]
+    fn use_dpop_nonce_after_the_retry_or_without_dpop_is_an_oauth_error() {
+        let spent = Expectation {
+            may_retry_nonce: false,
+            ..DPOP
+        };
+        for expect in [spent, BEARER] {
+            assert_eq!(run(400, true, NONCE, expect).unwrap_err().code, OAuth);
+        }
+    }
+
+    #[test]
+    fn oauth_error_message_names_status_error_and_description() {
+        let table = r#"
+            {"error":"invalid_client","error_description":"bad"} | 401 "invalid_client": bad
+            {"error":"invalid_scope","error_description":7}      | 401 "invalid_scope"
+            {"error":"invalid_scope","error_description":"\n"}   | 401 "invalid_scope""#;
+        for (body, want) in rows(table) {
+            let e = err(401, body, DPOP);
+            assert_eq!(e.message, format!("token endpoint returned {want}"));
+        }
+        let e = err(401, r#"{"error":"x","error_description":"bad"}"#, DPOP);
+        assert_eq!(
+            (e.error.as_deref(), e.error_description.as_deref()),
+            (Some("x"), Some("bad"))
+        );
+    }
+
+    #[test]
+    fn oauth_error_description_is_capped_and_stripped_of_controls() {
+        let z = "z".repeat(500);
+        let body = format!(r#"{{"error":"x\u0007","error_description":"a\nb\u202e{z}"}}"#);
+        let e = err(400, &body, BEARER);
+        let (head, desc) = e.message.split_once(": ").unwrap();
+        assert_eq!(head, r#"token endpoint returned 400 "x""#);
+        assert!(desc.starts_with("a bz") && desc.ends_with("z…"));
+        assert_eq!(desc.chars().count(), DESCRIPTION_CAP + 1);
+        assert_eq!(e.error_description.map(|d| d.len()), Some(506), "raw");
+    }
+
+    #[test]
+    fn non_oauth_error_body_is_an_http_error_without_the_body() {
+        for body in ["<p>secret</p>", r#"{"error":42}"#, r#"{"error":""}"#, ""] {
+            let e = err(502, body, BEARER);
+            assert_eq!((e.code, e.status), (HttpError, Some(502)));
+            assert_eq!(e.message, "token endpoint returned HTTP 502");
+        }
+        assert_eq!(err(101, "", BEARER).code, HttpError);
+    }
+
+    #[test]
+    fn redirects_and_opaque_redirect_status_zero_are_refused() {
+        for (status, shown) in [(301, Some(301)), (399, Some(399)), (0, None)] {
+            let e = err(status, AT_BEARER, DPOP);
+            assert_eq!((e.code, e.status), (Redirect, shown));
+            assert!(e.message.contains("never follow redirects"));
+        }
+    }
+
+    #[test]
+    fn only_json_content_types_are_accepted_and_missing_needs_a_json_object() {
+        let good = "application/json|Application/JSON; charset=UTF-8|application/x+json| ";
+        for ct in good.split('|').map(Some).chain([None]) {
+            let issued = interpret(200, ct, false, AT_BEARER.as_bytes(), BEARER);
+            assert!(issued.is_ok(), "{ct:?}");
+        }
+        let bad = "text/html|text/plain; a=b|application/jsonp|json|a/b;x=+json";
+        for ct in bad.split('|') {
+            let e = interpret(201, Some(ct), false, AT_BEARER.as_bytes(), BEARER).unwrap_err();
+            assert_eq!((e.code, e.status), (InvalidTokenResponse, Some(201)));
+            let want =
+                format!(r#"token response "content-type" must be application/json, got "{ct}""#);
+            assert_eq!(e.message, want);
+        }
+        for body in ["", "[]", "\"at\"", "null", "{", "access_token=at"] {
+            let e = interpret(200, None, false, body.as_bytes(), BEARER).unwrap_err();
+            assert_eq!(e.message, "token response body must be a JSON object");
+        }
+    }
+
+    #[test]
+    fn fields_are_checked_and_named_in_quotes() {
+        let table = r#"
+            {"token_type":"Bearer"}                     | "access_token" must be a non-empty string
+            {"access_token":"","token_type":"Bearer"}   | "access_token" must be a non-empty string
+            {"access_token":["at"],"token_type":"DPoP"} | "access_token" must be a non-empty string
+            {"access_token":"at","token_type":null}     | "token_type" must be a string
+            {"access_token":"at","token_type":"mac"}    | "token_type" must be "Bearer" or "DPoP", got "mac"
+            {"access_token":"at","token_type":"x\ny"}   | "token_type" must be "Bearer" or "DPoP"
+            {"access_token":"at","token_type":"Bearer","scope":["a"]} | "scope" must be a string"#;
+        for (body, want) in rows(table) {
+            let e = err(200, body, BEARER);
+            let want = format!("token response {want}");
+            assert_eq!((e.code, e.message), (InvalidTokenResponse, want));
+        }
+    }
+
+    #[test]
+    fn expires_in_accepts_non_negative_integers_and_digit_strings_only() {
+        let with = |v: &str| AT_BEARER.replace('}', &format!(r#","expires_in":{v}}}"#));
+        for (v, want) in rows("0 | 0\n \"007\" | 7\n 3600.0 | 3600\n null | -") {
+            let Ok(TokenOutcome::Issued(t)) = run(200, false, &with(v), BEARER) else {
+                panic!("{v}")
+            };
+            assert_eq!(t.expires_in, want.parse().ok(), "{v}");
+        }
+        let bad = r#"-1 1.5 1e300 true {} [] "" "-1" "1.5" "+1" "99999999999999999999""#;
+        for v in bad.split(' ') {
+            let e = err(200, &with(v), BEARER);
+            let want = r#"token response "expires_in" must be a non-negative integer"#;
+            assert_eq!(e.message, want);
+        }
+    }
+
+    #[test]
+    fn messages_never_contain_the_access_token_or_other_body_content() {
+        let secret = r#"{"access_token":"eyJSECRET.hunter2","token_type":"Bearer""#;
+        let rests = r#"} ,"expires_in":-1} ,"scope":{"k":"hunter2"}} ,"token_type":7}"#;
+        for rest in rests.split(' ') {
+            let body = format!("{secret}{rest}");
+            for (ct, expect) in [(JSON, DPOP), (JSON, BEARER), (Some("text/html"), BEARER)] {
+                if let Err(e) = interpret(200, ct, false, body.as_bytes(), expect) {
+                    assert!(!e.message.contains("SECRET") && !e.message.contains("hunter2"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parse_oauth_error_reads_rfc6749_error_bodies() {
+        let o = parse_oauth_error(br#"{"error":"invalid_grant","error_uri":"https://x"}"#);
+        assert_eq!(
+            o.map(|o| (o.error, o.error_description)),
+            Some(("invalid_grant".into(), None))
+        );
+        let bad = r#"[] {"error":null} {"error_description":"x"} {"error":1}"#;
+        for body in bad.split(' ').chain(["", "\u{feff}{}"]) {
+            assert_eq!(parse_oauth_error(body.as_bytes()), None, "{body}");
+        }
+        assert_eq!(parse_oauth_error(b"\xff\xfe"), None);
+    }
+
+    #[test]
+    fn odd_inputs_never_panic() {
+        let deep = "[".repeat(100_000);
+        let odd = r#" { \u0000 {"error":"é\u202e😀"} {"access_token":"a","token_type":"DPoP","expires_in":1e999}"#;
+        for status in [0, 1, 100, 200, 204, 299, 300, 400, 401, 999, u16::MAX] {
+            for body in odd.split(' ').chain([deep.as_str()]) {
+                for ct in [None, JSON, Some("é"), Some(";/")] {
+                    let _ = interpret(status, ct, true, body.as_bytes(), DPOP);
+                    let _ = interpret(status, ct, false, body.as_bytes(), BEARER);
+                }
+            }
+        }
+    }
+}

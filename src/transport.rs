@@ -1,0 +1,71 @@
+//! The engine's view of the outside world: a transport for token requests, the API call being
+//! made, and the clock and randomness. The wasm glue implements them over `fetch`, `Date.now()`
+//! and `crypto.getRandomValues`; Rust hosts implement them over their own HTTP client.
+#![allow(async_fn_in_trait)] // the engine is single-threaded (wasm); futures need not be Send
+
+use crate::error::Result;
+
+/// A token request (always `POST`, never following redirects, bounded by `timeout_ms`).
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    /// Absolute URL.
+    pub url: String,
+    /// Header names are lower case.
+    pub headers: Vec<(&'static str, String)>,
+    /// Form body.
+    pub body: String,
+    /// Bound on the whole exchange, body included.
+    pub timeout_ms: u32,
+}
+
+/// A token endpoint response, read whole.
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    /// HTTP status (0 for an opaque redirect).
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `DPoP-Nonce`.
+    pub dpop_nonce: Option<String>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Sends token requests.
+pub trait Transport {
+    /// Send `request`. Errors are [`crate::ErrorCode::Timeout`] or [`crate::ErrorCode::Network`].
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
+}
+
+/// Time and randomness.
+pub trait Env {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    /// Fill `buf` with cryptographically secure random bytes.
+    fn fill_random(&self, buf: &mut [u8]);
+}
+
+/// One request to a protected API, made by [`crate::TokenClient::fetch`]. The engine chooses the
+/// `Authorization` and `DPoP` headers and the retries; the request and response stay the host's.
+pub trait ApiCall {
+    /// The host's response type.
+    type Response;
+    /// The host's error type; engine errors convert into it, the host's own pass through as-is.
+    type Error: From<crate::TokenError>;
+    /// HTTP method, upper case.
+    fn method(&self) -> &str;
+    /// Absolute request URL.
+    fn url(&self) -> &str;
+    /// Whether the request (its body) can be sent more than once.
+    fn replayable(&self) -> bool;
+    /// Send once with these headers.
+    async fn send(
+        &mut self,
+        authorization: &str,
+        dpop_proof: Option<&str>,
+    ) -> Result<Self::Response, Self::Error>;
+    /// Status of a response.
+    fn status(&self, response: &Self::Response) -> u16;
+    /// A response header, by lower-case name.
+    fn header(&self, response: &Self::Response, name: &str) -> Option<String>;
+}

@@ -1,0 +1,311 @@
+//! `TokenClient` and `ClientRegistry` as JavaScript classes.
+
+use std::collections::HashMap;
+
+use js_sys::{Function, Object, Promise};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::{Request, RequestInit};
+
+use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport};
+use super::{error, get, to_json};
+use crate::cache::CachedToken;
+use crate::config::string_list;
+use crate::{RequestOptions, TokenError};
+
+type Engine = crate::TokenClient<JsTransport, JsEnv>;
+
+/// A managed OAuth client for one API (see DESIGN: `TokenClient`).
+#[wasm_bindgen(js_name = TokenClient)]
+#[derive(Clone)]
+pub struct JsTokenClient {
+    engine: Engine,
+    fetcher: Fetcher,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsToken<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_at: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+}
+
+fn token_to_js(token: &CachedToken) -> JsValue {
+    let view = JsToken {
+        access_token: &token.access_token,
+        token_type: token.token_type.as_str(),
+        expires_at: token.expires_at_ms as f64,
+        scope: token.scope.as_deref(),
+    };
+    super::to_js(&view)
+}
+
+#[wasm_bindgen(js_class = TokenClient)]
+impl JsTokenClient {
+    /// Validate `options` and build the client; throws `TokenError` (`invalid_config`) naming the field.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<JsTokenClient, JsValue> {
+        Ok(Self::build(&options)?)
+    }
+
+    fn build(options: &JsValue) -> Result<JsTokenClient, TokenError> {
+        if !options.is_object() {
+            return Err(TokenError::config("options", "must be an object"));
+        }
+        let custom = get(options, "fetch");
+        let custom = if custom.is_undefined() || custom.is_null() {
+            None
+        } else {
+            Some(
+                custom
+                    .dyn_into::<Function>()
+                    .map_err(|_| TokenError::config("fetch", "must be a function"))?,
+            )
+        };
+        if !get(options, "store").is_undefined() {
+            return Err(TokenError::config(
+                "store",
+                "shared stores are not supported yet",
+            ));
+        }
+        let json =
+            to_json("options", options).map_err(|e| TokenError::config("options", e.message))?;
+        let config = crate::config::parse(&json)?;
+        let fetcher = Fetcher::new(custom);
+        let transport = JsTransport {
+            fetcher: fetcher.clone(),
+        };
+        Ok(JsTokenClient {
+            engine: Engine::new(config, transport, JsEnv),
+            fetcher,
+        })
+    }
+
+    /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
+    #[wasm_bindgen(js_name = getToken)]
+    pub fn get_token(&self, req: JsValue) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let options = request_options(&req)?;
+            let token = engine.get_token(&options).await?;
+            Ok(token_to_js(&token))
+        })
+    }
+
+    /// `fetch` with the token (and a fresh DPoP proof) attached; retries nonce challenges and a
+    /// revoked token once.
+    pub fn fetch(&self, input: JsValue, init: JsValue, req: JsValue) -> Promise {
+        let this = self.clone();
+        future_to_promise(async move {
+            let options = request_options(&req)?;
+            let request = this.request(&input, &init)?;
+            let mut call = JsApiCall {
+                method: request.method(),
+                url: request.url(),
+                request,
+                fetcher: this.fetcher.clone(),
+            };
+            let response = this.engine.fetch(&mut call, &options).await?;
+            Ok(response.into())
+        })
+    }
+
+    /// A DPoP proof with this client's key, for requests the caller makes itself.
+    #[wasm_bindgen(js_name = createDpopProof)]
+    pub fn create_dpop_proof(&self, method: String, url: String, opts: JsValue) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let access_token = get(&opts, "accessToken").as_string();
+            let nonce = get(&opts, "nonce").as_string();
+            let proof = engine.create_dpop_proof(
+                &method,
+                &url,
+                access_token.as_deref(),
+                nonce.as_deref(),
+            )?;
+            Ok(JsValue::from_str(&proof))
+        })
+    }
+
+    /// RFC 7638 thumbprint of the DPoP public key, or `undefined` without DPoP.
+    #[wasm_bindgen(js_name = dpopThumbprint)]
+    pub fn dpop_thumbprint(&self) -> Option<String> {
+        self.engine.dpop_thumbprint().map(str::to_owned)
+    }
+
+    /// Drop the cached token for `req`.
+    pub fn invalidate(&self, req: JsValue) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            engine.invalidate(&request_options(&req)?);
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Inspection: `{ tokenRequests, cache: [{ key, tokenType, expiresAt, refreshAt }], nonces: [{ origin, nonce }] }`
+    /// (no token values).
+    #[wasm_bindgen(js_name = inspect)]
+    pub fn inspect(&self) -> JsValue {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Entry {
+            key: String,
+            token_type: &'static str,
+            expires_at: f64,
+            refresh_at: f64,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Nonce {
+            origin: String,
+            nonce: String,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Inspection {
+            token_requests: f64,
+            cache: Vec<Entry>,
+            nonces: Vec<Nonce>,
+        }
+        let view = Inspection {
+            token_requests: self.engine.token_requests() as f64,
+            cache: self
+                .engine
+                .cached_tokens()
+                .into_iter()
+                .map(|(key, t)| Entry {
+                    key,
+                    token_type: t.token_type.as_str(),
+                    expires_at: t.expires_at_ms as f64,
+                    refresh_at: t.refresh_at_ms as f64,
+                })
+                .collect(),
+            nonces: self
+                .engine
+                .nonces()
+                .into_iter()
+                .map(|(origin, nonce)| Nonce { origin, nonce })
+                .collect(),
+        };
+        super::to_js(&view)
+    }
+
+    /// Build the Request for `client.fetch`: relative inputs resolve against `baseUrl`.
+    fn request(&self, input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
+        let init: RequestInit = if init.is_undefined() || init.is_null() {
+            RequestInit::new()
+        } else {
+            init.clone().unchecked_into()
+        };
+        if let Some(request) = input.dyn_ref::<Request>() {
+            return Request::new_with_request_and_init(request, &init);
+        }
+        let text = if input.is_string() {
+            input.as_string().unwrap_or_default()
+        } else {
+            // URL objects and anything else with a string form.
+            js_sys::JsString::from(input.clone()).into()
+        };
+        let url = match &self.engine.config().base_url {
+            Some(base) if !text.contains("://") => web_sys_url(&text, base)?,
+            _ => text,
+        };
+        Request::new_with_str_and_init(&url, &init)
+    }
+}
+
+/// `new URL(relative, base).href`.
+fn web_sys_url(relative: &str, base: &str) -> Result<String, JsValue> {
+    let url_ctor: Function = get(&js_sys::global(), "URL").dyn_into()?;
+    let args = js_sys::Array::of2(&JsValue::from_str(relative), &JsValue::from_str(base));
+    let url = js_sys::Reflect::construct(&url_ctor, &args)?;
+    get(&url, "href")
+        .as_string()
+        .ok_or_else(|| TokenError::argument("input", "is not a valid URL").into())
+}
+
+/// Read `TokenRequestOptions`.
+fn request_options(req: &JsValue) -> Result<RequestOptions, TokenError> {
+    let json = to_json("req", req)?;
+    let obj = match &json {
+        serde_json::Value::Null => return Ok(RequestOptions::default()),
+        serde_json::Value::Object(obj) => obj,
+        _ => return Err(TokenError::argument("req", "must be an object")),
+    };
+    if obj.contains_key("subjectToken") || obj.contains_key("subjectTokenType") {
+        return Err(TokenError::argument(
+            "req.subjectToken",
+            "needs a token exchange grant, not supported yet",
+        ));
+    }
+    let list = |name: &str, split: bool| -> Result<Option<Vec<String>>, TokenError> {
+        if obj.get(name).is_none_or(|v| v.is_null()) {
+            return Ok(None);
+        }
+        string_list(obj, name, split)
+            .map(Some)
+            .map_err(|e| TokenError::argument("req", e.message))
+    };
+    Ok(RequestOptions {
+        scope: list("scope", true)?,
+        resource: list("resource", false)?,
+        force_refresh: obj
+            .get("forceRefresh")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+    })
+}
+
+/// Named clients (see DESIGN: `ClientRegistry`).
+#[wasm_bindgen]
+pub struct ClientRegistry {
+    clients: HashMap<String, JsTokenClient>,
+}
+
+#[wasm_bindgen]
+impl ClientRegistry {
+    /// Build every client; throws `TokenError` naming `clients.<name>.<field>`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(clients: JsValue) -> Result<ClientRegistry, JsValue> {
+        if !clients.is_object() {
+            return Err(
+                TokenError::config("clients", "must be an object of client options").into(),
+            );
+        }
+        let mut map = HashMap::new();
+        for name in Object::keys(clients.unchecked_ref::<Object>()).iter() {
+            let name = name.as_string().unwrap_or_default();
+            let options = get(&clients, &name);
+            let client = JsTokenClient::build(&options).map_err(|e| {
+                let mut e = e;
+                e.message = format!("clients.{name}.{}", e.message);
+                error::to_js(e)
+            })?;
+            map.insert(name, client);
+        }
+        Ok(ClientRegistry { clients: map })
+    }
+
+    /// The client named `name`; throws `TokenError` for an unknown name.
+    pub fn get(&self, name: &str) -> Result<JsTokenClient, JsValue> {
+        self.clients.get(name).cloned().ok_or_else(|| {
+            TokenError::argument(
+                "name",
+                format!("no client named \"{}\"", crate::jose::printable(name)),
+            )
+            .into()
+        })
+    }
+
+    /// `registry.get(name).fetch(input, init)`.
+    pub fn fetch(&self, name: &str, input: JsValue, init: JsValue) -> Promise {
+        match self.get(name) {
+            Ok(client) => client.fetch(input, init, JsValue::UNDEFINED),
+            Err(e) => Promise::reject(&e),
+        }
+    }
+}

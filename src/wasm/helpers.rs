@@ -1,0 +1,114 @@
+//! The standalone helpers: `generateDpopKey`, `createClientAssertion`, `createDpopProof`,
+//! `jwkThumbprint`.
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+
+use super::host::JsEnv;
+use super::{get, to_json};
+use crate::assertion::{AssertionParams, AssertionSigner};
+use crate::dpop::{DpopKey, ProofClaims};
+use crate::jose::b64url;
+use crate::key::SigningKey;
+use crate::{Env, TokenError};
+
+fn jti() -> String {
+    let mut bytes = [0u8; 16];
+    JsEnv.fill_random(&mut bytes);
+    b64url(bytes)
+}
+
+fn required(o: &JsValue, name: &str) -> Result<String, TokenError> {
+    get(o, name)
+        .as_string()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| TokenError::argument(name, "is required (a non-empty string)"))
+}
+
+fn private_key(
+    o: &JsValue,
+    alg: Option<&str>,
+    kid: Option<&str>,
+) -> Result<SigningKey, TokenError> {
+    let jwk = to_json("privateJwk", &get(o, "privateJwk"))?;
+    if jwk.is_null() {
+        return Err(TokenError::argument("privateJwk", "is required"));
+    }
+    SigningKey::from_jwk("privateJwk", &jwk, alg, kid)
+}
+
+/// A new private ES256 JWK (with `alg`), for `dpop: { privateJwk }` or storage.
+#[wasm_bindgen(js_name = generateDpopKey)]
+pub fn generate_dpop_key() -> Promise {
+    let key = SigningKey::generate(|b| JsEnv.fill_random(b));
+    let jwk = super::to_js(&key.to_private_jwk());
+    Promise::resolve(&jwk)
+}
+
+/// A signed `private_key_jwt` client assertion (RFC 7523).
+#[wasm_bindgen(js_name = createClientAssertion)]
+pub fn create_client_assertion(o: JsValue) -> Promise {
+    settle(|| {
+        let alg = get(&o, "alg").as_string();
+        let kid = get(&o, "kid").as_string();
+        let key = private_key(&o, alg.as_deref(), kid.as_deref())?;
+        let lifetime = match get(&o, "lifetimeSeconds").as_f64() {
+            None => 60,
+            Some(s) if (1.0..=3600.0).contains(&s) && s.fract() == 0.0 => s as u64,
+            Some(_) => {
+                return Err(TokenError::argument(
+                    "lifetimeSeconds",
+                    "must be an integer from 1 to 3600",
+                ))
+            }
+        };
+        let claims = match to_json("claims", &get(&o, "claims"))? {
+            serde_json::Value::Null => serde_json::Map::new(),
+            serde_json::Value::Object(m) => m,
+            _ => return Err(TokenError::argument("claims", "must be an object")),
+        };
+        let signer = AssertionSigner::new(
+            key,
+            AssertionParams {
+                client_id: required(&o, "clientId")?,
+                audience: required(&o, "audience")?,
+                lifetime_secs: lifetime,
+                typ: "JWT".into(),
+                claims,
+            },
+        );
+        Ok(signer.mint(JsEnv.now_ms() / 1000, &jti()))
+    })
+}
+
+/// A signed DPoP proof (RFC 9449 §4).
+#[wasm_bindgen(js_name = createDpopProof)]
+pub fn create_dpop_proof(o: JsValue) -> Promise {
+    settle(|| {
+        let key = DpopKey::new(private_key(&o, None, None)?);
+        let access_token = get(&o, "accessToken").as_string();
+        let nonce = get(&o, "nonce").as_string();
+        Ok(key.proof(ProofClaims {
+            method: &required(&o, "method")?,
+            url: &required(&o, "url")?,
+            now_secs: JsEnv.now_ms() / 1000,
+            jti: &jti(),
+            access_token: access_token.as_deref(),
+            nonce: nonce.as_deref(),
+        }))
+    })
+}
+
+/// RFC 7638 thumbprint (SHA-256, base64url) of a JWK.
+#[wasm_bindgen(js_name = jwkThumbprint)]
+pub fn jwk_thumbprint(jwk: JsValue) -> Result<String, JsValue> {
+    let json = to_json("jwk", &jwk)?;
+    Ok(crate::jwk::thumbprint("jwk", &json)?)
+}
+
+fn settle(f: impl FnOnce() -> Result<String, TokenError>) -> Promise {
+    match f() {
+        Ok(s) => Promise::resolve(&JsValue::from_str(&s)),
+        Err(e) => Promise::reject(&e.into()),
+    }
+}

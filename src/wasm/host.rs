@@ -1,0 +1,169 @@
+//! The host side of the engine's traits: `fetch`, `Date.now()` and `crypto.getRandomValues`.
+
+use js_sys::{Function, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Headers, Request, RequestInit, RequestRedirect, Response};
+
+use crate::{ApiCall, Env, ErrorCode, HttpRequest, HttpResponse, TokenError, Transport};
+
+/// Clock and randomness from the JS host.
+#[derive(Clone, Copy, Default)]
+pub struct JsEnv;
+
+impl Env for JsEnv {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        // crypto.getRandomValues exists in every supported runtime; without it there is no safe
+        // way on, so this fails closed.
+        if getrandom::getrandom(buf).is_err() {
+            wasm_bindgen::throw_str("tokenfetch: crypto.getRandomValues is not available");
+        }
+    }
+}
+
+/// The `fetch` to use: the caller's, or `globalThis.fetch` looked up at call time.
+#[derive(Clone)]
+pub struct Fetcher {
+    custom: Option<Function>,
+}
+
+impl Fetcher {
+    pub fn new(custom: Option<Function>) -> Self {
+        Fetcher { custom }
+    }
+
+    /// Call fetch with `request`; resolves to the Response or rejects with the host's error.
+    pub async fn call(&self, request: &Request) -> Result<Response, JsValue> {
+        let global = js_sys::global();
+        let fetch = match &self.custom {
+            Some(f) => f.clone(),
+            None => super::get(&global, "fetch")
+                .dyn_into::<Function>()
+                .map_err(|_| {
+                    JsValue::from(js_sys::TypeError::new("globalThis.fetch is not a function"))
+                })?,
+        };
+        let promise: Promise = fetch.call1(&global, request)?.dyn_into()?;
+        JsFuture::from(promise).await?.dyn_into::<Response>()
+    }
+}
+
+/// Token requests over fetch: `redirect: "manual"`, `AbortSignal.timeout(timeoutMs)` on the
+/// whole exchange (body included).
+#[derive(Clone)]
+pub struct JsTransport {
+    pub fetcher: Fetcher,
+}
+
+impl Transport for JsTransport {
+    async fn send(&self, request: HttpRequest) -> crate::Result<HttpResponse> {
+        let url = crate::dpop::htu(&request.url).to_owned();
+        let timeout = request.timeout_ms;
+        let result = exchange(&self.fetcher, request).await;
+        result.map_err(|e| transport_error(&e, &url, timeout))
+    }
+}
+
+async fn exchange(fetcher: &Fetcher, request: HttpRequest) -> Result<HttpResponse, JsValue> {
+    let headers = Headers::new()?;
+    for (name, value) in &request.headers {
+        headers.append(name, value)?;
+    }
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(&request.body));
+    init.set_redirect(RequestRedirect::Manual);
+    init.set_signal(Some(&AbortSignal::timeout_with_u32(request.timeout_ms)));
+    let js_request = Request::new_with_str_and_init(&request.url, &init)?;
+    let response = fetcher.call(&js_request).await?;
+    let body = JsFuture::from(response.array_buffer()?).await?;
+    Ok(HttpResponse {
+        status: response.status(),
+        content_type: response.headers().get("content-type")?,
+        dpop_nonce: response.headers().get("dpop-nonce")?,
+        body: Uint8Array::new(&body).to_vec(),
+    })
+}
+
+/// Map a fetch rejection to a TokenError; the message names the endpoint and the cause, which
+/// never holds request content.
+fn transport_error(e: &JsValue, url: &str, timeout_ms: u32) -> TokenError {
+    let name = super::get(e, "name").as_string().unwrap_or_default();
+    if name == "TimeoutError" || name == "AbortError" {
+        return TokenError::new(
+            ErrorCode::Timeout,
+            format!("token request to {url} did not complete within {timeout_ms} ms"),
+        );
+    }
+    let cause = super::get(e, "cause");
+    let detail = super::get(&cause, "code")
+        .as_string()
+        .or_else(|| super::get(e, "message").as_string())
+        .unwrap_or_else(|| "fetch failed".into());
+    TokenError::new(
+        ErrorCode::Network,
+        format!(
+            "token request to {url} failed: {}",
+            crate::jose::printable(&detail)
+        ),
+    )
+}
+
+/// One `client.fetch` call: every attempt sends a clone of the caller's Request, so the body
+/// can be replayed on a retry.
+pub struct JsApiCall {
+    pub request: Request,
+    pub method: String,
+    pub url: String,
+    pub fetcher: Fetcher,
+}
+
+impl ApiCall for JsApiCall {
+    type Response = Response;
+    type Error = JsValue;
+
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn replayable(&self) -> bool {
+        !self.request.body_used()
+    }
+
+    async fn send(
+        &mut self,
+        authorization: &str,
+        dpop_proof: Option<&str>,
+    ) -> Result<Response, JsValue> {
+        let attempt = Request::clone(&self.request)?;
+        let headers = attempt.headers();
+        headers.set("authorization", authorization)?;
+        if let Some(proof) = dpop_proof {
+            headers.set("dpop", proof)?;
+        }
+        self.fetcher.call(&attempt).await
+    }
+
+    fn status(&self, response: &Response) -> u16 {
+        response.status()
+    }
+
+    fn header(&self, response: &Response, name: &str) -> Option<String> {
+        response.headers().get(name).ok().flatten()
+    }
+}
+
+impl From<TokenError> for JsValue {
+    fn from(e: TokenError) -> JsValue {
+        super::error::to_js(e)
+    }
+}

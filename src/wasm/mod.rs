@@ -1,0 +1,37 @@
+//! JavaScript glue: JS options and values in, Rust engine in the middle, Promises, plain objects
+//! and `TokenError`s out. `fetch`, the clock and randomness come from the host here, nowhere else.
+
+mod client;
+mod error;
+mod helpers;
+mod host;
+
+use wasm_bindgen::prelude::*;
+
+/// `JSON.parse(JSON.stringify(value))` into serde: drops functions and `undefined`, as options
+/// such as `fetch` and `store` are read separately.
+fn to_json(field: &str, value: &JsValue) -> Result<serde_json::Value, crate::TokenError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(serde_json::Value::Null);
+    }
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| {
+            crate::TokenError::argument(field, "must be a plain JSON-serializable object")
+        })?;
+    serde_json::from_str(&text)
+        .map_err(|_| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))
+}
+
+/// A property of a JS object (`undefined` when absent or unreadable).
+fn get(object: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Serialize to a plain JS value (objects, not Maps).
+fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
+}

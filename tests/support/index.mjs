@@ -1,0 +1,56 @@
+// The standard two-authority scenario: A (HelseID-like, DPoP + nonces) -> API 1, B (Duende-like, Bearer) -> API 2.
+import { startAuthorityA, startAuthorityB } from './authority.mjs';
+import { startApi } from './resource.mjs';
+
+export { startAuthorityA, startAuthorityB, generateEs256Jwk, SPECIAL_SECRET } from './authority.mjs';
+export { startApi } from './resource.mjs';
+export { startBlackhole, startFakeTokenEndpoint, unusedPort } from './fakes.mjs';
+
+/**
+ * Start authority A + API 1 (DPoP, nonce required) and authority B + API 2 (Bearer), wired together.
+ * Each API's audience is its own URL (`http://127.0.0.1:<port>`); it is handed to its authority once the API
+ * listens, so no port is guessed in advance. opts: { accessTokenTTL? = 300, nonceRotateEvery? }.
+ * Returns { authorityA, authorityB, api1, api2, clients: { helseid, duende, duendePost }, close() }.
+ */
+export async function startScenario(opts = {}) {
+  const { accessTokenTTL, nonceRotateEvery } = opts;
+  const started = [];
+  try {
+    const [authorityA, authorityB] = await Promise.all([
+      startAuthorityA({ accessTokenTTL }), startAuthorityB({ accessTokenTTL }),
+    ]);
+    started.push(authorityA, authorityB);
+    const [api1, api2] = await Promise.all([
+      startApi({ name: 'api1', issuer: authorityA.issuer, jwksUri: authorityA.jwksUri, dpop: true, requireNonce: true, nonceRotateEvery }),
+      startApi({ name: 'api2', issuer: authorityB.issuer, jwksUri: authorityB.jwksUri, dpop: false }),
+    ]);
+    started.push(api1, api2);
+    authorityA.setAudience(api1.audience);
+    authorityB.setAudience(api2.audience);
+    const secretClient = (c) => ({ tokenEndpoint: authorityB.tokenEndpoint, issuer: authorityB.issuer, ...c });
+    return {
+      authorityA,
+      authorityB,
+      api1,
+      api2,
+      clients: {
+        helseid: {
+          tokenEndpoint: authorityA.tokenEndpoint,
+          issuer: authorityA.issuer,
+          clientId: authorityA.clientId,
+          privateJwk: authorityA.privateJwk,
+        },
+        duende: secretClient(authorityB.clients.basic),
+        duendePost: secretClient(authorityB.clients.post),
+      },
+      close: () => closeAll(started),
+    };
+  } catch (err) {
+    await closeAll(started);
+    throw err;
+  }
+}
+
+async function closeAll(servers) {
+  await Promise.all(servers.map((s) => s.close()));
+}
