@@ -100,7 +100,8 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         self.inner.dpop.as_ref().map(DpopKey::thumbprint)
     }
 
-    /// How many token requests this client has sent (retries included).
+    /// How many tokens this client has asked for (a request retried after a DPoP nonce challenge
+    /// counts once).
     pub fn token_requests(&self) -> u64 {
         self.inner.token_requests.get()
     }
@@ -291,6 +292,7 @@ impl<T: Transport, E: Env> Inner<T, E> {
         let config = &self.config;
         let endpoint = config.token_endpoint.as_str();
         let mut may_retry_nonce = true;
+        self.token_requests.set(self.token_requests.get() + 1);
         loop {
             let assertion = match &config.client_auth {
                 ClientAuth::PrivateKeyJwt(signer) => {
@@ -331,7 +333,6 @@ impl<T: Transport, E: Env> Inner<T, E> {
                     self.proof(dpop, "POST", endpoint, None, nonces.get(endpoint)),
                 ));
             }
-            self.token_requests.set(self.token_requests.get() + 1);
             let response = self
                 .transport
                 .send(HttpRequest {

@@ -1,1 +1,283 @@
+//! Engine tests over a scripted transport and a manual clock: the orchestration decisions
+//! (single-flight, retries, re-minting) without any network. Real servers are in tests/js.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use futures_executor::block_on;
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::dpop::decode_unverified;
+use crate::key::tests::rfc7515_jwk;
+use crate::transport::HttpResponse;
+
+/// Stays pending for this many polls, so concurrent callers all arrive while a request is in
+/// flight, as with real I/O.
+struct Latency(u32);
+impl Future for Latency {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            Poll::Ready(())
+        } else {
+            self.0 -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Script {
+    replies: Rc<RefCell<VecDeque<Result<HttpResponse>>>>,
+    sent: Rc<RefCell<Vec<HttpRequest>>>,
+}
+
+impl Script {
+    fn reply(&self, status: u16, body: Value, nonce: Option<&str>) {
+        self.replies.borrow_mut().push_back(Ok(HttpResponse {
+            status,
+            content_type: Some("application/json".into()),
+            dpop_nonce: nonce.map(str::to_owned),
+            body: body.to_string().into_bytes(),
+        }));
+    }
+    fn token(&self, token: &str, token_type: &str, expires_in: u64) {
+        self.reply(200, json!({"access_token": token, "token_type": token_type, "expires_in": expires_in}), None);
+    }
+    fn header(&self, i: usize, name: &str) -> Option<String> {
+        self.sent.borrow()[i].headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    }
+    fn form(&self, i: usize, name: &str) -> Option<String> {
+        let sent = self.sent.borrow();
+        sent[i].body.split('&').find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    }
+}
+
+impl Transport for Script {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        Latency(100).await;
+        self.sent.borrow_mut().push(request);
+        self.replies
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| Err(TokenError::new(ErrorCode::Network, "script exhausted")))
+    }
+}
+
+#[derive(Clone, Default)]
+struct Clock {
+    now: Rc<Cell<u64>>,
+    counter: Rc<Cell<u8>>,
+}
+
+impl Env for Clock {
+    fn now_ms(&self) -> u64 {
+        self.now.get()
+    }
+    fn fill_random(&self, buf: &mut [u8]) {
+        for b in buf {
+            self.counter.set(self.counter.get().wrapping_add(1));
+            *b = self.counter.get();
+        }
+    }
+}
+
+fn client(options: Value) -> (TokenClient<Script, Clock>, Script, Clock) {
+    let script = Script::default();
+    let clock = Clock::default();
+    clock.now.set(1_700_000_000_000);
+    let config = crate::config::parse(&options).unwrap();
+    (TokenClient::new(config, script.clone(), clock.clone()), script, clock)
+}
+
+fn secret_client() -> (TokenClient<Script, Clock>, Script, Clock) {
+    client(json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c",
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}, "scope": "api"
+    }))
+}
+
+fn dpop_client() -> (TokenClient<Script, Clock>, Script, Clock) {
+    client(json!({
+        "tokenEndpoint": "https://as.example/token", "issuer": "https://as.example", "clientId": "c",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": rfc7515_jwk()}, "dpop": true
+    }))
+}
+
+fn claims(jwt: &str) -> Value {
+    decode_unverified(jwt).unwrap().1
+}
+
+#[test]
+fn concurrent_cold_calls_share_one_token_request() {
+    let (c, script, _) = secret_client();
+    script.token("t1", "Bearer", 300);
+    let options = RequestOptions::default();
+    let results = block_on(join_all((0..50).map(|_| c.get_token(&options))));
+    assert!(results.iter().all(|r| r.as_ref().unwrap().access_token == "t1"));
+    assert_eq!(script.sent.borrow().len(), 1);
+}
+
+#[test]
+fn a_failure_reaches_every_waiter_and_is_not_cached() {
+    let (c, script, _) = secret_client();
+    script.reply(401, json!({"error": "invalid_client"}), None);
+    script.token("t2", "Bearer", 300);
+    let options = RequestOptions::default();
+    let results = block_on(join_all((0..5).map(|_| c.get_token(&options))));
+    let outcomes: Vec<_> = results.iter().map(|r| r.as_ref().map_err(|e| e.error.clone())).collect();
+    assert!(outcomes.iter().all(|o| o == &Err(Some("invalid_client".into()))), "{outcomes:?}");
+    assert_eq!(block_on(c.get_token(&options)).unwrap().access_token, "t2");
+    assert_eq!(script.sent.borrow().len(), 2);
+}
+
+#[test]
+fn cached_token_is_reused_until_the_refresh_point() {
+    let (c, script, clock) = secret_client();
+    script.token("t1", "Bearer", 300);
+    script.token("t2", "Bearer", 300);
+    let options = RequestOptions::default();
+    assert_eq!(block_on(c.get_token(&options)).unwrap().access_token, "t1");
+    clock.now.set(clock.now.get() + 239_999);
+    assert_eq!(block_on(c.get_token(&options)).unwrap().access_token, "t1");
+    clock.now.set(clock.now.get() + 1);
+    assert_eq!(block_on(c.get_token(&options)).unwrap().access_token, "t2");
+}
+
+#[test]
+fn force_refresh_and_different_scopes_get_their_own_tokens() {
+    let (c, script, _) = secret_client();
+    for t in ["t1", "t2", "t3"] {
+        script.token(t, "Bearer", 300);
+    }
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    let forced = RequestOptions { force_refresh: true, ..Default::default() };
+    assert_eq!(block_on(c.get_token(&forced)).unwrap().access_token, "t2");
+    let other = RequestOptions { scope: Some(vec!["other".into()]), ..Default::default() };
+    assert_eq!(block_on(c.get_token(&other)).unwrap().access_token, "t3");
+    assert_eq!(script.form(2, "scope").as_deref(), Some("other"));
+}
+
+#[test]
+fn nonce_challenge_at_token_endpoint_retries_once_with_fresh_jti() {
+    let (c, script, _) = dpop_client();
+    script.reply(400, json!({"error": "use_dpop_nonce"}), Some("n1"));
+    script.token("t1", "DPoP", 300);
+    let token = block_on(c.get_token(&RequestOptions::default())).unwrap();
+    assert_eq!(token.token_type, TokenType::DPoP);
+    assert_eq!(script.sent.borrow().len(), 2);
+    let proof = |i| claims(&script.header(i, "dpop").unwrap());
+    let assertion = |i| claims(&script.form(i, "client_assertion").unwrap());
+    assert!(proof(0).get("nonce").is_none());
+    assert_eq!(proof(1)["nonce"], "n1");
+    assert_ne!(proof(0)["jti"], proof(1)["jti"]);
+    assert_ne!(assertion(0)["jti"], assertion(1)["jti"]);
+    assert_eq!(assertion(1)["aud"], "https://as.example");
+    assert_eq!(proof(1)["htu"], "https://as.example/token");
+}
+
+#[test]
+fn a_second_nonce_challenge_is_an_error_not_a_loop() {
+    let (c, script, _) = dpop_client();
+    script.reply(400, json!({"error": "use_dpop_nonce"}), Some("n1"));
+    script.reply(400, json!({"error": "use_dpop_nonce"}), Some("n2"));
+    let e = block_on(c.get_token(&RequestOptions::default())).unwrap_err();
+    assert_eq!(e.error.as_deref(), Some("use_dpop_nonce"));
+    assert_eq!(script.sent.borrow().len(), 2);
+}
+
+#[test]
+fn bearer_answer_to_a_dpop_request_is_refused() {
+    let (c, script, _) = dpop_client();
+    script.token("t1", "Bearer", 300);
+    let e = block_on(c.get_token(&RequestOptions::default())).unwrap_err();
+    assert_eq!(e.code, ErrorCode::TokenTypeMismatch);
+    assert!(c.cached_tokens().is_empty());
+}
+
+/// An API that answers from a script and records what it was sent.
+struct Api {
+    replies: VecDeque<(u16, Option<&'static str>, Option<&'static str>)>,
+    seen: Vec<(String, Option<String>)>,
+}
+
+impl ApiCall for Api {
+    type Response = (u16, Option<&'static str>, Option<&'static str>);
+    type Error = TokenError;
+    fn method(&self) -> &str {
+        "POST"
+    }
+    fn url(&self) -> &str {
+        "https://api.example/r?x=1"
+    }
+    fn replayable(&self) -> bool {
+        true
+    }
+    async fn send(&mut self, authorization: &str, dpop: Option<&str>) -> Result<Self::Response> {
+        self.seen.push((authorization.to_owned(), dpop.map(str::to_owned)));
+        Ok(self.replies.pop_front().unwrap_or((200, None, None)))
+    }
+    fn status(&self, r: &Self::Response) -> u16 {
+        r.0
+    }
+    fn header(&self, r: &Self::Response, name: &str) -> Option<String> {
+        match name {
+            "www-authenticate" => r.1.map(str::to_owned),
+            "dpop-nonce" => r.2.map(str::to_owned),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn api_nonce_challenge_retries_with_the_nonce_and_a_new_proof() {
+    let (c, script, _) = dpop_client();
+    script.token("t1", "DPoP", 300);
+    let mut api = Api {
+        replies: VecDeque::from([(401, Some(r#"DPoP error="use_dpop_nonce""#), Some("api-n"))]),
+        seen: vec![],
+    };
+    let response = block_on(c.fetch(&mut api, &RequestOptions::default())).unwrap();
+    assert_eq!(response.0, 200);
+    assert_eq!(api.seen.len(), 2);
+    assert_eq!(api.seen[1].0, "DPoP t1");
+    let (first, second) = (claims(api.seen[0].1.as_ref().unwrap()), claims(api.seen[1].1.as_ref().unwrap()));
+    assert!(first.get("nonce").is_none());
+    assert_eq!(second["nonce"], "api-n");
+    assert_eq!(second["ath"], crate::dpop::ath("t1"));
+    assert_eq!(second["htu"], "https://api.example/r");
+    assert_ne!(first["jti"], second["jti"]);
+    assert_eq!(c.nonces().len(), 1);
+}
+
+#[test]
+fn api_invalid_token_drops_the_token_and_retries_once_with_a_new_one() {
+    let (c, script, _) = secret_client();
+    script.token("t1", "Bearer", 300);
+    script.token("t2", "Bearer", 300);
+    let www = Some(r#"Bearer error="invalid_token""#);
+    let mut api = Api { replies: VecDeque::from([(401, www, None), (401, www, None)]), seen: vec![] };
+    let response = block_on(c.fetch(&mut api, &RequestOptions::default())).unwrap();
+    assert_eq!(response.0, 401, "a second invalid_token is handed back");
+    let auth: Vec<&str> = api.seen.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(auth, ["Bearer t1", "Bearer t2"]);
+    assert_eq!(script.sent.borrow().len(), 2);
+}
+
+#[test]
+fn create_dpop_proof_needs_dpop_and_uses_remembered_nonces() {
+    let (c, _, _) = secret_client();
+    assert_eq!(c.create_dpop_proof("GET", "https://x/", None, None).unwrap_err().code, ErrorCode::InvalidConfig);
+    let (c, _, _) = dpop_client();
+    c.inner.nonces.borrow_mut().remember("https://api.example/", "n9");
+    let proof = c.create_dpop_proof("GET", "https://api.example/a", Some("tok"), None).unwrap();
+    assert_eq!(claims(&proof)["nonce"], "n9");
+    assert_eq!(claims(&proof)["ath"], crate::dpop::ath("tok"));
+}

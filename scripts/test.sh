@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: format and lint, native Rust tests of the core and engine, the
+# wasm package build, the JS integration tests against real local servers, and the scenario.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n== %s\n' "$*"; }
+step setup;                    bash scripts/setup.sh
+step "cargo fmt --check";      cargo fmt --check
+step "cargo clippy (host)";    cargo clippy --locked --all-targets -- -D warnings
+if [ "$(cat target/.wasm-route 2>/dev/null)" != debian ]; then
+  step "cargo clippy (wasm32)"; cargo clippy --locked --target wasm32-unknown-unknown -- -D warnings
+fi
+step "cargo test";             cargo test --locked
+step "build pkg/";             bash scripts/build.sh
+step "scenario";               node examples/scenario.mjs
+step "JS integration tests";   node --test --test-reporter=spec tests/js/
