@@ -103,10 +103,7 @@ mod tests {
         let jwt = signer(Map::new()).mint(1_700_000_000, "jti-1");
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
-        assert_eq!(
-            decode(parts[0]),
-            json!({"alg":"ES256","typ":"client-authentication+jwt","kid":"kid-7"})
-        );
+        assert_eq!(decode(parts[0]), json!({"alg":"ES256","typ":"client-authentication+jwt","kid":"kid-7"}));
         assert_eq!(
             decode(parts[1]),
             json!({"iss":"worker","sub":"worker","aud":"https://helseid.example/","jti":"jti-1",
@@ -118,16 +115,10 @@ mod tests {
     fn extra_claims_cannot_override_registered_ones() {
         let mut extra = Map::new();
         extra.insert("iss".into(), json!("attacker"));
-        extra.insert(
-            "assertion_details".into(),
-            json!([{"type":"helseid_authorization"}]),
-        );
+        extra.insert("assertion_details".into(), json!([{"type":"helseid_authorization"}]));
         let jwt = signer(extra).mint(10, "j");
         let claims = decode(jwt.split('.').nth(1).unwrap());
         assert_eq!(claims["iss"], "worker");
-        assert_eq!(
-            claims["assertion_details"][0]["type"],
-            "helseid_authorization"
-        );
+        assert_eq!(claims["assertion_details"][0]["type"], "helseid_authorization");
     }
 }

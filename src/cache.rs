@@ -33,10 +33,7 @@ pub struct CachePolicy {
 
 impl Default for CachePolicy {
     fn default() -> Self {
-        CachePolicy {
-            refresh_before_ms: 60_000,
-            default_lifetime_ms: 300_000,
-        }
+        CachePolicy { refresh_before_ms: 60_000, default_lifetime_ms: 300_000 }
     }
 }
 
@@ -44,9 +41,7 @@ impl CachePolicy {
     /// Turn a token response received at `now_ms` into a cache entry. The refresh buffer is
     /// clamped to half the lifetime, so a token shorter-lived than the buffer is still reused.
     pub fn admit(&self, response: TokenResponse, now_ms: u64) -> CachedToken {
-        let lifetime_ms = response
-            .expires_in
-            .map_or(self.default_lifetime_ms, |s| s.saturating_mul(1000));
+        let lifetime_ms = response.expires_in.map_or(self.default_lifetime_ms, |s| s.saturating_mul(1000));
         let buffer = self.refresh_before_ms.min(lifetime_ms / 2);
         CachedToken {
             access_token: response.access_token,
@@ -90,9 +85,7 @@ pub struct TokenCache<W> {
 
 impl<W> Default for TokenCache<W> {
     fn default() -> Self {
-        TokenCache {
-            slots: HashMap::new(),
-        }
+        TokenCache { slots: HashMap::new() }
     }
 }
 
@@ -113,13 +106,8 @@ impl<W: Clone> TokenCache<W> {
 
     /// Record that a token request for `key` is in flight; later lookups join `waiter`.
     pub fn begin(&mut self, key: &str, waiter: W) {
-        self.slots
-            .entry(key.to_owned())
-            .or_insert(Slot {
-                token: None,
-                pending: None,
-            })
-            .pending = Some(waiter);
+        self.slots.entry(key.to_owned()).or_insert(Slot { token: None, pending: None }).pending =
+            Some(waiter);
     }
 
     /// The request for `key` ended: store the token, or on failure (`None`) keep nothing new.
@@ -138,11 +126,7 @@ impl<W: Clone> TokenCache<W> {
     /// Drop the token under `key` if it is still `access_token` (a newer one is kept).
     pub fn evict(&mut self, key: &str, access_token: &str) {
         if let Some(slot) = self.slots.get_mut(key) {
-            if slot
-                .token
-                .as_ref()
-                .is_some_and(|t| t.access_token == access_token)
-            {
+            if slot.token.as_ref().is_some_and(|t| t.access_token == access_token) {
                 slot.token = None;
             }
         }
@@ -157,32 +141,20 @@ impl<W: Clone> TokenCache<W> {
 
     /// The cached tokens, for inspection.
     pub fn tokens(&self) -> impl Iterator<Item = (&str, &CachedToken)> {
-        self.slots
-            .iter()
-            .filter_map(|(k, s)| s.token.as_ref().map(|t| (k.as_str(), t)))
+        self.slots.iter().filter_map(|(k, s)| s.token.as_ref().map(|t| (k.as_str(), t)))
     }
 }
 
 /// The cache key of a request: grant, sorted scope set, sorted resource set, DPoP key thumbprint.
 /// Values are joined with characters that cannot occur in them unescaped.
-pub fn cache_key(
-    grant: &str,
-    scope: &[String],
-    resource: &[String],
-    dpop_jkt: Option<&str>,
-) -> String {
+pub fn cache_key(grant: &str, scope: &[String], resource: &[String], dpop_jkt: Option<&str>) -> String {
     let sorted = |items: &[String]| {
         let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
         v.sort_unstable();
         v.dedup();
         v.join(" ")
     };
-    format!(
-        "{grant}|{}|{}|{}",
-        sorted(scope),
-        sorted(resource).replace('|', "%7C"),
-        dpop_jkt.unwrap_or("")
-    )
+    format!("{grant}|{}|{}|{}", sorted(scope), sorted(resource).replace('|', "%7C"), dpop_jkt.unwrap_or(""))
 }
 
 #[cfg(test)]
@@ -190,12 +162,7 @@ mod tests {
     use super::*;
 
     fn response(expires_in: Option<u64>) -> TokenResponse {
-        TokenResponse {
-            access_token: "at".into(),
-            token_type: TokenType::Bearer,
-            expires_in,
-            scope: None,
-        }
+        TokenResponse { access_token: "at".into(), token_type: TokenType::Bearer, expires_in, scope: None }
     }
 
     #[test]
@@ -241,10 +208,7 @@ mod tests {
         assert!(matches!(cache.lookup("k", 0, false), Lookup::Miss));
         assert_eq!(cache.tokens().count(), 0);
         cache.begin("k", 2);
-        cache.complete(
-            "k",
-            Some(CachePolicy::default().admit(response(Some(600)), 0)),
-        );
+        cache.complete("k", Some(CachePolicy::default().admit(response(Some(600)), 0)));
         cache.begin("k", 3);
         cache.complete("k", None);
         assert_eq!(cache.tokens().count(), 1);
@@ -254,10 +218,7 @@ mod tests {
     fn evict_only_drops_the_named_token() {
         let mut cache: TokenCache<u32> = TokenCache::default();
         cache.begin("k", 1);
-        cache.complete(
-            "k",
-            Some(CachePolicy::default().admit(response(Some(600)), 0)),
-        );
+        cache.complete("k", Some(CachePolicy::default().admit(response(Some(600)), 0)));
         cache.evict("k", "other");
         assert!(matches!(cache.lookup("k", 0, false), Lookup::Fresh(_)));
         cache.evict("k", "at");
@@ -267,20 +228,9 @@ mod tests {
     #[test]
     fn cache_key_ignores_order_and_duplicates_but_not_content() {
         let a = cache_key("cc", &["b".into(), "a".into()], &["r".into()], Some("jkt"));
-        let b = cache_key(
-            "cc",
-            &["a".into(), "b".into(), "a".into()],
-            &["r".into()],
-            Some("jkt"),
-        );
+        let b = cache_key("cc", &["a".into(), "b".into(), "a".into()], &["r".into()], Some("jkt"));
         assert_eq!(a, b);
-        assert_ne!(
-            a,
-            cache_key("cc", &["a".into()], &["r".into()], Some("jkt"))
-        );
-        assert_ne!(
-            a,
-            cache_key("cc", &["a".into(), "b".into()], &["r".into()], None)
-        );
+        assert_ne!(a, cache_key("cc", &["a".into()], &["r".into()], Some("jkt")));
+        assert_ne!(a, cache_key("cc", &["a".into(), "b".into()], &["r".into()], None));
     }
 }

@@ -38,9 +38,7 @@ pub struct TokenClient<T: Transport + 'static, E: Env + 'static> {
 
 impl<T: Transport + 'static, E: Env + 'static> Clone for TokenClient<T, E> {
     fn clone(&self) -> Self {
-        TokenClient {
-            inner: Rc::clone(&self.inner),
-        }
+        TokenClient { inner: Rc::clone(&self.inner) }
     }
 }
 
@@ -67,15 +65,11 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     pub fn new(config: ClientConfig, transport: T, env: E) -> Self {
         let dpop = match &config.dpop {
             DpopSetting::Off => None,
-            DpopSetting::Generate => {
-                Some(DpopKey::new(SigningKey::generate(|b| env.fill_random(b))))
-            }
+            DpopSetting::Generate => Some(DpopKey::new(SigningKey::generate(|b| env.fill_random(b)))),
             DpopSetting::Key(key) => Some(DpopKey::new((**key).clone())),
         };
-        let policy = CachePolicy {
-            refresh_before_ms: config.refresh_before_secs * 1000,
-            ..CachePolicy::default()
-        };
+        let policy =
+            CachePolicy { refresh_before_ms: config.refresh_before_secs * 1000, ..CachePolicy::default() };
         TokenClient {
             inner: Rc::new(Inner {
                 config,
@@ -109,19 +103,13 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     /// The cached tokens by key, for inspection.
     pub fn cached_tokens(&self) -> Vec<(String, CachedToken)> {
         let cache = self.inner.cache.borrow();
-        cache
-            .tokens()
-            .map(|(k, t)| (k.to_owned(), t.clone()))
-            .collect()
+        cache.tokens().map(|(k, t)| (k.to_owned(), t.clone())).collect()
     }
 
     /// The DPoP nonces by origin, for inspection.
     pub fn nonces(&self) -> Vec<(String, String)> {
         let nonces = self.inner.nonces.borrow();
-        nonces
-            .entries()
-            .map(|(o, n)| (o.to_owned(), n.to_owned()))
-            .collect()
+        nonces.entries().map(|(o, n)| (o.to_owned(), n.to_owned())).collect()
     }
 
     /// A token for `options`: from the cache when fresh, else from the authority, with concurrent
@@ -171,18 +159,10 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
             let proof = self.inner.dpop.as_ref().map(|dpop| {
                 let nonces = self.inner.nonces.borrow();
                 let nonce = nonces.get(call.url());
-                self.inner.proof(
-                    dpop,
-                    call.method(),
-                    call.url(),
-                    Some(&token.access_token),
-                    nonce,
-                )
+                self.inner.proof(dpop, call.method(), call.url(), Some(&token.access_token), nonce)
             });
             let response = call.send(&authorization, proof.as_deref()).await?;
-            let nonce = proof
-                .as_ref()
-                .and_then(|_| call.header(&response, "dpop-nonce"));
+            let nonce = proof.as_ref().and_then(|_| call.header(&response, "dpop-nonce"));
             if let Some(nonce) = &nonce {
                 self.inner.nonces.borrow_mut().remember(call.url(), nonce);
             }
@@ -196,10 +176,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                 ApiDecision::Done => return Ok(response),
                 ApiDecision::RetryWithNonce => {}
                 ApiDecision::RetryWithNewToken => {
-                    self.inner
-                        .cache
-                        .borrow_mut()
-                        .evict(&target.key, &token.access_token);
+                    self.inner.cache.borrow_mut().evict(&target.key, &token.access_token);
                     token = self.token_for(&target, false).await?;
                 }
             }
@@ -208,25 +185,10 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
 
     fn target(&self, options: &RequestOptions) -> Target {
         let config = &self.inner.config;
-        let scope = options
-            .scope
-            .clone()
-            .unwrap_or_else(|| config.scope.clone());
-        let resource = options
-            .resource
-            .clone()
-            .unwrap_or_else(|| config.resource.clone());
-        let key = cache_key(
-            "client_credentials",
-            &scope,
-            &resource,
-            self.dpop_thumbprint(),
-        );
-        Target {
-            key,
-            scope,
-            resource,
-        }
+        let scope = options.scope.clone().unwrap_or_else(|| config.scope.clone());
+        let resource = options.resource.clone().unwrap_or_else(|| config.resource.clone());
+        let key = cache_key("client_credentials", &scope, &resource, self.dpop_thumbprint());
+        Target { key, scope, resource }
     }
 
     async fn token_for(&self, target: &Target, force: bool) -> Result<CachedToken> {
@@ -237,25 +199,16 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
             Lookup::Join(pending) => pending.await,
             Lookup::Miss => {
                 let inner = Rc::clone(&self.inner);
-                let (key, scope, resource) = (
-                    target.key.clone(),
-                    target.scope.clone(),
-                    target.resource.clone(),
-                );
+                let (key, scope, resource) =
+                    (target.key.clone(), target.scope.clone(), target.resource.clone());
                 let pending = async move {
                     let result = inner.request_token(&scope, &resource).await;
-                    inner
-                        .cache
-                        .borrow_mut()
-                        .complete(&key, result.as_ref().ok().cloned());
+                    inner.cache.borrow_mut().complete(&key, result.as_ref().ok().cloned());
                     result
                 }
                 .boxed_local()
                 .shared();
-                self.inner
-                    .cache
-                    .borrow_mut()
-                    .begin(&target.key, pending.clone());
+                self.inner.cache.borrow_mut().begin(&target.key, pending.clone());
                 pending.await
             }
         }
@@ -295,27 +248,20 @@ impl<T: Transport, E: Env> Inner<T, E> {
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
             let assertion = match &config.client_auth {
-                ClientAuth::PrivateKeyJwt(signer) => {
-                    Some(signer.mint(self.env.now_ms() / 1000, &self.jti()))
-                }
+                ClientAuth::PrivateKeyJwt(signer) => Some(signer.mint(self.env.now_ms() / 1000, &self.jti())),
                 _ => None,
             };
             let credentials = match (&config.client_auth, &assertion) {
-                (ClientAuth::SecretBasic(s), _) => ClientCredentials::SecretBasic {
-                    client_id: &config.client_id,
-                    secret: s.expose(),
-                },
-                (ClientAuth::SecretPost(s), _) => ClientCredentials::SecretPost {
-                    client_id: &config.client_id,
-                    secret: s.expose(),
-                },
-                (ClientAuth::PrivateKeyJwt(_), Some(a)) => ClientCredentials::Assertion {
-                    client_id: &config.client_id,
-                    assertion: a,
-                },
-                _ => ClientCredentials::None {
-                    client_id: &config.client_id,
-                },
+                (ClientAuth::SecretBasic(s), _) => {
+                    ClientCredentials::SecretBasic { client_id: &config.client_id, secret: s.expose() }
+                }
+                (ClientAuth::SecretPost(s), _) => {
+                    ClientCredentials::SecretPost { client_id: &config.client_id, secret: s.expose() }
+                }
+                (ClientAuth::PrivateKeyJwt(_), Some(a)) => {
+                    ClientCredentials::Assertion { client_id: &config.client_id, assertion: a }
+                }
+                _ => ClientCredentials::None { client_id: &config.client_id },
             };
             let request = token_request(
                 endpoint,
@@ -328,10 +274,7 @@ impl<T: Transport, E: Env> Inner<T, E> {
             let mut headers = request.headers;
             if let Some(dpop) = &self.dpop {
                 let nonces = self.nonces.borrow();
-                headers.push((
-                    "dpop",
-                    self.proof(dpop, "POST", endpoint, None, nonces.get(endpoint)),
-                ));
+                headers.push(("dpop", self.proof(dpop, "POST", endpoint, None, nonces.get(endpoint))));
             }
             let response = self
                 .transport
@@ -345,10 +288,7 @@ impl<T: Transport, E: Env> Inner<T, E> {
             if let (Some(_), Some(nonce)) = (&self.dpop, &response.dpop_nonce) {
                 self.nonces.borrow_mut().remember(endpoint, nonce);
             }
-            let expect = Expectation {
-                dpop: self.dpop.is_some(),
-                may_retry_nonce,
-            };
+            let expect = Expectation { dpop: self.dpop.is_some(), may_retry_nonce };
             let outcome = interpret(
                 response.status,
                 response.content_type.as_deref(),
@@ -358,9 +298,7 @@ impl<T: Transport, E: Env> Inner<T, E> {
             )
             .map_err(|e| with_endpoint(e, endpoint))?;
             match outcome {
-                TokenOutcome::Issued(token) => {
-                    return Ok(self.policy.admit(token, self.env.now_ms()))
-                }
+                TokenOutcome::Issued(token) => return Ok(self.policy.admit(token, self.env.now_ms())),
                 TokenOutcome::RetryWithNonce => may_retry_nonce = false,
             }
         }

@@ -110,9 +110,7 @@ const KNOWN: &[&str] = &[
 
 /// Validate `TokenClientOptions` (as JSON; `fetch` and `store` are the host's business).
 pub fn parse(options: &Value) -> Result<ClientConfig> {
-    let obj = options
-        .as_object()
-        .ok_or_else(|| TokenError::config("options", "must be an object"))?;
+    let obj = options.as_object().ok_or_else(|| TokenError::config("options", "must be an object"))?;
     if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(TokenError::config(
             "options",
@@ -138,9 +136,7 @@ pub fn parse(options: &Value) -> Result<ClientConfig> {
             ));
         }
     }
-    let issuer = opt_str(obj, "issuer")?
-        .map(|u| http_url("issuer", u))
-        .transpose()?;
+    let issuer = opt_str(obj, "issuer")?.map(|u| http_url("issuer", u)).transpose()?;
     let token_endpoint = match opt_str(obj, "tokenEndpoint")? {
         Some(url) => http_url("tokenEndpoint", url)?,
         None if issuer.is_some() => {
@@ -149,12 +145,7 @@ pub fn parse(options: &Value) -> Result<ClientConfig> {
                 "is required (discovery from \"issuer\" is not supported yet)",
             ))
         }
-        None => {
-            return Err(TokenError::config(
-                "tokenEndpoint",
-                "is required (or \"issuer\")",
-            ))
-        }
+        None => return Err(TokenError::config("tokenEndpoint", "is required (or \"issuer\")")),
     };
     let client_id = req_str(obj, "clientId")?.to_owned();
     let audience_default = issuer.clone().unwrap_or_else(|| token_endpoint.clone());
@@ -169,9 +160,7 @@ pub fn parse(options: &Value) -> Result<ClientConfig> {
         extra_params: extra_params(obj)?,
         dpop: dpop(obj)?,
         refresh_before_secs: opt_uint(obj, "refreshBeforeExpirySeconds", 0, 86_400)?.unwrap_or(60),
-        base_url: opt_str(obj, "baseUrl")?
-            .map(|u| http_url("baseUrl", u))
-            .transpose()?,
+        base_url: opt_str(obj, "baseUrl")?.map(|u| http_url("baseUrl", u)).transpose()?,
         timeout_ms: opt_uint(obj, "timeoutMs", 1, 600_000)?.unwrap_or(30_000) as u32,
         token_endpoint,
         issuer,
@@ -186,9 +175,7 @@ fn client_auth(obj: &Map<String, Value>, client_id: &str, audience: String) -> R
         None => return Err(TokenError::config("clientAuth", "is required")),
     };
     let secret = || -> Result<Secret> {
-        Ok(Secret::new(
-            nonempty(auth, "clientAuth.clientSecret", "clientSecret")?.to_owned(),
-        ))
+        Ok(Secret::new(nonempty(auth, "clientAuth.clientSecret", "clientSecret")?.to_owned()))
     };
     match nonempty(auth, "clientAuth.method", "method")? {
         "client_secret_basic" => Ok(ClientAuth::SecretBasic(secret()?)),
@@ -247,15 +234,9 @@ fn dpop(obj: &Map<String, Value>) -> Result<DpopSetting> {
             Some(jwk) => SigningKey::from_jwk("dpop.privateJwk", jwk, None, None)
                 .map(|k| DpopSetting::Key(Box::new(k)))
                 .map_err(as_config),
-            None => Err(TokenError::config(
-                "dpop",
-                "must be true, false or { privateJwk }",
-            )),
+            None => Err(TokenError::config("dpop", "must be true, false or { privateJwk }")),
         },
-        Some(_) => Err(TokenError::config(
-            "dpop",
-            "must be true, false or { privateJwk }",
-        )),
+        Some(_) => Err(TokenError::config("dpop", "must be true, false or { privateJwk }")),
     }
 }
 
@@ -272,59 +253,39 @@ fn extra_params(obj: &Map<String, Value>) -> Result<Vec<(String, String)>> {
             .iter()
             .map(|(k, v)| match v {
                 Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(TokenError::config(
-                    &format!("extraParams.{k}"),
-                    "must be a string",
-                )),
+                _ => Err(TokenError::config(&format!("extraParams.{k}"), "must be a string")),
             })
             .collect(),
-        Some(_) => Err(TokenError::config(
-            "extraParams",
-            "must be an object of strings",
-        )),
+        Some(_) => Err(TokenError::config("extraParams", "must be an object of strings")),
     }
 }
 
 /// A `string | string[]` option; `split_spaces` splits a single string on spaces (scope).
-pub fn string_list(
-    obj: &Map<String, Value>,
-    name: &str,
-    split_spaces: bool,
-) -> Result<Vec<String>> {
+pub fn string_list(obj: &Map<String, Value>, name: &str, split_spaces: bool) -> Result<Vec<String>> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) if split_spaces => Ok(s
-            .split(' ')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect()),
+        Some(Value::String(s)) if split_spaces => {
+            Ok(s.split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect())
+        }
         Some(Value::String(s)) if !s.is_empty() => Ok(vec![s.clone()]),
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
             .map(|(i, v)| match v {
-                Value::String(s) if !(s.is_empty() || split_spaces && s.contains(' ')) => {
-                    Ok(s.clone())
-                }
+                Value::String(s) if !(s.is_empty() || split_spaces && s.contains(' ')) => Ok(s.clone()),
                 _ => Err(TokenError::config(
                     &format!("{name}[{i}]"),
                     "must be a non-empty string without spaces",
                 )),
             })
             .collect(),
-        Some(_) => Err(TokenError::config(
-            name,
-            "must be a string or an array of strings",
-        )),
+        Some(_) => Err(TokenError::config(name, "must be a string or an array of strings")),
     }
 }
 
 fn resource_uri(field: &str, uri: String) -> Result<String> {
     if !uri.contains("://") || uri.contains('#') {
-        return Err(TokenError::config(
-            field,
-            "must be an absolute URI without a fragment (RFC 8707 §2)",
-        ));
+        return Err(TokenError::config(field, "must be an absolute URI without a fragment (RFC 8707 §2)"));
     }
     Ok(uri)
 }
@@ -381,17 +342,10 @@ fn opt_uint(obj: &Map<String, Value>, name: &str, min: u64, max: u64) -> Result<
 }
 
 fn uint(field: &str, v: &Value, min: u64, max: u64) -> Result<u64> {
-    let n = v.as_u64().or_else(|| {
-        v.as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-            .map(|f| f as u64)
-    });
+    let n = v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
     match n {
         Some(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(TokenError::config(
-            field,
-            format!("must be an integer from {min} to {max}"),
-        )),
+        _ => Err(TokenError::config(field, format!("must be an integer from {min} to {max}"))),
     }
 }
 

@@ -40,10 +40,7 @@ impl DpopKey {
             "alg": key.alg().as_str(),
             "jwk": key.public_jwk().to_json(),
         });
-        DpopKey {
-            header: EncodedHeader::new(&header),
-            key,
-        }
+        DpopKey { header: EncodedHeader::new(&header), key }
     }
 
     /// RFC 7638 thumbprint of the public key: the `jkt` tokens are bound to.
@@ -92,9 +89,7 @@ pub fn origin(url: &str) -> &str {
         return url;
     };
     let rest = &url[scheme_end + 3..];
-    let end = rest
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| scheme_end + 3 + i);
+    let end = rest.find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + 3 + i);
     &url[..end]
 }
 
@@ -187,18 +182,14 @@ mod tests {
         let proof = key().proof(claims(None, None));
         let (header, _) = decode_unverified(&proof).unwrap();
         let (input, sig) = proof.rsplit_once('.').unwrap();
-        let coord =
-            |n: &str| crate::jose::b64url_decode(n, header["jwk"][n].as_str().unwrap()).unwrap();
+        let coord = |n: &str| crate::jose::b64url_decode(n, header["jwk"][n].as_str().unwrap()).unwrap();
         let point = p256::EncodedPoint::from_affine_coordinates(
             (&coord("x")[..]).into(),
             (&coord("y")[..]).into(),
             false,
         );
         let sig = Signature::from_slice(&crate::jose::b64url_decode("s", sig).unwrap()).unwrap();
-        VerifyingKey::from_encoded_point(&point)
-            .unwrap()
-            .verify(input.as_bytes(), &sig)
-            .unwrap();
+        VerifyingKey::from_encoded_point(&point).unwrap().verify(input.as_bytes(), &sig).unwrap();
     }
 
     /// RFC 9449 §7.1 example: the `ath` of the access token `Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU`.

@@ -72,13 +72,7 @@ pub struct TokenError {
 impl TokenError {
     /// An error of `code` with `message` and no server details.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        TokenError {
-            code,
-            message: message.into(),
-            status: None,
-            error: None,
-            error_description: None,
-        }
+        TokenError { code, message: message.into(), status: None, error: None, error_description: None }
     }
 
     /// An [`ErrorCode::InvalidConfig`] error; `field` is the option path, e.g. `clientAuth.privateJwk`.

@@ -74,10 +74,7 @@ pub fn token_request(
         form.add("resource", r);
     }
     let mut headers = vec![
-        (
-            "content-type",
-            "application/x-www-form-urlencoded".to_owned(),
-        ),
+        ("content-type", "application/x-www-form-urlencoded".to_owned()),
         ("accept", "application/json".to_owned()),
     ];
     match credentials {
@@ -89,15 +86,9 @@ pub fn token_request(
             form.add("client_id", client_id);
             form.add("client_secret", secret);
         }
-        ClientCredentials::Assertion {
-            client_id,
-            assertion,
-        } => {
+        ClientCredentials::Assertion { client_id, assertion } => {
             form.add("client_id", client_id);
-            form.add(
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            );
+            form.add("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
             form.add("client_assertion", assertion);
         }
         ClientCredentials::None { client_id } => form.add("client_id", client_id),
@@ -105,11 +96,7 @@ pub fn token_request(
     for (name, value) in extra {
         form.add(name, value);
     }
-    TokenRequest {
-        url: token_endpoint.to_owned(),
-        headers,
-        body: form.0,
-    }
+    TokenRequest { url: token_endpoint.to_owned(), headers, body: form.0 }
 }
 
 #[derive(Default)]
@@ -131,9 +118,7 @@ pub fn form_urlencode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(byte as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(byte as char),
             b' ' => out.push('+'),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -151,10 +136,7 @@ mod tests {
     use super::*;
 
     fn header<'a>(req: &'a TokenRequest, name: &str) -> Option<&'a str> {
-        req.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        req.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -162,19 +144,13 @@ mod tests {
         let req = token_request(
             "https://as/token",
             Grant::ClientCredentials,
-            ClientCredentials::SecretBasic {
-                client_id: "my client",
-                secret: "s3cr3t+/:%&= B",
-            },
+            ClientCredentials::SecretBasic { client_id: "my client", secret: "s3cr3t+/:%&= B" },
             &[],
             &[],
             &[],
         );
         let expected = STANDARD.encode("my+client:s3cr3t%2B%2F%3A%25%26%3D+B");
-        assert_eq!(
-            header(&req, "authorization"),
-            Some(format!("Basic {expected}").as_str())
-        );
+        assert_eq!(header(&req, "authorization"), Some(format!("Basic {expected}").as_str()));
         assert_eq!(req.body, "grant_type=client_credentials");
     }
 
@@ -183,10 +159,7 @@ mod tests {
         let req = token_request(
             "https://as/token",
             Grant::ClientCredentials,
-            ClientCredentials::SecretPost {
-                client_id: "c",
-                secret: "p&q",
-            },
+            ClientCredentials::SecretPost { client_id: "c", secret: "p&q" },
             &["a.read".into(), "b.write".into()],
             &["https://api1/".into(), "https://api2/".into()],
             &[("x".into(), "y z".into())],
@@ -197,10 +170,7 @@ mod tests {
              &resource=https%3A%2F%2Fapi2%2F&client_id=c&client_secret=p%26q&x=y+z"
         );
         assert_eq!(header(&req, "authorization"), None);
-        assert_eq!(
-            header(&req, "content-type"),
-            Some("application/x-www-form-urlencoded")
-        );
+        assert_eq!(header(&req, "content-type"), Some("application/x-www-form-urlencoded"));
     }
 
     #[test]
@@ -208,10 +178,7 @@ mod tests {
         let req = token_request(
             "https://as/token",
             Grant::ClientCredentials,
-            ClientCredentials::Assertion {
-                client_id: "c",
-                assertion: "a.b.c",
-            },
+            ClientCredentials::Assertion { client_id: "c", assertion: "a.b.c" },
             &[],
             &[],
             &[],

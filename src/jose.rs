@@ -16,9 +16,7 @@ pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
 
 /// Decode base64url without padding; `field` names the value in the error.
 pub fn b64url_decode(field: &str, text: &str) -> Result<Vec<u8>> {
-    URL_SAFE_NO_PAD
-        .decode(text.as_bytes())
-        .map_err(|_| TokenError::key(field, "is not valid base64url"))
+    URL_SAFE_NO_PAD.decode(text.as_bytes()).map_err(|_| TokenError::key(field, "is not valid base64url"))
 }
 
 /// JWS signature algorithms (RFC 7518 §3.1) tokenfetch can sign with.
@@ -42,10 +40,7 @@ impl Alg {
             "ES256" => Ok(Alg::Es256),
             other => Err(TokenError::key(
                 field,
-                format!(
-                    "\"{}\" is not supported (supported: ES256)",
-                    printable(other)
-                ),
+                format!("\"{}\" is not supported (supported: ES256)", printable(other)),
             )),
         }
     }
@@ -114,9 +109,6 @@ mod tests {
     #[test]
     fn unsupported_alg_names_field_and_value() {
         let e = Alg::parse("clientAuth.alg", "HS256").unwrap_err();
-        assert_eq!(
-            e.message,
-            "clientAuth.alg: \"HS256\" is not supported (supported: ES256)"
-        );
+        assert_eq!(e.message, "clientAuth.alg: \"HS256\" is not supported (supported: ES256)");
     }
 }

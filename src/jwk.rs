@@ -17,10 +17,7 @@ pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
         "OKP" => &["crv", "kty", "x"],
         "oct" => &["k", "kty"],
         other => {
-            return Err(TokenError::key(
-                field,
-                format!("\"kty\" \"{}\" is not supported", printable(other)),
-            ))
+            return Err(TokenError::key(field, format!("\"kty\" \"{}\" is not supported", printable(other))))
         }
     };
     let mut canonical = Map::new();
@@ -70,16 +67,10 @@ pub(crate) fn ec_private_parts<'a>(field: &str, jwk: &'a Value) -> Result<EcPriv
     let obj = as_object(field, jwk)?;
     let kty = str_member(field, obj, "kty")?;
     if kty != "EC" {
-        return Err(TokenError::key(
-            field,
-            format!("\"kty\" must be \"EC\" (got \"{}\")", printable(kty)),
-        ));
+        return Err(TokenError::key(field, format!("\"kty\" must be \"EC\" (got \"{}\")", printable(kty))));
     }
     if !obj.contains_key("d") {
-        return Err(TokenError::key(
-            field,
-            "has no \"d\": a public key cannot sign; pass the private JWK",
-        ));
+        return Err(TokenError::key(field, "has no \"d\": a public key cannot sign; pass the private JWK"));
     }
     Ok(EcPrivateParts {
         crv: str_member(field, obj, "crv")?,
@@ -92,26 +83,18 @@ pub(crate) fn ec_private_parts<'a>(field: &str, jwk: &'a Value) -> Result<EcPriv
 }
 
 fn as_object<'a>(field: &str, jwk: &'a Value) -> Result<&'a Map<String, Value>> {
-    jwk.as_object()
-        .ok_or_else(|| TokenError::key(field, "must be a JWK object"))
+    jwk.as_object().ok_or_else(|| TokenError::key(field, "must be a JWK object"))
 }
 
 fn str_member<'a>(field: &str, obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
     match obj.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(_) => Err(TokenError::key(
-            field,
-            format!("\"{name}\" must be a non-empty string"),
-        )),
+        Some(_) => Err(TokenError::key(field, format!("\"{name}\" must be a non-empty string"))),
         None => Err(TokenError::key(field, format!("\"{name}\" is missing"))),
     }
 }
 
-fn opt_str_member<'a>(
-    field: &str,
-    obj: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>> {
+fn opt_str_member<'a>(field: &str, obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(_) => str_member(field, obj, name).map(Some),
@@ -132,10 +115,7 @@ mod tests {
             "alg": "RS256",
             "kid": "2011-04-29"
         });
-        assert_eq!(
-            thumbprint("jwk", &jwk).unwrap(),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(thumbprint("jwk", &jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 
     #[test]
@@ -144,10 +124,7 @@ mod tests {
         let mut private = public.clone();
         private["d"] = json!("Ag");
         private["kid"] = json!("k1");
-        assert_eq!(
-            thumbprint("j", &public).unwrap(),
-            thumbprint("j", &private).unwrap()
-        );
+        assert_eq!(thumbprint("j", &public).unwrap(), thumbprint("j", &private).unwrap());
     }
 
     #[test]
@@ -161,30 +138,17 @@ mod tests {
 
     #[test]
     fn public_only_ec_key_cannot_sign() {
-        let e = ec_private_parts(
-            "dpop.privateJwk",
-            &json!({"kty":"EC","crv":"P-256","x":"AA","y":"AQ"}),
-        )
-        .err()
-        .unwrap();
-        assert!(
-            e.message.starts_with("dpop.privateJwk: has no \"d\""),
-            "{}",
-            e.message
-        );
+        let e = ec_private_parts("dpop.privateJwk", &json!({"kty":"EC","crv":"P-256","x":"AA","y":"AQ"}))
+            .err()
+            .unwrap();
+        assert!(e.message.starts_with("dpop.privateJwk: has no \"d\""), "{}", e.message);
     }
 
     #[test]
     fn rsa_key_is_refused_for_ec_signing_with_a_named_field() {
-        let e = ec_private_parts(
-            "clientAuth.privateJwk",
-            &json!({"kty":"RSA","n":"AA","e":"AQAB","d":"AA"}),
-        )
-        .err()
-        .unwrap();
-        assert_eq!(
-            e.message,
-            "clientAuth.privateJwk: \"kty\" must be \"EC\" (got \"RSA\")"
-        );
+        let e = ec_private_parts("clientAuth.privateJwk", &json!({"kty":"RSA","n":"AA","e":"AQAB","d":"AA"}))
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "clientAuth.privateJwk: \"kty\" must be \"EC\" (got \"RSA\")");
     }
 }

@@ -35,12 +35,7 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// Read a private JWK. `alg` overrides the JWK's `alg`; `kid` overrides its `kid`.
     /// Errors are [`crate::ErrorCode::InvalidKey`] naming `field` (e.g. `clientAuth.privateJwk`).
-    pub fn from_jwk(
-        field: &str,
-        jwk: &Value,
-        alg: Option<&str>,
-        kid: Option<&str>,
-    ) -> Result<Self> {
+    pub fn from_jwk(field: &str, jwk: &Value, alg: Option<&str>, kid: Option<&str>) -> Result<Self> {
         let parts = ec_private_parts(field, jwk)?;
         let alg_field = format!("{field}.alg");
         let alg = match alg.or(parts.alg) {
@@ -51,10 +46,7 @@ impl SigningKey {
         if parts.crv != "P-256" {
             return Err(TokenError::key(
                 field,
-                format!(
-                    "\"crv\" must be \"P-256\" for ES256 (got \"{}\")",
-                    printable(parts.crv)
-                ),
+                format!("\"crv\" must be \"P-256\" for ES256 (got \"{}\")", printable(parts.crv)),
             ));
         }
         let d = Zeroizing::new(parts.d);
@@ -64,10 +56,7 @@ impl SigningKey {
             .ok_or_else(|| TokenError::key(field, "\"d\" is not a valid P-256 private key"))?;
         let key = Self::from_p256(inner, kid.or(parts.kid).map(str::to_owned));
         if key.public.x != b64url(&parts.x) || key.public.y != b64url(&parts.y) {
-            return Err(TokenError::key(
-                field,
-                "\"x\"/\"y\" do not match the private key \"d\"",
-            ));
+            return Err(TokenError::key(field, "\"x\"/\"y\" do not match the private key \"d\""));
         }
         Ok(key)
     }
@@ -88,19 +77,9 @@ impl SigningKey {
         let point = inner.verifying_key().to_encoded_point(false);
         // An uncompressed SEC1 point is 0x04 || x (32 bytes) || y (32 bytes).
         let (x, y) = point.as_bytes().get(1..).unwrap_or_default().split_at(32);
-        let public = EcPublicJwk {
-            crv: "P-256",
-            x: b64url(x),
-            y: b64url(y),
-        };
+        let public = EcPublicJwk { crv: "P-256", x: b64url(x), y: b64url(y) };
         let thumbprint = public.thumbprint();
-        SigningKey {
-            inner,
-            alg: Alg::Es256,
-            kid,
-            public,
-            thumbprint,
-        }
+        SigningKey { inner, alg: Alg::Es256, kid, public, thumbprint }
     }
 
     /// Sign a JWS signing input; the result is the JWS signature bytes (for ES256, `R || S`).
@@ -165,13 +144,9 @@ pub(crate) mod tests {
             false,
         );
         let vk = VerifyingKey::from_encoded_point(&point).unwrap();
-        vk.verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap())
-            .unwrap();
+        vk.verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap()).unwrap();
         assert_eq!(key.kid(), Some("kid-1"));
-        assert_eq!(
-            key.public_jwk().x,
-            "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
-        );
+        assert_eq!(key.public_jwk().x, "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU");
     }
 
     #[test]
@@ -179,10 +154,7 @@ pub(crate) mod tests {
         let mut jwk = rfc7515_jwk();
         jwk["x"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
         let e = SigningKey::from_jwk("dpop.privateJwk", &jwk, None, None).unwrap_err();
-        assert_eq!(
-            e.message,
-            "dpop.privateJwk: \"x\"/\"y\" do not match the private key \"d\""
-        );
+        assert_eq!(e.message, "dpop.privateJwk: \"x\"/\"y\" do not match the private key \"d\"");
     }
 
     #[test]
@@ -190,18 +162,10 @@ pub(crate) mod tests {
         let mut jwk = rfc7515_jwk();
         jwk["crv"] = json!("P-384");
         let e = SigningKey::from_jwk("clientAuth.privateJwk", &jwk, None, None).unwrap_err();
-        assert_eq!(
-            e.message,
-            "clientAuth.privateJwk: \"crv\" must be \"P-256\" for ES256 (got \"P-384\")"
-        );
-        let e = SigningKey::from_jwk("clientAuth.privateJwk", &rfc7515_jwk(), Some("RS256"), None)
-            .unwrap_err();
-        assert!(
-            e.message
-                .starts_with("clientAuth.privateJwk.alg: \"RS256\""),
-            "{}",
-            e.message
-        );
+        assert_eq!(e.message, "clientAuth.privateJwk: \"crv\" must be \"P-256\" for ES256 (got \"P-384\")");
+        let e =
+            SigningKey::from_jwk("clientAuth.privateJwk", &rfc7515_jwk(), Some("RS256"), None).unwrap_err();
+        assert!(e.message.starts_with("clientAuth.privateJwk.alg: \"RS256\""), "{}", e.message);
     }
 
     #[test]
@@ -222,9 +186,6 @@ pub(crate) mod tests {
     fn debug_output_has_no_key_material() {
         let key = SigningKey::from_jwk("k", &rfc7515_jwk(), None, None).unwrap();
         let text = format!("{key:?}");
-        assert!(
-            !text.contains("jpsQnn") && !text.contains("f83OJ3"),
-            "{text}"
-        );
+        assert!(!text.contains("jpsQnn") && !text.contains("f83OJ3"), "{text}");
     }
 }

@@ -35,12 +35,7 @@ pub struct ApiResponse<'a> {
 impl RetryBudget {
     /// Decide, spending the retry it returns. `dpop`: the request used the DPoP scheme;
     /// `replayable`: the request can be sent again.
-    pub fn decide(
-        &mut self,
-        response: ApiResponse<'_>,
-        dpop: bool,
-        replayable: bool,
-    ) -> ApiDecision {
+    pub fn decide(&mut self, response: ApiResponse<'_>, dpop: bool, replayable: bool) -> ApiDecision {
         if response.status != 401 || !replayable {
             return ApiDecision::Done;
         }
@@ -68,56 +63,32 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, www: &str, nonce: bool) -> ApiResponse<'_> {
-        ApiResponse {
-            status,
-            www_authenticate: Some(www),
-            has_dpop_nonce: nonce,
-        }
+        ApiResponse { status, www_authenticate: Some(www), has_dpop_nonce: nonce }
     }
 
-    const NONCE: &str = r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#;
+    const NONCE: &str =
+        r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#;
 
     #[test]
     fn nonce_challenge_at_api_retries_once() {
         let mut b = RetryBudget::default();
-        assert_eq!(
-            b.decide(resp(401, NONCE, true), true, true),
-            ApiDecision::RetryWithNonce
-        );
-        assert_eq!(
-            b.decide(resp(401, NONCE, true), true, true),
-            ApiDecision::Done
-        );
+        assert_eq!(b.decide(resp(401, NONCE, true), true, true), ApiDecision::RetryWithNonce);
+        assert_eq!(b.decide(resp(401, NONCE, true), true, true), ApiDecision::Done);
     }
 
     #[test]
     fn nonce_challenge_without_nonce_header_or_for_bearer_is_returned() {
-        assert_eq!(
-            RetryBudget::default().decide(resp(401, NONCE, false), true, true),
-            ApiDecision::Done
-        );
-        assert_eq!(
-            RetryBudget::default().decide(resp(401, NONCE, true), false, true),
-            ApiDecision::Done
-        );
+        assert_eq!(RetryBudget::default().decide(resp(401, NONCE, false), true, true), ApiDecision::Done);
+        assert_eq!(RetryBudget::default().decide(resp(401, NONCE, true), false, true), ApiDecision::Done);
     }
 
     #[test]
     fn invalid_token_renews_once_and_only_when_replayable() {
         let www = r#"Bearer realm="api", error="invalid_token""#;
         let mut b = RetryBudget::default();
-        assert_eq!(
-            b.decide(resp(401, www, false), false, false),
-            ApiDecision::Done
-        );
-        assert_eq!(
-            b.decide(resp(401, www, false), false, true),
-            ApiDecision::RetryWithNewToken
-        );
-        assert_eq!(
-            b.decide(resp(401, www, false), false, true),
-            ApiDecision::Done
-        );
+        assert_eq!(b.decide(resp(401, www, false), false, false), ApiDecision::Done);
+        assert_eq!(b.decide(resp(401, www, false), false, true), ApiDecision::RetryWithNewToken);
+        assert_eq!(b.decide(resp(401, www, false), false, true), ApiDecision::Done);
     }
 
     #[test]
@@ -135,13 +106,7 @@ mod tests {
 
     #[test]
     fn other_statuses_are_returned() {
-        assert_eq!(
-            RetryBudget::default().decide(resp(403, NONCE, true), true, true),
-            ApiDecision::Done
-        );
-        assert_eq!(
-            RetryBudget::default().decide(resp(200, "", true), true, true),
-            ApiDecision::Done
-        );
+        assert_eq!(RetryBudget::default().decide(resp(403, NONCE, true), true, true), ApiDecision::Done);
+        assert_eq!(RetryBudget::default().decide(resp(200, "", true), true, true), ApiDecision::Done);
     }
 }

@@ -78,10 +78,7 @@ pub fn parse_oauth_error(body: &[u8]) -> Option<OAuthError> {
     };
     let error = obj.get("error")?.as_str().filter(|e| !e.is_empty())?;
     let error_description = obj.get("error_description").and_then(Value::as_str);
-    Some(OAuthError {
-        error: error.to_owned(),
-        error_description: error_description.map(str::to_owned),
-    })
+    Some(OAuthError { error: error.to_owned(), error_description: error_description.map(str::to_owned) })
 }
 
 /// Judge a token endpoint response (RFC 6749 §5.1/§5.2, RFC 9449 §5/§8) given its `status`, its
@@ -117,16 +114,13 @@ pub fn interpret(
                 Ok(TokenOutcome::RetryWithNonce)
             }
             Some(o) => Err(oauth_error(status, o)),
-            None => Err(TokenError::new(
-                ErrorCode::HttpError,
-                format!("token endpoint returned HTTP {status}"),
-            )
-            .with_status(status)),
+            None => {
+                Err(TokenError::new(ErrorCode::HttpError, format!("token endpoint returned HTTP {status}"))
+                    .with_status(status))
+            }
         };
     }
-    token_response(content_type, body, expect)
-        .map(TokenOutcome::Issued)
-        .map_err(|e| e.with_status(status))
+    token_response(content_type, body, expect).map(TokenOutcome::Issued).map_err(|e| e.with_status(status))
 }
 
 fn oauth_error(status: u16, o: OAuthError) -> TokenError {
@@ -180,15 +174,10 @@ fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<
             ErrorCode::TokenTypeMismatch,
             "DPoP proof was sent but the token endpoint issued a Bearer token (downgrade refused)",
         )),
-        (false, TokenType::DPoP) => Err(invalid(
-            "token endpoint issued a DPoP-bound token but this client has no DPoP key",
-        )),
-        _ => Ok(TokenResponse {
-            access_token,
-            token_type,
-            expires_in,
-            scope,
-        }),
+        (false, TokenType::DPoP) => {
+            Err(invalid("token endpoint issued a DPoP-bound token but this client has no DPoP key"))
+        }
+        _ => Ok(TokenResponse { access_token, token_type, expires_in, scope }),
     }
 }
 
@@ -199,17 +188,12 @@ fn expires_in(obj: &Map<String, Value>) -> Result<Option<u64>> {
     let secs = match obj.get("expires_in") {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Number(n)) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| (0.0..=MAX_EXACT).contains(f) && f.fract() == 0.0)
-                .map(|f| f as u64)
+            n.as_f64().filter(|f| (0.0..=MAX_EXACT).contains(f) && f.fract() == 0.0).map(|f| f as u64)
         }),
-        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()
-        }
+        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         Some(_) => None,
     };
-    secs.map(Some)
-        .ok_or_else(|| field("expires_in", "must be a non-negative integer"))
+    secs.map(Some).ok_or_else(|| field("expires_in", "must be a non-negative integer"))
 }
 
 /// `application/json` or any `+json` type (RFC 6838 §4.2.8), parameters ignored, case-insensitive.
@@ -244,9 +228,7 @@ fn got(s: &str) -> String {
 /// dropped, and at most `cap` characters are kept.
 fn clean(s: &str, cap: usize) -> String {
     let mut out = String::new();
-    let chars = s
-        .chars()
-        .filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'));
+    let chars = s.chars().filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'));
     for (n, c) in chars.enumerate() {
         if n == cap {
             out.push('…');
@@ -262,14 +244,8 @@ mod tests {
     use super::*;
     use ErrorCode::*;
 
-    const DPOP: Expectation = Expectation {
-        dpop: true,
-        may_retry_nonce: true,
-    };
-    const BEARER: Expectation = Expectation {
-        dpop: false,
-        may_retry_nonce: false,
-    };
+    const DPOP: Expectation = Expectation { dpop: true, may_retry_nonce: true };
+    const BEARER: Expectation = Expectation { dpop: false, may_retry_nonce: false };
     const JSON: Option<&str> = Some("application/json");
     const NONCE: &str = r#"{"error":"use_dpop_nonce","error_description":"Authorization server requires nonce in DPoP proof"}"#;
     const AT_BEARER: &str = r#"{"access_token":"at","token_type":"Bearer"}"#;
@@ -282,16 +258,12 @@ mod tests {
     }
     /// Rows of `left | right` from a table in a string literal.
     fn rows(table: &str) -> impl Iterator<Item = (&str, &str)> {
-        table
-            .lines()
-            .filter_map(|l| l.split_once(" | "))
-            .map(|(a, b)| (a.trim(), b.trim()))
+        table.lines().filter_map(|l| l.split_once(" | ")).map(|(a, b)| (a.trim(), b.trim()))
     }
 
     #[test]
     fn token_types_are_case_insensitive_and_fields_are_kept() {
-        let body =
-            r#"{"access_token":"at","token_type":"BEARER","expires_in":"3599","scope":"a b"}"#;
+        let body = r#"{"access_token":"at","token_type":"BEARER","expires_in":"3599","scope":"a b"}"#;
         let t = TokenResponse {
             access_token: "at".into(),
             token_type: TokenType::Bearer,
@@ -300,13 +272,8 @@ mod tests {
         };
         assert_eq!(run(200, false, body, BEARER), Ok(TokenOutcome::Issued(t)));
         let body = r#"{"access_token":"at","token_type":"dpop"}"#;
-        let Ok(TokenOutcome::Issued(t)) = run(200, false, body, DPOP) else {
-            panic!()
-        };
-        assert_eq!(
-            (t.token_type.as_str(), t.expires_in, t.scope),
-            ("DPoP", None, None)
-        );
+        let Ok(TokenOutcome::Issued(t)) = run(200, false, body, DPOP) else { panic!() };
+        assert_eq!((t.token_type.as_str(), t.expires_in, t.scope), ("DPoP", None, None));
     }
 
     #[test]
@@ -331,10 +298,7 @@ mod tests {
     #[test]
     fn invalid_dpop_proof_with_a_fresh_nonce_asks_for_one_retry() {
         let body = br#"{"error":"invalid_dpop_proof","error_description":"stale nonce"}"#;
-        let expect = Expectation {
-            dpop: true,
-            may_retry_nonce: true,
-        };
+        let expect = Expectation { dpop: true, may_retry_nonce: true };
         assert_eq!(
             interpret(400, Some("application/json"), true, body, expect),
             Ok(TokenOutcome::RetryWithNonce)
@@ -352,10 +316,7 @@ mod tests {
 
     #[test]
     fn use_dpop_nonce_after_the_retry_or_without_dpop_is_an_oauth_error() {
-        let spent = Expectation {
-            may_retry_nonce: false,
-            ..DPOP
-        };
+        let spent = Expectation { may_retry_nonce: false, ..DPOP };
         for expect in [spent, BEARER] {
             assert_eq!(run(400, true, NONCE, expect).unwrap_err().code, OAuth);
         }
@@ -372,10 +333,7 @@ mod tests {
             assert_eq!(e.message, format!("token endpoint returned {want}"));
         }
         let e = err(401, r#"{"error":"x","error_description":"bad"}"#, DPOP);
-        assert_eq!(
-            (e.error.as_deref(), e.error_description.as_deref()),
-            (Some("x"), Some("bad"))
-        );
+        assert_eq!((e.error.as_deref(), e.error_description.as_deref()), (Some("x"), Some("bad")));
     }
 
     #[test]
@@ -420,8 +378,7 @@ mod tests {
         for ct in bad.split('|') {
             let e = interpret(201, Some(ct), false, AT_BEARER.as_bytes(), BEARER).unwrap_err();
             assert_eq!((e.code, e.status), (InvalidTokenResponse, Some(201)));
-            let want =
-                format!(r#"token response "content-type" must be application/json, got "{ct}""#);
+            let want = format!(r#"token response "content-type" must be application/json, got "{ct}""#);
             assert_eq!(e.message, want);
         }
         for body in ["", "[]", "\"at\"", "null", "{", "access_token=at"] {
@@ -451,9 +408,7 @@ mod tests {
     fn expires_in_accepts_non_negative_integers_and_digit_strings_only() {
         let with = |v: &str| AT_BEARER.replace('}', &format!(r#","expires_in":{v}}}"#));
         for (v, want) in rows("0 | 0\n \"007\" | 7\n 3600.0 | 3600\n null | -") {
-            let Ok(TokenOutcome::Issued(t)) = run(200, false, &with(v), BEARER) else {
-                panic!("{v}")
-            };
+            let Ok(TokenOutcome::Issued(t)) = run(200, false, &with(v), BEARER) else { panic!("{v}") };
             assert_eq!(t.expires_in, want.parse().ok(), "{v}");
         }
         let bad = r#"-1 1.5 1e300 true {} [] "" "-1" "1.5" "+1" "99999999999999999999""#;
@@ -481,10 +436,7 @@ mod tests {
     #[test]
     fn parse_oauth_error_reads_rfc6749_error_bodies() {
         let o = parse_oauth_error(br#"{"error":"invalid_grant","error_uri":"https://x"}"#);
-        assert_eq!(
-            o.map(|o| (o.error, o.error_description)),
-            Some(("invalid_grant".into(), None))
-        );
+        assert_eq!(o.map(|o| (o.error, o.error_description)), Some(("invalid_grant".into(), None)));
         let bad = r#"[] {"error":null} {"error_description":"x"} {"error":1}"#;
         for body in bad.split(' ').chain(["", "\u{feff}{}"]) {
             assert_eq!(parse_oauth_error(body.as_bytes()), None, "{body}");
@@ -495,7 +447,8 @@ mod tests {
     #[test]
     fn odd_inputs_never_panic() {
         let deep = "[".repeat(100_000);
-        let odd = r#" { \u0000 {"error":"é\u202e😀"} {"access_token":"a","token_type":"DPoP","expires_in":1e999}"#;
+        let odd =
+            r#" { \u0000 {"error":"é\u202e😀"} {"access_token":"a","token_type":"DPoP","expires_in":1e999}"#;
         for status in [0, 1, 100, 200, 204, 299, 300, 400, 401, 999, u16::MAX] {
             for body in odd.split(' ').chain([deep.as_str()]) {
                 for ct in [None, JSON, Some("é"), Some(";/")] {

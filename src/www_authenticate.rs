@@ -17,10 +17,7 @@ pub struct Challenge {
 impl Challenge {
     /// Value of an auth-param, name compared case-insensitively (RFC 9110 §11.2); the first wins.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -41,10 +38,7 @@ pub fn parse(header: &str) -> Vec<Challenge> {
             p.skip_element();
             continue;
         }
-        let mut challenge = Challenge {
-            scheme: scheme.to_owned(),
-            ..Challenge::default()
-        };
+        let mut challenge = Challenge { scheme: scheme.to_owned(), ..Challenge::default() };
         if had_space {
             let save = p.i;
             let t = p.token68();
@@ -64,9 +58,7 @@ pub fn parse(header: &str) -> Vec<Challenge> {
 
 /// The first challenge with this scheme, compared case-insensitively (RFC 9110 §11.1).
 pub fn find<'a>(challenges: &'a [Challenge], scheme: &str) -> Option<&'a Challenge> {
-    challenges
-        .iter()
-        .find(|c| c.scheme.eq_ignore_ascii_case(scheme))
+    challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case(scheme))
 }
 
 /// What stands at the start of a list element after a challenge's scheme.
@@ -224,10 +216,7 @@ mod tests {
     use super::*;
 
     fn params(c: &Challenge) -> Vec<(&str, &str)> {
-        c.params
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect()
+        c.params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect()
     }
 
     #[test]
@@ -237,10 +226,7 @@ mod tests {
         assert_eq!(cs.len(), 1);
         assert_eq!(cs[0].scheme, "DPoP");
         assert_eq!(cs[0].param("error"), Some("use_dpop_nonce"));
-        assert_eq!(
-            cs[0].param("ERROR_description"),
-            Some("Resource server requires nonce in DPoP proof")
-        );
+        assert_eq!(cs[0].param("ERROR_description"), Some("Resource server requires nonce in DPoP proof"));
     }
 
     #[test]
@@ -259,10 +245,7 @@ mod tests {
         ));
         assert_eq!(cs.len(), 1);
         assert_eq!(cs[0].param("error"), Some("invalid_token"));
-        assert_eq!(
-            cs[0].param("error_description"),
-            Some("The access token expired")
-        );
+        assert_eq!(cs[0].param("error_description"), Some("The access token expired"));
     }
 
     #[test]
@@ -272,10 +255,7 @@ mod tests {
         assert_eq!(cs.len(), 2);
         assert_eq!(params(&cs[0]), [("realm", "api")]);
         let dpop = find(&cs, "dpop").unwrap();
-        assert_eq!(
-            params(dpop),
-            [("algs", "ES256 PS256"), ("error", "use_dpop_nonce")]
-        );
+        assert_eq!(params(dpop), [("algs", "ES256 PS256"), ("error", "use_dpop_nonce")]);
         assert!(find(&cs, "Basic").is_none());
     }
 
@@ -286,11 +266,7 @@ mod tests {
         assert_eq!(cs.len(), 2);
         assert_eq!(
             params(&cs[0]),
-            [
-                ("realm", "apps"),
-                ("type", "1"),
-                ("title", r#"Login to "apps", please"#)
-            ]
+            [("realm", "apps"), ("type", "1"), ("title", r#"Login to "apps", please"#)]
         );
         assert_eq!(cs[1].scheme, "Basic");
         assert_eq!(cs[1].param("realm"), Some("simple"));
@@ -324,9 +300,7 @@ mod tests {
 
     #[test]
     fn malformed_parts_are_skipped_and_parsing_resumes() {
-        let cs = parse(
-            r#"DPoP algs=ES256 PS256, error=, nonce=="x", error="use_dpop_nonce", =1, Bearer"#,
-        );
+        let cs = parse(r#"DPoP algs=ES256 PS256, error=, nonce=="x", error="use_dpop_nonce", =1, Bearer"#);
         assert_eq!(cs.len(), 2);
         assert_eq!(params(&cs[0]), [("error", "use_dpop_nonce")]);
         assert_eq!(cs[1].scheme, "Bearer");
@@ -351,8 +325,8 @@ mod tests {
     #[test]
     fn odd_inputs_never_panic() {
         let pieces = [
-            "", " ", "\t", ",", "=", "==", "\"", "\\", "\\\"", "a", "Bearer", "DPoP", "é", "€",
-            "😀", "realm", "\"x\"", "abc==", "\r\n", "\0", ";", "a=b", "\"\\😀", "\\é",
+            "", " ", "\t", ",", "=", "==", "\"", "\\", "\\\"", "a", "Bearer", "DPoP", "é", "€", "😀",
+            "realm", "\"x\"", "abc==", "\r\n", "\0", ";", "a=b", "\"\\😀", "\\é",
         ];
         for a in pieces {
             for b in pieces {

@@ -49,7 +49,11 @@ impl Script {
         }));
     }
     fn token(&self, token: &str, token_type: &str, expires_in: u64) {
-        self.reply(200, json!({"access_token": token, "token_type": token_type, "expires_in": expires_in}), None);
+        self.reply(
+            200,
+            json!({"access_token": token, "token_type": token_type, "expires_in": expires_in}),
+            None,
+        );
     }
     fn header(&self, i: usize, name: &str) -> Option<String> {
         self.sent.borrow()[i].headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
@@ -274,7 +278,10 @@ fn api_invalid_token_drops_the_token_and_retries_once_with_a_new_one() {
 #[test]
 fn create_dpop_proof_needs_dpop_and_uses_remembered_nonces() {
     let (c, _, _) = secret_client();
-    assert_eq!(c.create_dpop_proof("GET", "https://x/", None, None).unwrap_err().code, ErrorCode::InvalidConfig);
+    assert_eq!(
+        c.create_dpop_proof("GET", "https://x/", None, None).unwrap_err().code,
+        ErrorCode::InvalidConfig
+    );
     let (c, _, _) = dpop_client();
     c.inner.nonces.borrow_mut().remember("https://api.example/", "n9");
     let proof = c.create_dpop_proof("GET", "https://api.example/a", Some("tok"), None).unwrap();

@@ -41,16 +41,10 @@ fn missing_and_mistyped_fields_are_named() {
     assert_eq!(err(o), "timeoutMs: must be an integer from 1 to 600000");
     let mut o = base();
     o["refreshBeforeExpirySecond"] = json!(5);
-    assert_eq!(
-        err(o),
-        "options: unknown option \"refreshBeforeExpirySecond\""
-    );
+    assert_eq!(err(o), "options: unknown option \"refreshBeforeExpirySecond\"");
     let mut o = base();
     o["scope"] = json!(["a", 3]);
-    assert_eq!(
-        err(o),
-        "scope[1]: must be a non-empty string without spaces"
-    );
+    assert_eq!(err(o), "scope[1]: must be a non-empty string without spaces");
 }
 
 #[test]
@@ -61,11 +55,7 @@ fn token_endpoint_must_be_https_except_on_loopback() {
         err(o.clone()),
         "tokenEndpoint: must be an https URL (plain http is allowed only for loopback hosts)"
     );
-    for ok in [
-        "http://127.0.0.1:8080/token",
-        "http://localhost/t",
-        "http://[::1]:9/t",
-    ] {
+    for ok in ["http://127.0.0.1:8080/token", "http://localhost/t", "http://[::1]:9/t"] {
         o["tokenEndpoint"] = json!(ok);
         assert!(parse(&o).is_ok(), "{ok}");
     }
@@ -91,10 +81,7 @@ fn private_key_jwt_audience_defaults_to_issuer_then_token_endpoint() {
         }
         _ => panic!("not private_key_jwt"),
     };
-    assert_eq!(
-        claims(&parse(&o).unwrap())["aud"],
-        "https://as.example/token"
-    );
+    assert_eq!(claims(&parse(&o).unwrap())["aud"], "https://as.example/token");
     o["issuer"] = json!("https://as.example");
     assert_eq!(claims(&parse(&o).unwrap())["aud"], "https://as.example");
     o["clientAuth"]["audience"] = json!("https://other");
@@ -110,10 +97,7 @@ fn scope_string_splits_and_resources_must_be_absolute() {
     assert_eq!(c.scope, vec!["a", "b"]);
     assert_eq!(c.resource, vec!["https://api/"]);
     o["resource"] = json!(["https://api/", "api2"]);
-    assert_eq!(
-        err(o),
-        "resource[1]: must be an absolute URI without a fragment (RFC 8707 §2)"
-    );
+    assert_eq!(err(o), "resource[1]: must be an absolute URI without a fragment (RFC 8707 §2)");
 }
 
 #[test]

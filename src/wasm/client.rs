@@ -67,22 +67,13 @@ impl JsTokenClient {
             )
         };
         if !get(options, "store").is_undefined() {
-            return Err(TokenError::config(
-                "store",
-                "shared stores are not supported yet",
-            ));
+            return Err(TokenError::config("store", "shared stores are not supported yet"));
         }
-        let json =
-            to_json("options", options).map_err(|e| TokenError::config("options", e.message))?;
+        let json = to_json("options", options).map_err(|e| TokenError::config("options", e.message))?;
         let config = crate::config::parse(&json)?;
         let fetcher = Fetcher::new(custom);
-        let transport = JsTransport {
-            fetcher: fetcher.clone(),
-        };
-        Ok(JsTokenClient {
-            engine: Engine::new(config, transport, JsEnv),
-            fetcher,
-        })
+        let transport = JsTransport { fetcher: fetcher.clone() };
+        Ok(JsTokenClient { engine: Engine::new(config, transport, JsEnv), fetcher })
     }
 
     /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
@@ -121,12 +112,7 @@ impl JsTokenClient {
         future_to_promise(async move {
             let access_token = get(&opts, "accessToken").as_string();
             let nonce = get(&opts, "nonce").as_string();
-            let proof = engine.create_dpop_proof(
-                &method,
-                &url,
-                access_token.as_deref(),
-                nonce.as_deref(),
-            )?;
+            let proof = engine.create_dpop_proof(&method, &url, access_token.as_deref(), nonce.as_deref())?;
             Ok(JsValue::from_str(&proof))
         })
     }
@@ -184,12 +170,7 @@ impl JsTokenClient {
                     refresh_at: t.refresh_at_ms as f64,
                 })
                 .collect(),
-            nonces: self
-                .engine
-                .nonces()
-                .into_iter()
-                .map(|(origin, nonce)| Nonce { origin, nonce })
-                .collect(),
+            nonces: self.engine.nonces().into_iter().map(|(origin, nonce)| Nonce { origin, nonce }).collect(),
         };
         super::to_js(&view)
     }
@@ -223,9 +204,7 @@ fn web_sys_url(relative: &str, base: &str) -> Result<String, JsValue> {
     let url_ctor: Function = get(&js_sys::global(), "URL").dyn_into()?;
     let args = js_sys::Array::of2(&JsValue::from_str(relative), &JsValue::from_str(base));
     let url = js_sys::Reflect::construct(&url_ctor, &args)?;
-    get(&url, "href")
-        .as_string()
-        .ok_or_else(|| TokenError::argument("input", "is not a valid URL").into())
+    get(&url, "href").as_string().ok_or_else(|| TokenError::argument("input", "is not a valid URL").into())
 }
 
 /// Read `TokenRequestOptions`.
@@ -246,17 +225,12 @@ fn request_options(req: &JsValue) -> Result<RequestOptions, TokenError> {
         if obj.get(name).is_none_or(|v| v.is_null()) {
             return Ok(None);
         }
-        string_list(obj, name, split)
-            .map(Some)
-            .map_err(|e| TokenError::argument("req", e.message))
+        string_list(obj, name, split).map(Some).map_err(|e| TokenError::argument("req", e.message))
     };
     Ok(RequestOptions {
         scope: list("scope", true)?,
         resource: list("resource", false)?,
-        force_refresh: obj
-            .get("forceRefresh")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false),
+        force_refresh: obj.get("forceRefresh").and_then(|v| v.as_bool()).unwrap_or(false),
     })
 }
 
@@ -272,9 +246,7 @@ impl ClientRegistry {
     #[wasm_bindgen(constructor)]
     pub fn new(clients: JsValue) -> Result<ClientRegistry, JsValue> {
         if !clients.is_object() {
-            return Err(
-                TokenError::config("clients", "must be an object of client options").into(),
-            );
+            return Err(TokenError::config("clients", "must be an object of client options").into());
         }
         let mut map = HashMap::new();
         for name in Object::keys(clients.unchecked_ref::<Object>()).iter() {
@@ -293,11 +265,8 @@ impl ClientRegistry {
     /// The client named `name`; throws `TokenError` for an unknown name.
     pub fn get(&self, name: &str) -> Result<JsTokenClient, JsValue> {
         self.clients.get(name).cloned().ok_or_else(|| {
-            TokenError::argument(
-                "name",
-                format!("no client named \"{}\"", crate::jose::printable(name)),
-            )
-            .into()
+            TokenError::argument("name", format!("no client named \"{}\"", crate::jose::printable(name)))
+                .into()
         })
     }
 

@@ -25,11 +25,7 @@ fn required(o: &JsValue, name: &str) -> Result<String, TokenError> {
         .ok_or_else(|| TokenError::argument(name, "is required (a non-empty string)"))
 }
 
-fn private_key(
-    o: &JsValue,
-    alg: Option<&str>,
-    kid: Option<&str>,
-) -> Result<SigningKey, TokenError> {
+fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<SigningKey, TokenError> {
     let jwk = to_json("privateJwk", &get(o, "privateJwk"))?;
     if jwk.is_null() {
         return Err(TokenError::argument("privateJwk", "is required"));
@@ -56,10 +52,7 @@ pub fn create_client_assertion(o: JsValue) -> Promise {
             None => 60,
             Some(s) if (1.0..=3600.0).contains(&s) && s.fract() == 0.0 => s as u64,
             Some(_) => {
-                return Err(TokenError::argument(
-                    "lifetimeSeconds",
-                    "must be an integer from 1 to 3600",
-                ))
+                return Err(TokenError::argument("lifetimeSeconds", "must be an integer from 1 to 3600"))
             }
         };
         let claims = match to_json("claims", &get(&o, "claims"))? {

@@ -43,9 +43,7 @@ impl Fetcher {
             Some(f) => f.clone(),
             None => super::get(&global, "fetch")
                 .dyn_into::<Function>()
-                .map_err(|_| {
-                    JsValue::from(js_sys::TypeError::new("globalThis.fetch is not a function"))
-                })?,
+                .map_err(|_| JsValue::from(js_sys::TypeError::new("globalThis.fetch is not a function")))?,
         };
         let promise: Promise = fetch.call1(&global, request)?.dyn_into()?;
         JsFuture::from(promise).await?.dyn_into::<Response>()
@@ -107,10 +105,7 @@ fn transport_error(e: &JsValue, url: &str, timeout_ms: u32) -> TokenError {
         .unwrap_or_else(|| "fetch failed".into());
     TokenError::new(
         ErrorCode::Network,
-        format!(
-            "token request to {url} failed: {}",
-            crate::jose::printable(&detail)
-        ),
+        format!("token request to {url} failed: {}", crate::jose::printable(&detail)),
     )
 }
 
@@ -139,11 +134,7 @@ impl ApiCall for JsApiCall {
         !self.request.body_used()
     }
 
-    async fn send(
-        &mut self,
-        authorization: &str,
-        dpop_proof: Option<&str>,
-    ) -> Result<Response, JsValue> {
+    async fn send(&mut self, authorization: &str, dpop_proof: Option<&str>) -> Result<Response, JsValue> {
         let attempt = Request::clone(&self.request)?;
         let headers = attempt.headers();
         headers.set("authorization", authorization)?;

@@ -17,9 +17,7 @@ fn to_json(field: &str, value: &JsValue) -> Result<serde_json::Value, crate::Tok
     let text = js_sys::JSON::stringify(value)
         .ok()
         .and_then(|s| s.as_string())
-        .ok_or_else(|| {
-            crate::TokenError::argument(field, "must be a plain JSON-serializable object")
-        })?;
+        .ok_or_else(|| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))?;
     serde_json::from_str(&text)
         .map_err(|_| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))
 }
@@ -31,7 +29,5 @@ fn get(object: &JsValue, name: &str) -> JsValue {
 
 /// Serialize to a plain JS value (objects, not Maps).
 fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL)
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
 }

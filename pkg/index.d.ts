@@ -1,0 +1,179 @@
+/**
+ * tokenfetch: a managed OAuth 2.0 machine-to-machine client over `fetch`.
+ * JWT client assertions (RFC 7523), DPoP proofs (RFC 9449), token requests and a token cache
+ * that refreshes before expiry and sends one token request per cache key at a time.
+ */
+
+/** A private or public JSON Web Key (RFC 7517). */
+export interface JsonWebKey {
+  kty?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+  d?: string;
+  n?: string;
+  e?: string;
+  kid?: string;
+  alg?: string;
+  [member: string]: unknown;
+}
+
+/** Client authentication with a shared secret (RFC 6749 §2.3.1). */
+export interface ClientSecretAuth {
+  method: 'client_secret_basic' | 'client_secret_post';
+  clientSecret: string;
+}
+
+/** `private_key_jwt`: a signed JWT client assertion per token request (RFC 7523 §2.2). */
+export interface PrivateKeyJwtAuth {
+  method: 'private_key_jwt';
+  /** Private JWK. Supported now: EC P-256 (ES256). */
+  privateJwk: JsonWebKey;
+  /** `kid` header; defaults to the JWK's `kid`. */
+  kid?: string;
+  /** JWS algorithm; defaults to the JWK's `alg`, else ES256. */
+  alg?: string;
+  /** Assertion `aud`; defaults to `issuer` when set, else `tokenEndpoint` (RFC 7523 §3). */
+  audience?: string;
+  /** `exp - iat` in seconds, 1..3600; default 60. */
+  lifetimeSeconds?: number;
+  /** Extra claims (e.g. HelseID `assertion_details`); registered claims cannot be overridden. */
+  claims?: Record<string, unknown>;
+}
+
+/** A public client: `client_id` only. */
+export interface NoneAuth {
+  method: 'none';
+}
+
+export type ClientAuth = ClientSecretAuth | PrivateKeyJwtAuth | NoneAuth;
+
+export interface TokenClientOptions {
+  /** The authority; the default client-assertion audience. */
+  issuer?: string;
+  /** The token endpoint URL (https; plain http only for loopback hosts). Required for now. */
+  tokenEndpoint?: string;
+  clientId: string;
+  clientAuth: ClientAuth;
+  /** Default `scope` (a space-separated string or an array). */
+  scope?: string | string[];
+  /** Default RFC 8707 `resource` indicators; each is sent as its own parameter. */
+  resource?: string | string[];
+  /** Extra token request parameters, e.g. HelseID `authorization_details`. */
+  extraParams?: Record<string, string>;
+  /** DPoP (RFC 9449): `true` generates an ephemeral ES256 key; or bring your own private JWK. */
+  dpop?: boolean | { privateJwk: JsonWebKey };
+  /** Refresh this many seconds before `expires_in` runs out (clamped to half the lifetime). Default 60. */
+  refreshBeforeExpirySeconds?: number;
+  /** The fetch to use; default `globalThis.fetch`, looked up per call. */
+  fetch?: typeof fetch;
+  /** Resolves relative inputs of `client.fetch`. */
+  baseUrl?: string;
+  /** Bound on each token request, body included, in ms. Default 30000. */
+  timeoutMs?: number;
+}
+
+/** Per-call overrides of the client's defaults. */
+export interface TokenRequestOptions {
+  scope?: string | string[];
+  resource?: string | string[];
+  /** Ask the authority even if a fresh token is cached. */
+  forceRefresh?: boolean;
+}
+
+export interface Token {
+  accessToken: string;
+  tokenType: 'Bearer' | 'DPoP';
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  scope?: string;
+}
+
+/** What `inspect()` shows: counts, cache entries and nonces, never token values. */
+export interface Inspection {
+  /** Tokens requested so far (a retry after a DPoP nonce challenge counts once). */
+  tokenRequests: number;
+  cache: { key: string; tokenType: 'Bearer' | 'DPoP'; expiresAt: number; refreshAt: number }[];
+  nonces: { origin: string; nonce: string }[];
+}
+
+export class TokenClient {
+  /** Validates `options`; throws `TokenError` with code `invalid_config` naming the field. */
+  constructor(options: TokenClientOptions);
+  /** A token, from the cache when fresh; concurrent callers share one token request. */
+  getToken(req?: TokenRequestOptions): Promise<Token>;
+  /**
+   * `fetch` with `Authorization` (and a fresh `DPoP` proof) set. Retries once on a DPoP nonce
+   * challenge and once with a new token on `invalid_token`, replaying the body.
+   */
+  fetch(input: string | URL | Request, init?: RequestInit, req?: TokenRequestOptions): Promise<Response>;
+  /** A DPoP proof with this client's key (`ath` when `accessToken` is given). */
+  createDpopProof(method: string, url: string, opts?: { accessToken?: string; nonce?: string }): Promise<string>;
+  /** RFC 7638 thumbprint (`jkt`) of the DPoP public key, or undefined without DPoP. */
+  dpopThumbprint(): string | undefined;
+  /** Drop the cached token for `req`. */
+  invalidate(req?: TokenRequestOptions): Promise<void>;
+  /** Counts, cache entries and DPoP nonces, for dashboards and debugging. */
+  inspect(): Inspection;
+  /** Release the wasm memory of this handle (optional; clients are usually long-lived). */
+  free(): void;
+}
+
+export class ClientRegistry {
+  /** Builds every client; errors name `clients.<name>.<field>`. */
+  constructor(clients: Record<string, TokenClientOptions>);
+  /** The client named `name`; throws `TokenError` for an unknown name. */
+  get(name: string): TokenClient;
+  /** `registry.get(name).fetch(input, init)`. */
+  fetch(name: string, input: string | URL | Request, init?: RequestInit): Promise<Response>;
+  free(): void;
+}
+
+export type TokenErrorCode =
+  | 'invalid_config'
+  | 'invalid_argument'
+  | 'invalid_key'
+  | 'oauth_error'
+  | 'invalid_token_response'
+  | 'token_type_mismatch'
+  | 'redirect'
+  | 'http_error'
+  | 'timeout'
+  | 'network_error';
+
+/** Every failure. Messages never contain secrets, private keys, assertions or tokens. */
+export class TokenError extends Error {
+  code: TokenErrorCode;
+  /** HTTP status, when a server answered. */
+  status?: number;
+  /** OAuth `error` from the server, e.g. `invalid_client`. */
+  error?: string;
+  /** OAuth `error_description` from the server. */
+  errorDescription?: string;
+}
+
+/** A new private ES256 JWK. */
+export function generateDpopKey(): Promise<JsonWebKey>;
+
+/** A signed `private_key_jwt` client assertion (RFC 7523): iss = sub = clientId, aud, jti, iat, nbf, exp. */
+export function createClientAssertion(o: {
+  clientId: string;
+  audience: string;
+  privateJwk: JsonWebKey;
+  kid?: string;
+  alg?: string;
+  lifetimeSeconds?: number;
+  claims?: Record<string, unknown>;
+}): Promise<string>;
+
+/** A signed DPoP proof (RFC 9449 §4): htm, htu (no query or fragment), iat, jti, ath, nonce. */
+export function createDpopProof(o: {
+  privateJwk: JsonWebKey;
+  method: string;
+  url: string;
+  accessToken?: string;
+  nonce?: string;
+}): Promise<string>;
+
+/** RFC 7638 thumbprint (SHA-256, base64url) of a JWK. */
+export function jwkThumbprint(jwk: JsonWebKey): string;
