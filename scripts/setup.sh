@@ -2,7 +2,8 @@
 # Installs what building and testing tokenfetch needs, and nothing twice:
 #   - the wasm32-unknown-unknown target (rustup; falls back to Debian's rustc-web route),
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
-#   - Node packages from package-lock.json (npm ci).
+#   - Node packages from package-lock.json (npm ci), with working deno, bun and workerd binaries,
+#   - Debian's chromium and chromium-driver for the browser tests.
 # Idempotent: a second run checks and returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +41,28 @@ else
   log "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules/.package-lock.json
+fi
+
+# --- Runtimes the matrix runs (binaries inside npm packages) -----------------------------------
+if ! node_modules/.bin/bun --version >/dev/null 2>&1; then
+  # npm 11 may skip bun's install script; the platform package's tarball carries the binary.
+  ver=$(node -p "require('./node_modules/bun/package.json').version")
+  log "bun binary missing; unpacking @oven/bun-linux-x64@$ver"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q "@oven/bun-linux-x64@$ver" >/dev/null && tar xzf oven-bun-linux-x64-*.tgz)
+  install -m 755 "$tmp/package/bin/bun" node_modules/bun/bin/bun.exe
+  rm -rf "$tmp"
+fi
+for tool in deno bun; do
+  node_modules/.bin/$tool --version >/dev/null 2>&1 || { log "$tool does not start"; exit 1; }
+done
+log "runtimes: deno $(node_modules/.bin/deno --version | head -1 | cut -d' ' -f2), bun $(node_modules/.bin/bun --version)"
+
+# --- Chromium for the browser tests ------------------------------------------------------------
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  log "chromium (present)"
+else
+  log "installing Debian chromium + chromium-driver"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi

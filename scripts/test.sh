@@ -13,4 +13,5 @@ fi
 step "cargo test";             cargo test --locked
 step "build pkg/";             bash scripts/build.sh
 step "scenario";               node examples/scenario.mjs
+step "runtime matrix";         node tests/runtimes/matrix.mjs
 step "JS integration tests";   node --test --test-reporter=spec tests/js/

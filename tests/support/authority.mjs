@@ -58,6 +58,8 @@ async function startProvider({ port = 0, clients, clientAuthMethods, dpop, audie
     scopes: [scope],
     jwks: { keys: [signing.privateJwk] },
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
+    // Browsers (the www harness, the Chromium runtime test) call the token endpoint cross-origin.
+    clientBasedCORS: () => true,
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

@@ -38,7 +38,7 @@ function withoutQuery(value) {
 export async function startApi(opts) {
   const { name, issuer, jwksUri, dpop, requireNonce = false, nonceRotateEvery } = opts;
   const jwks = createRemoteJWKSet(new URL(jwksUri));
-  const server = createServer((req, res) => handle(req, res).catch((err) => {
+  const server = createServer((req, res) => cors(req, res) || handle(req, res).catch((err) => {
     if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: err.message });
   }));
   const url = `http://127.0.0.1:${await listen(server, opts.port)}`;
@@ -111,6 +111,20 @@ export async function startApi(opts) {
     const headers = { 'www-authenticate': value };
     if (err.error === 'use_dpop_nonce') headers['dpop-nonce'] = nonce.current;
     return headers;
+  }
+
+  /** CORS for browser callers: preflights are answered here and not counted. */
+  function cors(req, res) {
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-expose-headers', 'WWW-Authenticate, DPoP-Nonce');
+    if (req.method !== 'OPTIONS') return false;
+    res.writeHead(204, {
+      'access-control-allow-methods': 'GET, POST',
+      'access-control-allow-headers': 'authorization, dpop, content-type',
+      'access-control-max-age': '600',
+    });
+    res.end();
+    return true;
   }
 
   async function handle(req, res) {

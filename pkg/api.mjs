@@ -1,0 +1,10 @@
+// The public surface, the same for every ESM entry.
+export { TokenError } from './error.mjs';
+export {
+  TokenClient,
+  ClientRegistry,
+  generateDpopKey,
+  createClientAssertion,
+  createDpopProof,
+  jwkThumbprint,
+} from './gen/tokenfetch_bg.js';

@@ -1,0 +1,54 @@
+// The seed scenario's worker, runtime-neutral: only the tokenfetch API and fetch. Each runtime's
+// harness imports tokenfetch its own way and calls runWorker(tokenfetch, env).
+//
+// env: { api1, api2, helseid: { issuer, tokenEndpoint, clientId, privateJwk },
+//        duende: { issuer, tokenEndpoint, clientId, clientSecret }, calls }
+
+/** Call both APIs `env.calls` times; returns what each call saw and the clients' token counts. */
+export async function runWorker(tokenfetch, env) {
+  const { ClientRegistry, TokenError } = tokenfetch;
+  const registry = new ClientRegistry({
+    api1: {
+      issuer: env.helseid.issuer,
+      tokenEndpoint: env.helseid.tokenEndpoint,
+      clientId: env.helseid.clientId,
+      clientAuth: { method: 'private_key_jwt', privateJwk: env.helseid.privateJwk },
+      dpop: true,
+      scope: 'api1.read',
+      resource: env.api1,
+      baseUrl: env.api1,
+    },
+    api2: {
+      issuer: env.duende.issuer,
+      tokenEndpoint: env.duende.tokenEndpoint,
+      clientId: env.duende.clientId,
+      clientAuth: { method: 'client_secret_basic', clientSecret: env.duende.clientSecret },
+      scope: 'api2.read',
+      resource: env.api2,
+      baseUrl: env.api2,
+    },
+  });
+  const calls = [];
+  for (let i = 0; i < env.calls; i++) {
+    for (const api of ['api1', 'api2']) {
+      const client = registry.get(api);
+      const before = client.inspect().tokenRequests;
+      const res = await registry.fetch(api, '/data');
+      const body = await res.json();
+      calls.push({ api, status: res.status, token: client.inspect().tokenRequests > before ? 'new' : 'cached', body });
+    }
+  }
+  // The error class must be the one the package exports, in every runtime.
+  let errorCheck;
+  try {
+    new tokenfetch.TokenClient({ clientId: 'x' });
+  } catch (e) {
+    errorCheck = { instanceOfTokenError: e instanceof TokenError, code: e.code, message: e.message };
+  }
+  return {
+    calls,
+    tokenRequests: { api1: registry.get('api1').inspect().tokenRequests, api2: registry.get('api2').inspect().tokenRequests },
+    dpopThumbprint: registry.get('api1').dpopThumbprint(),
+    errorCheck,
+  };
+}
