@@ -7,7 +7,8 @@ use std::rc::Rc;
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 
 use crate::cache::{cache_key, CachePolicy, CachedToken, Lookup, TokenCache};
-use crate::config::{ClientAuth, ClientConfig, DpopSetting};
+use crate::config::{ClientAuth, ClientConfig, DpopSetting, TokenEndpoint};
+use crate::discovery::{self, Metadata};
 use crate::dpop::{DpopKey, NonceStore, ProofClaims};
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::grant::{token_request, ClientCredentials, Grant};
@@ -51,6 +52,8 @@ struct Inner<T, E> {
     cache: RefCell<TokenCache<Pending>>,
     nonces: RefCell<NonceStore>,
     token_requests: Cell<u64>,
+    /// The token endpoint once known (configured, or discovered and checked).
+    endpoint: RefCell<Option<String>>,
 }
 
 /// A resolved request: the cache key and what to ask for.
@@ -80,6 +83,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                 cache: RefCell::default(),
                 nonces: RefCell::default(),
                 token_requests: Cell::new(0),
+                endpoint: RefCell::default(),
             }),
         }
     }
@@ -240,10 +244,53 @@ impl<T: Transport, E: Env> Inner<T, E> {
         })
     }
 
+    /// The token endpoint: configured, or discovered from the issuer once (failures are retried
+    /// on the next call, not cached).
+    async fn token_endpoint(&self) -> Result<String> {
+        if let Some(url) = self.endpoint.borrow().as_ref() {
+            return Ok(url.clone());
+        }
+        let url = match &self.config.token_endpoint {
+            TokenEndpoint::Configured(url) => url.clone(),
+            TokenEndpoint::Discover(issuer) => self.discover(issuer).await?.token_endpoint,
+        };
+        *self.endpoint.borrow_mut() = Some(url.clone());
+        Ok(url)
+    }
+
+    /// Fetch the issuer's metadata (OpenID configuration, then RFC 8414) and check it against
+    /// this client's authentication method and algorithms.
+    async fn discover(&self, issuer: &str) -> Result<Metadata> {
+        let [openid, oauth] = discovery::metadata_urls(issuer);
+        let mut result = Err(TokenError::new(ErrorCode::InvalidConfig, "issuer: no metadata"));
+        for url in [openid, oauth] {
+            let request = HttpRequest {
+                method: "GET",
+                url: url.clone(),
+                headers: vec![("accept", "application/json".to_owned())],
+                body: None,
+                timeout_ms: self.config.timeout_ms,
+            };
+            let response = self.transport.send(request).await?;
+            result = discovery::parse(issuer, &url, response.status, &response.body);
+            if response.status != 404 {
+                break;
+            }
+        }
+        let metadata = result?;
+        let assertion_alg = match &self.config.client_auth {
+            ClientAuth::PrivateKeyJwt(signer) => Some(signer.key().alg().as_str()),
+            _ => None,
+        };
+        let dpop_alg = self.dpop.as_ref().map(|d| d.key().alg().as_str());
+        metadata.check(self.config.client_auth.method(), assertion_alg, dpop_alg)?;
+        Ok(metadata)
+    }
+
     /// One token request, retried once on a DPoP nonce challenge with a fresh assertion and proof.
     async fn request_token(&self, scope: &[String], resource: &[String]) -> Result<CachedToken> {
         let config = &self.config;
-        let endpoint = config.token_endpoint.as_str();
+        let endpoint = &self.token_endpoint().await?;
         let mut may_retry_nonce = true;
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
@@ -279,9 +326,10 @@ impl<T: Transport, E: Env> Inner<T, E> {
             let response = self
                 .transport
                 .send(HttpRequest {
+                    method: "POST",
                     url: request.url,
                     headers,
-                    body: request.body,
+                    body: Some(request.body),
                     timeout_ms: config.timeout_ms,
                 })
                 .await?;

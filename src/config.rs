@@ -10,8 +10,8 @@ use crate::key::SigningKey;
 /// A validated client configuration.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    /// The token endpoint URL.
-    pub token_endpoint: String,
+    /// Where token requests go.
+    pub token_endpoint: TokenEndpoint,
     /// The issuer, when configured.
     pub issuer: Option<String>,
     /// `client_id`.
@@ -34,6 +34,15 @@ pub struct ClientConfig {
     pub timeout_ms: u32,
 }
 
+/// The token endpoint: configured, or discovered from the issuer's metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenEndpoint {
+    /// `tokenEndpoint` as configured.
+    Configured(String),
+    /// Discover it from this issuer (`issuer` without `tokenEndpoint`).
+    Discover(String),
+}
+
 /// Client authentication at the token endpoint.
 #[derive(Clone)]
 pub enum ClientAuth {
@@ -47,14 +56,21 @@ pub enum ClientAuth {
     None,
 }
 
-impl std::fmt::Debug for ClientAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl ClientAuth {
+    /// The `token_endpoint_auth_method` name.
+    pub fn method(&self) -> &'static str {
+        match self {
             ClientAuth::SecretBasic(_) => "client_secret_basic",
             ClientAuth::SecretPost(_) => "client_secret_post",
             ClientAuth::PrivateKeyJwt(_) => "private_key_jwt",
             ClientAuth::None => "none",
-        })
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.method())
     }
 }
 
@@ -137,18 +153,16 @@ pub fn parse(options: &Value) -> Result<ClientConfig> {
         }
     }
     let issuer = opt_str(obj, "issuer")?.map(|u| http_url("issuer", u)).transpose()?;
-    let token_endpoint = match opt_str(obj, "tokenEndpoint")? {
-        Some(url) => http_url("tokenEndpoint", url)?,
-        None if issuer.is_some() => {
-            return Err(TokenError::config(
-                "tokenEndpoint",
-                "is required (discovery from \"issuer\" is not supported yet)",
-            ))
-        }
-        None => return Err(TokenError::config("tokenEndpoint", "is required (or \"issuer\")")),
+    let token_endpoint = match (opt_str(obj, "tokenEndpoint")?, &issuer) {
+        (Some(url), _) => TokenEndpoint::Configured(http_url("tokenEndpoint", url)?),
+        (None, Some(issuer)) => TokenEndpoint::Discover(issuer.clone()),
+        (None, None) => return Err(TokenError::config("tokenEndpoint", "is required (or \"issuer\")")),
     };
     let client_id = req_str(obj, "clientId")?.to_owned();
-    let audience_default = issuer.clone().unwrap_or_else(|| token_endpoint.clone());
+    let audience_default = match (&issuer, &token_endpoint) {
+        (Some(issuer), _) | (None, TokenEndpoint::Discover(issuer)) => issuer.clone(),
+        (None, TokenEndpoint::Configured(url)) => url.clone(),
+    };
     Ok(ClientConfig {
         client_auth: client_auth(obj, &client_id, audience_default)?,
         scope: string_list(obj, "scope", true)?,

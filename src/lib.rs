@@ -13,6 +13,7 @@ pub mod assertion;
 pub mod cache;
 mod client;
 pub mod config;
+pub mod discovery;
 pub mod dpop;
 mod error;
 pub mod grant;

@@ -5,20 +5,23 @@
 
 use crate::error::Result;
 
-/// A token request (always `POST`, never following redirects, bounded by `timeout_ms`).
+/// A request to the authority: a token request (`POST`) or a metadata request (`GET`). Never
+/// follows redirects; bounded by `timeout_ms`.
 #[derive(Clone, Debug)]
 pub struct HttpRequest {
+    /// `GET` or `POST`.
+    pub method: &'static str,
     /// Absolute URL.
     pub url: String,
     /// Header names are lower case.
     pub headers: Vec<(&'static str, String)>,
-    /// Form body.
-    pub body: String,
+    /// Form body (`POST` only).
+    pub body: Option<String>,
     /// Bound on the whole exchange, body included.
     pub timeout_ms: u32,
 }
 
-/// A token endpoint response, read whole.
+/// An authority's response, read whole.
 #[derive(Clone, Debug)]
 pub struct HttpResponse {
     /// HTTP status (0 for an opaque redirect).
@@ -31,7 +34,7 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
 }
 
-/// Sends token requests.
+/// Sends requests to the authority.
 pub trait Transport {
     /// Send `request`. Errors are [`crate::ErrorCode::Timeout`] or [`crate::ErrorCode::Network`].
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;

@@ -60,7 +60,12 @@ impl Script {
     }
     fn form(&self, i: usize, name: &str) -> Option<String> {
         let sent = self.sent.borrow();
-        sent[i].body.split('&').find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_owned))
+        sent[i]
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_owned))
     }
 }
 
@@ -287,4 +292,53 @@ fn create_dpop_proof_needs_dpop_and_uses_remembered_nonces() {
     let proof = c.create_dpop_proof("GET", "https://api.example/a", Some("tok"), None).unwrap();
     assert_eq!(claims(&proof)["nonce"], "n9");
     assert_eq!(claims(&proof)["ath"], crate::dpop::ath("tok"));
+}
+
+#[test]
+fn discovery_finds_the_token_endpoint_once_and_checks_the_issuer() {
+    let (c, script, _) = client(json!({
+        "issuer": "https://as.example", "clientId": "c",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": rfc7515_jwk()}
+    }));
+    script.reply(404, json!({}), None);
+    script.reply(
+        200,
+        json!({"issuer": "https://as.example", "token_endpoint": "https://as.example/connect/token",
+               "token_endpoint_auth_signing_alg_values_supported": ["ES256"]}),
+        None,
+    );
+    script.token("t1", "Bearer", 300);
+    script.token("t2", "Bearer", 300);
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    let forced = RequestOptions { force_refresh: true, ..Default::default() };
+    block_on(c.get_token(&forced)).unwrap();
+    let sent: Vec<(&str, String)> = script.sent.borrow().iter().map(|r| (r.method, r.url.clone())).collect();
+    assert_eq!(
+        sent,
+        [
+            ("GET", "https://as.example/.well-known/openid-configuration".to_owned()),
+            ("GET", "https://as.example/.well-known/oauth-authorization-server".to_owned()),
+            ("POST", "https://as.example/connect/token".to_owned()),
+            ("POST", "https://as.example/connect/token".to_owned()),
+        ]
+    );
+    assert_eq!(claims(&script.form(2, "client_assertion").unwrap())["aud"], "https://as.example");
+}
+
+#[test]
+fn discovery_refuses_a_server_that_cannot_verify_our_algorithm() {
+    let (c, script, _) = client(json!({
+        "issuer": "https://as.example", "clientId": "c", "dpop": true,
+        "clientAuth": {"method": "client_secret_basic", "clientSecret": "s"}
+    }));
+    script.reply(
+        200,
+        json!({"issuer": "https://as.example", "token_endpoint": "https://as.example/token",
+               "dpop_signing_alg_values_supported": ["PS256"]}),
+        None,
+    );
+    let e = block_on(c.get_token(&RequestOptions::default())).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidConfig);
+    assert!(e.message.starts_with("dpop: \"ES256\" is not in"), "{}", e.message);
+    assert_eq!(script.sent.borrow().len(), 1, "no token request after a failed check");
 }

@@ -72,9 +72,11 @@ async fn exchange(fetcher: &Fetcher, request: HttpRequest) -> Result<HttpRespons
         headers.append(name, value)?;
     }
     let init = RequestInit::new();
-    init.set_method("POST");
+    init.set_method(request.method);
     init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(&request.body));
+    if let Some(body) = &request.body {
+        init.set_body(&JsValue::from_str(body));
+    }
     init.set_redirect(RequestRedirect::Manual);
     init.set_signal(Some(&AbortSignal::timeout_with_u32(request.timeout_ms)));
     let js_request = Request::new_with_str_and_init(&request.url, &init)?;
@@ -95,7 +97,7 @@ fn transport_error(e: &JsValue, url: &str, timeout_ms: u32) -> TokenError {
     if name == "TimeoutError" || name == "AbortError" {
         return TokenError::new(
             ErrorCode::Timeout,
-            format!("token request to {url} did not complete within {timeout_ms} ms"),
+            format!("request to {url} did not complete within {timeout_ms} ms"),
         );
     }
     let cause = super::get(e, "cause");
