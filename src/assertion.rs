@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::jose::{compact, signing_input, EncodedHeader};
+use crate::jose::{signing_input, EncodedHeader};
 use crate::key::SigningKey;
 
 /// Mints client assertions for one client: the header is fixed per key and encoded once.
@@ -48,8 +48,9 @@ impl AssertionSigner {
         }
     }
 
-    /// A signed assertion issued at `now_secs` with the unique `jti`.
-    pub fn mint(&self, now_secs: u64, jti: &str) -> String {
+    /// The JWS signing input of an assertion issued at `now_secs` with the unique `jti`; sign it
+    /// with [`Self::key`].
+    pub fn signing_input(&self, now_secs: u64, jti: &str) -> String {
         let mut claims = self.claims.clone();
         let registered = [
             ("iss", json!(self.client_id)),
@@ -63,9 +64,7 @@ impl AssertionSigner {
         for (name, value) in registered {
             claims.insert(name.to_owned(), value);
         }
-        let input = signing_input(&self.header, &Value::Object(claims));
-        let signature = self.key.sign(input.as_bytes());
-        compact(input, &signature)
+        signing_input(&self.header, &Value::Object(claims))
     }
 
     /// The signing key.
@@ -79,6 +78,13 @@ mod tests {
     use super::*;
     use crate::jose::b64url_decode;
     use crate::key::tests::rfc7515_jwk;
+
+    /// Sign locally (test keys are ES256) and return the compact JWS.
+    fn mint(s: &AssertionSigner, now: u64, jti: &str) -> String {
+        let input = s.signing_input(now, jti);
+        let sig = s.key().sign_local(input.as_bytes()).unwrap();
+        crate::jose::compact(input, &sig)
+    }
 
     fn decode(part: &str) -> Value {
         serde_json::from_slice(&b64url_decode("p", part).unwrap()).unwrap()
@@ -100,7 +106,7 @@ mod tests {
 
     #[test]
     fn assertion_has_rfc7523_claims_and_kid_typ_headers() {
-        let jwt = signer(Map::new()).mint(1_700_000_000, "jti-1");
+        let jwt = mint(&signer(Map::new()), 1_700_000_000, "jti-1");
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
         assert_eq!(decode(parts[0]), json!({"alg":"ES256","typ":"client-authentication+jwt","kid":"kid-7"}));
@@ -116,7 +122,7 @@ mod tests {
         let mut extra = Map::new();
         extra.insert("iss".into(), json!("attacker"));
         extra.insert("assertion_details".into(), json!([{"type":"helseid_authorization"}]));
-        let jwt = signer(extra).mint(10, "j");
+        let jwt = mint(&signer(extra), 10, "j");
         let claims = decode(jwt.split('.').nth(1).unwrap());
         assert_eq!(claims["iss"], "worker");
         assert_eq!(claims["assertion_details"][0]["type"], "helseid_authorization");

@@ -65,15 +65,15 @@ struct Target {
 
 impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     /// Build a client; generates the ephemeral DPoP key when `dpop: true`.
-    pub fn new(config: ClientConfig, transport: T, env: E) -> Self {
+    pub fn new(config: ClientConfig, transport: T, env: E) -> Result<Self> {
         let dpop = match &config.dpop {
             DpopSetting::Off => None,
-            DpopSetting::Generate => Some(DpopKey::new(SigningKey::generate(|b| env.fill_random(b)))),
-            DpopSetting::Key(key) => Some(DpopKey::new((**key).clone())),
+            DpopSetting::Generate => Some(DpopKey::new(SigningKey::generate(|b| env.fill_random(b)))?),
+            DpopSetting::Key(key) => Some(DpopKey::new((**key).clone()).map_err(|e| e.in_field("dpop"))?),
         };
         let policy =
             CachePolicy { refresh_before_ms: config.refresh_before_secs * 1000, ..CachePolicy::default() };
-        TokenClient {
+        Ok(TokenClient {
             inner: Rc::new(Inner {
                 config,
                 transport,
@@ -85,7 +85,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                 token_requests: Cell::new(0),
                 endpoint: RefCell::default(),
             }),
-        }
+        })
     }
 
     /// The validated configuration.
@@ -131,7 +131,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
 
     /// A DPoP proof with this client's key (`ath` when `access_token` is given; `nonce` defaults
     /// to the one remembered for the URL's origin).
-    pub fn create_dpop_proof(
+    pub async fn create_dpop_proof(
         &self,
         method: &str,
         url: &str,
@@ -143,9 +143,8 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
             .dpop
             .as_ref()
             .ok_or_else(|| TokenError::config("dpop", "is not enabled for this client"))?;
-        let nonces = self.inner.nonces.borrow();
-        let nonce = nonce.or_else(|| nonces.get(url));
-        Ok(self.inner.proof(dpop, method, url, access_token, nonce))
+        let nonce = nonce.map(str::to_owned).or_else(|| self.inner.nonce_for(url));
+        self.inner.proof(dpop, method, url, access_token, nonce.as_deref()).await
     }
 
     /// Make `call` with a token for `options`: `Authorization` (and a fresh `DPoP` proof) on each
@@ -160,11 +159,20 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         let mut budget = RetryBudget::default();
         loop {
             let authorization = format!("{} {}", token.token_type.as_str(), token.access_token);
-            let proof = self.inner.dpop.as_ref().map(|dpop| {
-                let nonces = self.inner.nonces.borrow();
-                let nonce = nonces.get(call.url());
-                self.inner.proof(dpop, call.method(), call.url(), Some(&token.access_token), nonce)
-            });
+            let proof = match &self.inner.dpop {
+                Some(dpop) => {
+                    let nonce = self.inner.nonce_for(call.url());
+                    let proof = self.inner.proof(
+                        dpop,
+                        call.method(),
+                        call.url(),
+                        Some(&token.access_token),
+                        nonce.as_deref(),
+                    );
+                    Some(proof.await?)
+                }
+                None => None,
+            };
             let response = call.send(&authorization, proof.as_deref()).await?;
             let nonce = proof.as_ref().and_then(|_| call.header(&response, "dpop-nonce"));
             if let Some(nonce) = &nonce {
@@ -226,22 +234,22 @@ impl<T: Transport, E: Env> Inner<T, E> {
         b64url(bytes)
     }
 
-    fn proof(
+    fn nonce_for(&self, url: &str) -> Option<String> {
+        self.nonces.borrow().get(url).map(str::to_owned)
+    }
+
+    async fn proof(
         &self,
         dpop: &DpopKey,
         method: &str,
         url: &str,
         access_token: Option<&str>,
         nonce: Option<&str>,
-    ) -> String {
-        dpop.proof(ProofClaims {
-            method,
-            url,
-            now_secs: self.env.now_ms() / 1000,
-            jti: &self.jti(),
-            access_token,
-            nonce,
-        })
+    ) -> Result<String> {
+        let jti = self.jti();
+        let now_secs = self.env.now_ms() / 1000;
+        let input = dpop.signing_input(ProofClaims { method, url, now_secs, jti: &jti, access_token, nonce });
+        dpop.key().sign(&self.env, input).await
     }
 
     /// The token endpoint: configured, or discovered from the issuer once (failures are retried
@@ -295,7 +303,10 @@ impl<T: Transport, E: Env> Inner<T, E> {
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
             let assertion = match &config.client_auth {
-                ClientAuth::PrivateKeyJwt(signer) => Some(signer.mint(self.env.now_ms() / 1000, &self.jti())),
+                ClientAuth::PrivateKeyJwt(signer) => {
+                    let input = signer.signing_input(self.env.now_ms() / 1000, &self.jti());
+                    Some(signer.key().sign(&self.env, input).await?)
+                }
                 _ => None,
             };
             let credentials = match (&config.client_auth, &assertion) {
@@ -320,8 +331,8 @@ impl<T: Transport, E: Env> Inner<T, E> {
             );
             let mut headers = request.headers;
             if let Some(dpop) = &self.dpop {
-                let nonces = self.nonces.borrow();
-                headers.push(("dpop", self.proof(dpop, "POST", endpoint, None, nonces.get(endpoint))));
+                let nonce = self.nonce_for(endpoint);
+                headers.push(("dpop", self.proof(dpop, "POST", endpoint, None, nonce.as_deref()).await?));
             }
             let response = self
                 .transport

@@ -124,8 +124,20 @@ const KNOWN: &[&str] = &[
     "timeoutMs",
 ];
 
+/// Keys the host holds, given in options as objects JSON cannot carry (a `CryptoKey`).
+#[derive(Clone, Debug, Default)]
+pub struct HostKeys {
+    /// `clientAuth.key`, registered with the host.
+    pub client_auth: Option<SigningKey>,
+}
+
 /// Validate `TokenClientOptions` (as JSON; `fetch` and `store` are the host's business).
 pub fn parse(options: &Value) -> Result<ClientConfig> {
+    parse_with(options, HostKeys::default())
+}
+
+/// [`parse`], with keys the host holds.
+pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> {
     let obj = options.as_object().ok_or_else(|| TokenError::config("options", "must be an object"))?;
     if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(TokenError::config(
@@ -164,7 +176,7 @@ pub fn parse(options: &Value) -> Result<ClientConfig> {
         (None, TokenEndpoint::Configured(url)) => url.clone(),
     };
     Ok(ClientConfig {
-        client_auth: client_auth(obj, &client_id, audience_default)?,
+        client_auth: client_auth(obj, &client_id, audience_default, host_keys.client_auth)?,
         scope: string_list(obj, "scope", true)?,
         resource: string_list(obj, "resource", false)?
             .into_iter()
@@ -182,7 +194,12 @@ pub fn parse(options: &Value) -> Result<ClientConfig> {
     })
 }
 
-fn client_auth(obj: &Map<String, Value>, client_id: &str, audience: String) -> Result<ClientAuth> {
+fn client_auth(
+    obj: &Map<String, Value>,
+    client_id: &str,
+    audience: String,
+    host_key: Option<SigningKey>,
+) -> Result<ClientAuth> {
     let auth = match obj.get("clientAuth") {
         Some(Value::Object(auth)) => auth,
         Some(_) => return Err(TokenError::config("clientAuth", "must be an object")),
@@ -196,16 +213,25 @@ fn client_auth(obj: &Map<String, Value>, client_id: &str, audience: String) -> R
         "client_secret_post" => Ok(ClientAuth::SecretPost(secret()?)),
         "none" => Ok(ClientAuth::None),
         "private_key_jwt" => {
-            let jwk = auth
-                .get("privateJwk")
-                .ok_or_else(|| TokenError::config("clientAuth.privateJwk", "is required for private_key_jwt"))?;
-            let key = SigningKey::from_jwk(
-                "clientAuth.privateJwk",
-                jwk,
-                opt_str_in(auth, "clientAuth.alg", "alg")?,
-                opt_str_in(auth, "clientAuth.kid", "kid")?,
-            )
-            .map_err(as_config)?;
+            let key = match (auth.get("privateJwk"), host_key) {
+                (Some(_), Some(_)) => {
+                    return Err(TokenError::config("clientAuth", "give \"privateJwk\" or \"key\", not both"))
+                }
+                (None, Some(key)) => key,
+                (Some(jwk), None) => SigningKey::from_jwk(
+                    "clientAuth.privateJwk",
+                    jwk,
+                    opt_str_in(auth, "clientAuth.alg", "alg")?,
+                    opt_str_in(auth, "clientAuth.kid", "kid")?,
+                )
+                .map_err(as_config)?,
+                (None, None) => {
+                    return Err(TokenError::config(
+                        "clientAuth.privateJwk",
+                        "is required for private_key_jwt (or \"key\": a CryptoKey)",
+                    ))
+                }
+            };
             let claims = match auth.get("claims") {
                 None | Some(Value::Null) => Map::new(),
                 Some(Value::Object(c)) => c.clone(),

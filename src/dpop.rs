@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::jose::{b64url, compact, signing_input, EncodedHeader};
+use crate::error::{Result, TokenError};
+use crate::jose::{b64url, signing_input, EncodedHeader};
 use crate::key::SigningKey;
 
 /// A DPoP key: signs proofs whose header (`typ`, `alg`, public `jwk`) is encoded once.
@@ -33,19 +34,16 @@ pub struct ProofClaims<'a> {
 }
 
 impl DpopKey {
-    /// Wrap a signing key for DPoP use.
-    pub fn new(key: SigningKey) -> Self {
-        let header = json!({
-            "typ": "dpop+jwt",
-            "alg": key.alg().as_str(),
-            "jwk": key.public_jwk().to_json(),
-        });
-        DpopKey { header: EncodedHeader::new(&header), key }
+    /// Wrap a signing key for DPoP use; its public key must be known (it goes in every proof).
+    pub fn new(key: SigningKey) -> Result<Self> {
+        let jwk = key.public_jwk().ok_or_else(|| TokenError::key("dpop", "the public key is not known"))?;
+        let header = json!({ "typ": "dpop+jwt", "alg": key.alg().as_str(), "jwk": jwk });
+        Ok(DpopKey { header: EncodedHeader::new(&header), key })
     }
 
     /// RFC 7638 thumbprint of the public key: the `jkt` tokens are bound to.
     pub fn thumbprint(&self) -> &str {
-        self.key.thumbprint()
+        self.key.thumbprint().unwrap_or_default()
     }
 
     /// The signing key.
@@ -53,8 +51,8 @@ impl DpopKey {
         &self.key
     }
 
-    /// A signed DPoP proof.
-    pub fn proof(&self, claims: ProofClaims<'_>) -> String {
+    /// The JWS signing input of a proof; sign it with [`Self::key`].
+    pub fn signing_input(&self, claims: ProofClaims<'_>) -> String {
         let mut body = json!({
             "jti": claims.jti,
             "htm": claims.method,
@@ -67,9 +65,7 @@ impl DpopKey {
         if let Some(nonce) = claims.nonce {
             body["nonce"] = json!(nonce);
         }
-        let input = signing_input(&self.header, &body);
-        let signature = self.key.sign(input.as_bytes());
-        compact(input, &signature)
+        signing_input(&self.header, &body)
     }
 }
 
@@ -140,8 +136,17 @@ mod tests {
     use p256::ecdsa::signature::Verifier as _;
     use p256::ecdsa::{Signature, VerifyingKey};
 
-    fn key() -> DpopKey {
-        DpopKey::new(SigningKey::from_jwk("dpop", &rfc7515_jwk(), None, None).unwrap())
+    struct Local(DpopKey);
+    impl Local {
+        fn proof(&self, claims: ProofClaims<'_>) -> String {
+            let input = self.0.signing_input(claims);
+            let sig = self.0.key().sign_local(input.as_bytes()).unwrap();
+            crate::jose::compact(input, &sig)
+        }
+    }
+
+    fn key() -> Local {
+        Local(DpopKey::new(SigningKey::from_jwk("dpop", &rfc7515_jwk(), None, None).unwrap()).unwrap())
     }
 
     fn claims<'a>(access_token: Option<&'a str>, nonce: Option<&'a str>) -> ProofClaims<'a> {

@@ -24,24 +24,89 @@ pub fn b64url_decode(field: &str, text: &str) -> Result<Vec<u8>> {
 pub enum Alg {
     /// ECDSA using P-256 and SHA-256.
     Es256,
+    /// ECDSA using P-384 and SHA-384.
+    Es384,
+    /// ECDSA using P-521 and SHA-512.
+    Es512,
+    /// RSASSA-PKCS1-v1_5 using SHA-256.
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 using SHA-384.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 using SHA-512.
+    Rs512,
+    /// RSASSA-PSS using SHA-256 and MGF1 with SHA-256.
+    Ps256,
+    /// RSASSA-PSS using SHA-384 and MGF1 with SHA-384.
+    Ps384,
+    /// RSASSA-PSS using SHA-512 and MGF1 with SHA-512.
+    Ps512,
 }
+
+const ALGS: [Alg; 9] = [
+    Alg::Es256,
+    Alg::Es384,
+    Alg::Es512,
+    Alg::Rs256,
+    Alg::Rs384,
+    Alg::Rs512,
+    Alg::Ps256,
+    Alg::Ps384,
+    Alg::Ps512,
+];
 
 impl Alg {
     /// The `alg` header value.
     pub fn as_str(self) -> &'static str {
         match self {
             Alg::Es256 => "ES256",
+            Alg::Es384 => "ES384",
+            Alg::Es512 => "ES512",
+            Alg::Rs256 => "RS256",
+            Alg::Rs384 => "RS384",
+            Alg::Rs512 => "RS512",
+            Alg::Ps256 => "PS256",
+            Alg::Ps384 => "PS384",
+            Alg::Ps512 => "PS512",
         }
     }
 
     /// Parse an `alg` value; `field` names the option in the error.
     pub fn parse(field: &str, alg: &str) -> Result<Alg> {
-        match alg {
-            "ES256" => Ok(Alg::Es256),
-            other => Err(TokenError::key(
+        ALGS.into_iter().find(|a| a.as_str() == alg).ok_or_else(|| {
+            TokenError::key(
                 field,
-                format!("\"{}\" is not supported (supported: ES256)", printable(other)),
-            )),
+                format!(
+                    "\"{}\" is not supported (supported: ES256/384/512, RS256/384/512, PS256/384/512)",
+                    printable(alg)
+                ),
+            )
+        })
+    }
+
+    /// The JWK `kty` a key for this algorithm has.
+    pub fn kty(self) -> &'static str {
+        match self {
+            Alg::Es256 | Alg::Es384 | Alg::Es512 => "EC",
+            _ => "RSA",
+        }
+    }
+
+    /// The EC curve this algorithm signs with (RFC 7518 §3.4), for EC algorithms.
+    pub fn curve(self) -> Option<&'static str> {
+        match self {
+            Alg::Es256 => Some("P-256"),
+            Alg::Es384 => Some("P-384"),
+            Alg::Es512 => Some("P-521"),
+            _ => None,
+        }
+    }
+
+    /// The hash size in bits (256, 384 or 512).
+    pub fn hash_bits(self) -> u16 {
+        match self {
+            Alg::Es256 | Alg::Rs256 | Alg::Ps256 => 256,
+            Alg::Es384 | Alg::Rs384 | Alg::Ps384 => 384,
+            Alg::Es512 | Alg::Rs512 | Alg::Ps512 => 512,
         }
     }
 }
@@ -109,6 +174,11 @@ mod tests {
     #[test]
     fn unsupported_alg_names_field_and_value() {
         let e = Alg::parse("clientAuth.alg", "HS256").unwrap_err();
-        assert_eq!(e.message, "clientAuth.alg: \"HS256\" is not supported (supported: ES256)");
+        assert!(e.message.starts_with("clientAuth.alg: \"HS256\" is not supported"), "{}", e.message);
+        for alg in ALGS {
+            assert_eq!(Alg::parse("a", alg.as_str()).unwrap(), alg);
+        }
+        assert_eq!(Alg::Es512.curve(), Some("P-521"));
+        assert_eq!(Alg::Ps384.kty(), "RSA");
     }
 }

@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, b64url_decode, printable};
+use crate::jose::{b64url, printable};
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order, base64url.
 /// Supports `EC`, `RSA`, `OKP` and `oct` keys; private members are ignored.
@@ -28,65 +28,11 @@ pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
     Ok(b64url(Sha256::digest(Value::Object(canonical).to_string())))
 }
 
-/// The public half of an EC key, as a JWK ready to embed in a DPoP header (RFC 9449 §4.2).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EcPublicJwk {
-    /// Curve name, e.g. `P-256`.
-    pub crv: &'static str,
-    /// base64url x coordinate.
-    pub x: String,
-    /// base64url y coordinate.
-    pub y: String,
-}
-
-impl EcPublicJwk {
-    /// The JWK object with only public members (`crv`, `kty`, `x`, `y`).
-    pub fn to_json(&self) -> Value {
-        json!({ "crv": self.crv, "kty": "EC", "x": self.x, "y": self.y })
-    }
-
-    /// RFC 7638 thumbprint of this key.
-    pub fn thumbprint(&self) -> String {
-        // Infallible: every required member is present.
-        thumbprint("jwk", &self.to_json()).unwrap_or_default()
-    }
-}
-
-/// The members of a private EC JWK, checked for shape; the scalar is handed to the key type.
-pub(crate) struct EcPrivateParts<'a> {
-    pub crv: &'a str,
-    pub x: Vec<u8>,
-    pub y: Vec<u8>,
-    pub d: Vec<u8>,
-    pub kid: Option<&'a str>,
-    pub alg: Option<&'a str>,
-}
-
-/// Read a private EC JWK's members, with errors naming `field` and the member.
-pub(crate) fn ec_private_parts<'a>(field: &str, jwk: &'a Value) -> Result<EcPrivateParts<'a>> {
-    let obj = as_object(field, jwk)?;
-    let kty = str_member(field, obj, "kty")?;
-    if kty != "EC" {
-        return Err(TokenError::key(field, format!("\"kty\" must be \"EC\" (got \"{}\")", printable(kty))));
-    }
-    if !obj.contains_key("d") {
-        return Err(TokenError::key(field, "has no \"d\": a public key cannot sign; pass the private JWK"));
-    }
-    Ok(EcPrivateParts {
-        crv: str_member(field, obj, "crv")?,
-        x: b64url_decode(&format!("{field}.x"), str_member(field, obj, "x")?)?,
-        y: b64url_decode(&format!("{field}.y"), str_member(field, obj, "y")?)?,
-        d: b64url_decode(&format!("{field}.d"), str_member(field, obj, "d")?)?,
-        kid: opt_str_member(field, obj, "kid")?,
-        alg: opt_str_member(field, obj, "alg")?,
-    })
-}
-
-fn as_object<'a>(field: &str, jwk: &'a Value) -> Result<&'a Map<String, Value>> {
+pub(crate) fn as_object<'a>(field: &str, jwk: &'a Value) -> Result<&'a Map<String, Value>> {
     jwk.as_object().ok_or_else(|| TokenError::key(field, "must be a JWK object"))
 }
 
-fn str_member<'a>(field: &str, obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
+pub(crate) fn str_member<'a>(field: &str, obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
     match obj.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(_) => Err(TokenError::key(field, format!("\"{name}\" must be a non-empty string"))),
@@ -94,7 +40,11 @@ fn str_member<'a>(field: &str, obj: &'a Map<String, Value>, name: &str) -> Resul
     }
 }
 
-fn opt_str_member<'a>(field: &str, obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
+pub(crate) fn opt_str_member<'a>(
+    field: &str,
+    obj: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(_) => str_member(field, obj, name).map(Some),
@@ -134,21 +84,5 @@ mod tests {
         let e = thumbprint("jwk", &json!({"kty":"XYZ"})).unwrap_err();
         assert_eq!(e.message, "jwk: \"kty\" \"XYZ\" is not supported");
         assert!(thumbprint("jwk", &json!("nope")).is_err());
-    }
-
-    #[test]
-    fn public_only_ec_key_cannot_sign() {
-        let e = ec_private_parts("dpop.privateJwk", &json!({"kty":"EC","crv":"P-256","x":"AA","y":"AQ"}))
-            .err()
-            .unwrap();
-        assert!(e.message.starts_with("dpop.privateJwk: has no \"d\""), "{}", e.message);
-    }
-
-    #[test]
-    fn rsa_key_is_refused_for_ec_signing_with_a_named_field() {
-        let e = ec_private_parts("clientAuth.privateJwk", &json!({"kty":"RSA","n":"AA","e":"AQAB","d":"AA"}))
-            .err()
-            .unwrap();
-        assert_eq!(e.message, "clientAuth.privateJwk: \"kty\" must be \"EC\" (got \"RSA\")");
     }
 }

@@ -1,24 +1,52 @@
-//! Signing keys. ES256 keys sign inside the crate with `p256` (RFC 6979 deterministic ECDSA), so
-//! they work in every runtime; the scalar is zeroized when the key is dropped.
+//! Signing keys. ES256 keys from a JWK sign inside the crate with `p256` (RFC 6979 deterministic
+//! ECDSA), so they work in every runtime; the scalar is zeroized when the key is dropped. RSA
+//! (RS*/PS*) and EC P-384/P-521 keys, and keys the caller holds (a non-extractable `CryptoKey`),
+//! are signed by the host ([`crate::Env::sign`]): WebCrypto in JavaScript runtimes.
 
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey as P256SigningKey};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, printable, Alg};
-use crate::jwk::{ec_private_parts, EcPublicJwk};
+use crate::jose::{b64url, b64url_decode, printable, Alg};
+use crate::jwk::{as_object, opt_str_member, str_member, thumbprint};
 
-/// A private key that signs JWS (client assertions, DPoP proofs), with its public JWK and RFC 7638
-/// thumbprint computed once.
+/// A private key that signs JWS (client assertions, DPoP proofs). Its public JWK and RFC 7638
+/// thumbprint are computed once, when known.
 #[derive(Clone)]
 pub struct SigningKey {
-    inner: P256SigningKey,
     alg: Alg,
     kid: Option<String>,
-    public: EcPublicJwk,
+    public: Option<PublicKey>,
+    material: Material,
+}
+
+#[derive(Clone)]
+struct PublicKey {
+    jwk: Value,
     thumbprint: String,
+}
+
+#[derive(Clone)]
+enum Material {
+    /// ES256, signed here.
+    P256(P256SigningKey),
+    /// A private JWK the host imports (once) and signs with.
+    Jwk { id: String, private: Zeroizing<String> },
+    /// A key the host holds already, by the host's id.
+    External { id: String },
+}
+
+/// A key the host signs with: [`crate::Env::sign`] receives this.
+#[derive(Clone, Copy, Debug)]
+pub struct HostKey<'a> {
+    /// Stable id: the host may cache its imported key under it.
+    pub id: &'a str,
+    /// The algorithm to sign with.
+    pub alg: Alg,
+    /// The private JWK (JSON) to import, when the host does not hold the key yet.
+    pub private_jwk: Option<&'a str>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -27,38 +55,140 @@ impl std::fmt::Debug for SigningKey {
         f.debug_struct("SigningKey")
             .field("alg", &self.alg)
             .field("kid", &self.kid)
-            .field("thumbprint", &self.thumbprint)
+            .field("thumbprint", &self.thumbprint())
             .finish()
     }
 }
 
 impl SigningKey {
-    /// Read a private JWK. `alg` overrides the JWK's `alg`; `kid` overrides its `kid`.
+    /// Read a private JWK (EC P-256/P-384/P-521 or RSA). `alg` overrides the JWK's `alg`, which
+    /// otherwise defaults from the curve (ES256/384/512) or to RS256; `kid` overrides its `kid`.
     /// Errors are [`crate::ErrorCode::InvalidKey`] naming `field` (e.g. `clientAuth.privateJwk`).
     pub fn from_jwk(field: &str, jwk: &Value, alg: Option<&str>, kid: Option<&str>) -> Result<Self> {
-        let parts = ec_private_parts(field, jwk)?;
-        let alg_field = format!("{field}.alg");
-        let alg = match alg.or(parts.alg) {
-            Some(name) => Alg::parse(&alg_field, name)?,
-            None => Alg::Es256,
-        };
-        let Alg::Es256 = alg;
-        if parts.crv != "P-256" {
+        let obj = as_object(field, jwk)?;
+        let kty = str_member(field, obj, "kty")?;
+        let alg_name = alg.or(opt_str_member(field, obj, "alg")?);
+        let alg = alg_name.map(|a| Alg::parse(&format!("{field}.alg"), a)).transpose()?;
+        let kid = kid.or(opt_str_member(field, obj, "kid")?).map(str::to_owned);
+        if !obj.contains_key("d") {
             return Err(TokenError::key(
                 field,
-                format!("\"crv\" must be \"P-256\" for ES256 (got \"{}\")", printable(parts.crv)),
+                "has no \"d\": a public key cannot sign; pass the private JWK",
             ));
         }
-        let d = Zeroizing::new(parts.d);
-        let inner = P256SigningKey::from_slice(&d)
-            .ok()
-            .filter(|_| d.len() == 32)
-            .ok_or_else(|| TokenError::key(field, "\"d\" is not a valid P-256 private key"))?;
-        let key = Self::from_p256(inner, kid.or(parts.kid).map(str::to_owned));
-        if key.public.x != b64url(&parts.x) || key.public.y != b64url(&parts.y) {
-            return Err(TokenError::key(field, "\"x\"/\"y\" do not match the private key \"d\""));
+        match kty {
+            "EC" => Self::from_ec(field, obj, alg, kid),
+            "RSA" => Self::from_rsa(field, obj, alg, kid),
+            other => Err(TokenError::key(
+                field,
+                format!("\"kty\" must be \"EC\" or \"RSA\" (got \"{}\")", printable(other)),
+            )),
         }
-        Ok(key)
+    }
+
+    fn from_ec(field: &str, obj: &Map<String, Value>, alg: Option<Alg>, kid: Option<String>) -> Result<Self> {
+        let crv = str_member(field, obj, "crv")?;
+        let (default, size) = match crv {
+            "P-256" => (Alg::Es256, 32),
+            "P-384" => (Alg::Es384, 48),
+            "P-521" => (Alg::Es512, 66),
+            other => {
+                return Err(TokenError::key(
+                    field,
+                    format!("\"crv\" \"{}\" is not supported (P-256, P-384, P-521)", printable(other)),
+                ))
+            }
+        };
+        let alg = alg.unwrap_or(default);
+        if alg.curve() != Some(crv) {
+            return Err(TokenError::key(
+                field,
+                format!(
+                    "\"crv\" \"{crv}\" cannot sign {} (needs {})",
+                    alg.as_str(),
+                    alg.curve().unwrap_or("an RSA key")
+                ),
+            ));
+        }
+        let member = |name: &str| -> Result<Zeroizing<Vec<u8>>> {
+            let bytes =
+                Zeroizing::new(b64url_decode(&format!("{field}.{name}"), str_member(field, obj, name)?)?);
+            if bytes.len() != size {
+                return Err(TokenError::key(field, format!("\"{name}\" must be {size} bytes for {crv}")));
+            }
+            Ok(bytes)
+        };
+        let (x, y, d) = (member("x")?, member("y")?, member("d")?);
+        if alg == Alg::Es256 {
+            let inner = P256SigningKey::from_slice(&d)
+                .map_err(|_| TokenError::key(field, "\"d\" is not a valid P-256 private key"))?;
+            let key = Self::from_p256(inner, kid);
+            if key.public_jwk().is_some_and(|p| p["x"] != b64url(&x[..]) || p["y"] != b64url(&y[..])) {
+                return Err(TokenError::key(field, "\"x\"/\"y\" do not match the private key \"d\""));
+            }
+            return Ok(key);
+        }
+        let public = json!({ "crv": crv, "kty": "EC", "x": b64url(&x[..]), "y": b64url(&y[..]) });
+        let mut private = public.clone();
+        private["d"] = json!(b64url(&d[..]));
+        Self::host_jwk(alg, kid, public, &private)
+    }
+
+    fn from_rsa(
+        field: &str,
+        obj: &Map<String, Value>,
+        alg: Option<Alg>,
+        kid: Option<String>,
+    ) -> Result<Self> {
+        let alg = alg.unwrap_or(Alg::Rs256);
+        if alg.kty() != "RSA" {
+            return Err(TokenError::key(field, format!("an RSA key cannot sign {}", alg.as_str())));
+        }
+        let n = str_member(field, obj, "n")?;
+        let modulus = b64url_decode(&format!("{field}.n"), n)?;
+        if modulus.len() < 256 {
+            return Err(TokenError::key(field, "RSA keys must be at least 2048 bits"));
+        }
+        let e = str_member(field, obj, "e")?;
+        let public = json!({ "e": e, "kty": "RSA", "n": n });
+        // Only the key members travel to the host: no `alg`, `use` or `key_ops` that could
+        // contradict the algorithm the key is imported for.
+        let mut private = public.clone();
+        for name in ["d", "p", "q", "dp", "dq", "qi"] {
+            match obj.get(name) {
+                Some(Value::String(v)) => private[name] = json!(v),
+                Some(_) => return Err(TokenError::key(field, format!("\"{name}\" must be a string"))),
+                None if name == "d" => return Err(TokenError::key(field, "\"d\" is missing")),
+                None => {}
+            }
+        }
+        Self::host_jwk(alg, kid, public, &private)
+    }
+
+    fn host_jwk(alg: Alg, kid: Option<String>, public: Value, private: &Value) -> Result<Self> {
+        let thumbprint = thumbprint("jwk", &public)?;
+        let id = format!("{}:{thumbprint}", alg.as_str());
+        Ok(SigningKey {
+            alg,
+            kid,
+            public: Some(PublicKey { jwk: public, thumbprint }),
+            material: Material::Jwk { id, private: Zeroizing::new(private.to_string()) },
+        })
+    }
+
+    /// A key the host already holds under `id` (e.g. a caller's non-extractable `CryptoKey`),
+    /// with its public JWK when known.
+    pub fn external(id: &str, alg: Alg, kid: Option<&str>, public_jwk: Option<&Value>) -> Result<Self> {
+        let public = match public_jwk {
+            Some(jwk) => Some(PublicKey { jwk: jwk.clone(), thumbprint: thumbprint("jwk", jwk)? }),
+            None => None,
+        };
+        Ok(SigningKey {
+            alg,
+            kid: kid.map(str::to_owned),
+            public,
+            material: Material::External { id: id.to_owned() },
+        })
     }
 
     /// A new ES256 key from 32 random bytes per attempt; `random` is asked again in the
@@ -77,15 +207,44 @@ impl SigningKey {
         let point = inner.verifying_key().to_encoded_point(false);
         // An uncompressed SEC1 point is 0x04 || x (32 bytes) || y (32 bytes).
         let (x, y) = point.as_bytes().get(1..).unwrap_or_default().split_at(32);
-        let public = EcPublicJwk { crv: "P-256", x: b64url(x), y: b64url(y) };
-        let thumbprint = public.thumbprint();
-        SigningKey { inner, alg: Alg::Es256, kid, public, thumbprint }
+        let jwk = json!({ "crv": "P-256", "kty": "EC", "x": b64url(x), "y": b64url(y) });
+        let thumbprint = thumbprint("jwk", &jwk).unwrap_or_default();
+        SigningKey {
+            alg: Alg::Es256,
+            kid,
+            public: Some(PublicKey { jwk, thumbprint }),
+            material: Material::P256(inner),
+        }
     }
 
-    /// Sign a JWS signing input; the result is the JWS signature bytes (for ES256, `R || S`).
-    pub fn sign(&self, signing_input: &[u8]) -> Vec<u8> {
-        let signature: Signature = self.inner.sign(signing_input);
-        signature.to_bytes().to_vec()
+    /// Sign a JWS signing input into a compact JWS: here for ES256 JWKs, else by `env`'s host signer.
+    pub async fn sign<E: crate::Env>(&self, env: &E, signing_input: String) -> Result<String> {
+        let signature = match (self.sign_local(signing_input.as_bytes()), self.host_key()) {
+            (Some(signature), _) => signature,
+            (None, Some(host)) => env.sign(host, signing_input.as_bytes()).await?,
+            (None, None) => return Err(TokenError::key("key", "cannot sign")),
+        };
+        Ok(crate::jose::compact(signing_input, &signature))
+    }
+
+    /// Sign here when this crate holds the key (ES256 from a JWK); `None` when the host signs.
+    pub fn sign_local(&self, signing_input: &[u8]) -> Option<Vec<u8>> {
+        match &self.material {
+            Material::P256(inner) => {
+                let signature: Signature = inner.sign(signing_input);
+                Some(signature.to_bytes().to_vec())
+            }
+            _ => None,
+        }
+    }
+
+    /// The host's view of this key, when the host signs.
+    pub fn host_key(&self) -> Option<HostKey<'_>> {
+        match &self.material {
+            Material::P256(_) => None,
+            Material::Jwk { id, private } => Some(HostKey { id, alg: self.alg, private_jwk: Some(private) }),
+            Material::External { id } => Some(HostKey { id, alg: self.alg, private_jwk: None }),
+        }
     }
 
     /// The JWS algorithm this key signs with.
@@ -98,94 +257,29 @@ impl SigningKey {
         self.kid.as_deref()
     }
 
-    /// The public JWK.
-    pub fn public_jwk(&self) -> &EcPublicJwk {
-        &self.public
+    /// The public JWK (required members only), when known.
+    pub fn public_jwk(&self) -> Option<&Value> {
+        self.public.as_ref().map(|p| &p.jwk)
     }
 
-    /// RFC 7638 thumbprint of the public key.
-    pub fn thumbprint(&self) -> &str {
-        &self.thumbprint
+    /// RFC 7638 thumbprint of the public key, when known.
+    pub fn thumbprint(&self) -> Option<&str> {
+        self.public.as_ref().map(|p| p.thumbprint.as_str())
     }
 
-    /// The private JWK (with `alg`), for callers that generated a key and must keep it.
-    pub fn to_private_jwk(&self) -> Value {
-        let d = Zeroizing::new(self.inner.to_bytes());
-        let mut jwk = self.public.to_json();
+    /// The private JWK (with `alg`) of a key this crate holds, for callers that generated a key
+    /// and must keep it; `None` for host keys.
+    pub fn to_private_jwk(&self) -> Option<Value> {
+        let Material::P256(inner) = &self.material else {
+            return None;
+        };
+        let d = Zeroizing::new(inner.to_bytes());
+        let mut jwk = self.public_jwk()?.clone();
         jwk["d"] = json!(b64url(&d[..]));
         jwk["alg"] = json!(self.alg.as_str());
-        jwk
+        Some(jwk)
     }
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use p256::ecdsa::signature::Verifier as _;
-    use p256::ecdsa::VerifyingKey;
-
-    /// RFC 7515 Appendix A.3 ES256 key.
-    pub(crate) fn rfc7515_jwk() -> Value {
-        json!({"kty":"EC","crv":"P-256",
-            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-            "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
-            "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"})
-    }
-
-    #[test]
-    fn rfc7515_a3_key_signature_verifies_with_its_public_coordinates() {
-        let key = SigningKey::from_jwk("k", &rfc7515_jwk(), None, Some("kid-1")).unwrap();
-        let input = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
-        let sig = key.sign(input.as_bytes());
-        assert_eq!(sig.len(), 64);
-        let point = p256::EncodedPoint::from_affine_coordinates(
-            (&crate::jose::b64url_decode("x", &key.public.x).unwrap()[..]).into(),
-            (&crate::jose::b64url_decode("y", &key.public.y).unwrap()[..]).into(),
-            false,
-        );
-        let vk = VerifyingKey::from_encoded_point(&point).unwrap();
-        vk.verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap()).unwrap();
-        assert_eq!(key.kid(), Some("kid-1"));
-        assert_eq!(key.public_jwk().x, "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU");
-    }
-
-    #[test]
-    fn mismatched_public_coordinates_are_refused() {
-        let mut jwk = rfc7515_jwk();
-        jwk["x"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-        let e = SigningKey::from_jwk("dpop.privateJwk", &jwk, None, None).unwrap_err();
-        assert_eq!(e.message, "dpop.privateJwk: \"x\"/\"y\" do not match the private key \"d\"");
-    }
-
-    #[test]
-    fn wrong_curve_and_alg_are_named() {
-        let mut jwk = rfc7515_jwk();
-        jwk["crv"] = json!("P-384");
-        let e = SigningKey::from_jwk("clientAuth.privateJwk", &jwk, None, None).unwrap_err();
-        assert_eq!(e.message, "clientAuth.privateJwk: \"crv\" must be \"P-256\" for ES256 (got \"P-384\")");
-        let e =
-            SigningKey::from_jwk("clientAuth.privateJwk", &rfc7515_jwk(), Some("RS256"), None).unwrap_err();
-        assert!(e.message.starts_with("clientAuth.privateJwk.alg: \"RS256\""), "{}", e.message);
-    }
-
-    #[test]
-    fn generated_key_round_trips_through_its_private_jwk() {
-        let mut n = 0u8;
-        let key = SigningKey::generate(|buf| {
-            for b in buf.iter_mut() {
-                n = n.wrapping_add(7);
-                *b = n;
-            }
-        });
-        let again = SigningKey::from_jwk("k", &key.to_private_jwk(), None, None).unwrap();
-        assert_eq!(key.thumbprint(), again.thumbprint());
-        assert_eq!(key.to_private_jwk()["alg"], "ES256");
-    }
-
-    #[test]
-    fn debug_output_has_no_key_material() {
-        let key = SigningKey::from_jwk("k", &rfc7515_jwk(), None, None).unwrap();
-        let text = format!("{key:?}");
-        assert!(!text.contains("jpsQnn") && !text.contains("f83OJ3"), "{text}");
-    }
-}
+pub(crate) mod tests;

@@ -4,6 +4,7 @@
 #![allow(async_fn_in_trait)] // the engine is single-threaded (wasm); futures need not be Send
 
 use crate::error::Result;
+use crate::key::HostKey;
 
 /// A request to the authority: a token request (`POST`) or a metadata request (`GET`). Never
 /// follows redirects; bounded by `timeout_ms`.
@@ -40,12 +41,22 @@ pub trait Transport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
 }
 
-/// Time and randomness.
+/// Time, randomness and the host's signer.
 pub trait Env {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
     /// Fill `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]);
+    /// Sign a JWS signing input with a key the host signs with (RSA, EC P-384/P-521, a caller's
+    /// `CryptoKey`): the JWS signature bytes (for ECDSA, `R || S`). ES256 keys from a JWK sign in
+    /// the crate and never come here. The default has no signer.
+    async fn sign(&self, key: HostKey<'_>, signing_input: &[u8]) -> Result<Vec<u8>> {
+        let _ = signing_input;
+        Err(crate::TokenError::key(
+            "key",
+            format!("{} needs a host signer, and this host has none", key.alg.as_str()),
+        ))
+    }
 }
 
 /// One request to a protected API, made by [`crate::TokenClient::fetch`]. The engine chooses the

@@ -80,10 +80,15 @@ impl Transport for Script {
     }
 }
 
+/// (key id, alg, had a private JWK) of one host signature.
+type HostSignature = (String, &'static str, bool);
+
 #[derive(Clone, Default)]
 struct Clock {
     now: Rc<Cell<u64>>,
     counter: Rc<Cell<u8>>,
+    /// (key id, alg, had private JWK) of each host signature.
+    host_signed: Rc<RefCell<Vec<HostSignature>>>,
 }
 
 impl Env for Clock {
@@ -96,6 +101,10 @@ impl Env for Clock {
             *b = self.counter.get();
         }
     }
+    async fn sign(&self, key: crate::key::HostKey<'_>, _input: &[u8]) -> Result<Vec<u8>> {
+        self.host_signed.borrow_mut().push((key.id.to_owned(), key.alg.as_str(), key.private_jwk.is_some()));
+        Ok(vec![0xAB; 256])
+    }
 }
 
 fn client(options: Value) -> (TokenClient<Script, Clock>, Script, Clock) {
@@ -103,7 +112,7 @@ fn client(options: Value) -> (TokenClient<Script, Clock>, Script, Clock) {
     let clock = Clock::default();
     clock.now.set(1_700_000_000_000);
     let config = crate::config::parse(&options).unwrap();
-    (TokenClient::new(config, script.clone(), clock.clone()), script, clock)
+    (TokenClient::new(config, script.clone(), clock.clone()).unwrap(), script, clock)
 }
 
 fn secret_client() -> (TokenClient<Script, Clock>, Script, Clock) {
@@ -284,12 +293,12 @@ fn api_invalid_token_drops_the_token_and_retries_once_with_a_new_one() {
 fn create_dpop_proof_needs_dpop_and_uses_remembered_nonces() {
     let (c, _, _) = secret_client();
     assert_eq!(
-        c.create_dpop_proof("GET", "https://x/", None, None).unwrap_err().code,
+        block_on(c.create_dpop_proof("GET", "https://x/", None, None)).unwrap_err().code,
         ErrorCode::InvalidConfig
     );
     let (c, _, _) = dpop_client();
     c.inner.nonces.borrow_mut().remember("https://api.example/", "n9");
-    let proof = c.create_dpop_proof("GET", "https://api.example/a", Some("tok"), None).unwrap();
+    let proof = block_on(c.create_dpop_proof("GET", "https://api.example/a", Some("tok"), None)).unwrap();
     assert_eq!(claims(&proof)["nonce"], "n9");
     assert_eq!(claims(&proof)["ath"], crate::dpop::ath("tok"));
 }
@@ -341,4 +350,22 @@ fn discovery_refuses_a_server_that_cannot_verify_our_algorithm() {
     assert_eq!(e.code, ErrorCode::InvalidConfig);
     assert!(e.message.starts_with("dpop: \"ES256\" is not in"), "{}", e.message);
     assert_eq!(script.sent.borrow().len(), 1, "no token request after a failed check");
+}
+
+#[test]
+fn rsa_client_assertions_are_signed_by_the_host() {
+    let (c, script, clock) = client(json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": crate::key::tests::rsa_jwk(), "alg": "RS384"}
+    }));
+    script.token("t1", "Bearer", 300);
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    let signed = clock.host_signed.borrow();
+    assert_eq!(signed.len(), 1);
+    assert!(signed[0].0.starts_with("RS384:"));
+    assert_eq!((signed[0].1, signed[0].2), ("RS384", true));
+    let assertion = script.form(0, "client_assertion").unwrap();
+    let (header, _) = decode_unverified(&assertion).unwrap();
+    assert_eq!(header["alg"], "RS384");
+    assert_eq!(assertion.rsplit('.').next().unwrap(), crate::jose::b64url([0xAB; 256]));
 }

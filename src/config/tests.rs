@@ -76,8 +76,8 @@ fn private_key_jwt_audience_defaults_to_issuer_then_token_endpoint() {
     o["clientAuth"] = json!({"method": "private_key_jwt", "privateJwk": rfc7515_jwk()});
     let claims = |c: &ClientConfig| match &c.client_auth {
         ClientAuth::PrivateKeyJwt(s) => {
-            let jwt = s.mint(1, "j");
-            crate::dpop::decode_unverified(&jwt).unwrap().1
+            let input = s.signing_input(1, "j");
+            crate::dpop::decode_unverified(&input).unwrap().1
         }
         _ => panic!("not private_key_jwt"),
     };

@@ -9,9 +9,11 @@ use wasm_bindgen_futures::future_to_promise;
 use web_sys::{Request, RequestInit};
 
 use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport};
-use super::{error, get, to_json};
+use super::{error, get, to_json, webcrypto};
 use crate::cache::CachedToken;
 use crate::config::string_list;
+use crate::config::HostKeys;
+use crate::key::SigningKey;
 use crate::{RequestOptions, TokenError};
 
 type Engine = crate::TokenClient<JsTransport, JsEnv>;
@@ -70,10 +72,10 @@ impl JsTokenClient {
             return Err(TokenError::config("store", "shared stores are not supported yet"));
         }
         let json = to_json("options", options).map_err(|e| TokenError::config("options", e.message))?;
-        let config = crate::config::parse(&json)?;
+        let config = crate::config::parse_with(&json, host_keys(options)?)?;
         let fetcher = Fetcher::new(custom);
         let transport = JsTransport { fetcher: fetcher.clone() };
-        Ok(JsTokenClient { engine: Engine::new(config, transport, JsEnv), fetcher })
+        Ok(JsTokenClient { engine: Engine::new(config, transport, JsEnv)?, fetcher })
     }
 
     /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
@@ -112,7 +114,8 @@ impl JsTokenClient {
         future_to_promise(async move {
             let access_token = get(&opts, "accessToken").as_string();
             let nonce = get(&opts, "nonce").as_string();
-            let proof = engine.create_dpop_proof(&method, &url, access_token.as_deref(), nonce.as_deref())?;
+            let proof =
+                engine.create_dpop_proof(&method, &url, access_token.as_deref(), nonce.as_deref()).await?;
             Ok(JsValue::from_str(&proof))
         })
     }
@@ -197,6 +200,23 @@ impl JsTokenClient {
         };
         Request::new_with_str_and_init(&url, &init)
     }
+}
+
+/// Keys in the options that JSON cannot carry: `clientAuth.key` (a `CryptoKey`) is registered with
+/// the host signer and stays there. `dpop.keyPair` is not supported yet.
+fn host_keys(options: &JsValue) -> Result<HostKeys, TokenError> {
+    let auth = get(options, "clientAuth");
+    let key = get(&auth, "key");
+    if !get(&get(options, "dpop"), "keyPair").is_undefined() {
+        return Err(TokenError::config("dpop.keyPair", "is not supported yet; pass { privateJwk }"));
+    }
+    if key.is_undefined() || key.is_null() {
+        return Ok(HostKeys::default());
+    }
+    let alg = get(&auth, "alg").as_string();
+    let kid = get(&auth, "kid").as_string();
+    let (id, alg) = webcrypto::register("clientAuth.key", &key, alg.as_deref())?;
+    Ok(HostKeys { client_auth: Some(SigningKey::external(&id, alg, kid.as_deref(), None)?) })
 }
 
 /// `new URL(relative, base).href`.

@@ -44,7 +44,7 @@ pub fn generate_dpop_key() -> Promise {
 /// A signed `private_key_jwt` client assertion (RFC 7523).
 #[wasm_bindgen(js_name = createClientAssertion)]
 pub fn create_client_assertion(o: JsValue) -> Promise {
-    settle(|| {
+    settle(async move {
         let alg = get(&o, "alg").as_string();
         let kid = get(&o, "kid").as_string();
         let key = private_key(&o, alg.as_deref(), kid.as_deref())?;
@@ -70,25 +70,27 @@ pub fn create_client_assertion(o: JsValue) -> Promise {
                 claims,
             },
         );
-        Ok(signer.mint(JsEnv.now_ms() / 1000, &jti()))
+        let input = signer.signing_input(JsEnv.now_ms() / 1000, &jti());
+        signer.key().sign(&JsEnv, input).await
     })
 }
 
 /// A signed DPoP proof (RFC 9449 §4).
 #[wasm_bindgen(js_name = createDpopProof)]
 pub fn create_dpop_proof(o: JsValue) -> Promise {
-    settle(|| {
-        let key = DpopKey::new(private_key(&o, None, None)?);
+    settle(async move {
+        let key = DpopKey::new(private_key(&o, None, None)?)?;
         let access_token = get(&o, "accessToken").as_string();
         let nonce = get(&o, "nonce").as_string();
-        Ok(key.proof(ProofClaims {
+        let input = key.signing_input(ProofClaims {
             method: &required(&o, "method")?,
             url: &required(&o, "url")?,
             now_secs: JsEnv.now_ms() / 1000,
             jti: &jti(),
             access_token: access_token.as_deref(),
             nonce: nonce.as_deref(),
-        }))
+        });
+        key.key().sign(&JsEnv, input).await
     })
 }
 
@@ -99,9 +101,6 @@ pub fn jwk_thumbprint(jwk: JsValue) -> Result<String, JsValue> {
     Ok(crate::jwk::thumbprint("jwk", &json)?)
 }
 
-fn settle(f: impl FnOnce() -> Result<String, TokenError>) -> Promise {
-    match f() {
-        Ok(s) => Promise::resolve(&JsValue::from_str(&s)),
-        Err(e) => Promise::reject(&e.into()),
-    }
+fn settle(f: impl std::future::Future<Output = Result<String, TokenError>> + 'static) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move { Ok(JsValue::from_str(&f.await?)) })
 }

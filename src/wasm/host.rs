@@ -23,6 +23,10 @@ impl Env for JsEnv {
             wasm_bindgen::throw_str("tokenfetch: crypto.getRandomValues is not available");
         }
     }
+
+    async fn sign(&self, key: crate::key::HostKey<'_>, input: &[u8]) -> crate::Result<Vec<u8>> {
+        super::webcrypto::sign(key, input).await
+    }
 }
 
 /// The `fetch` to use: the caller's, or `globalThis.fetch` looked up at call time.

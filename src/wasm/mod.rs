@@ -5,6 +5,7 @@ mod client;
 mod error;
 mod helpers;
 mod host;
+mod webcrypto;
 
 use wasm_bindgen::prelude::*;
 

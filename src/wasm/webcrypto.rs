@@ -1,0 +1,154 @@
+//! The host signer: WebCrypto (`crypto.subtle`), present in every supported runtime. Private JWKs
+//! are imported once as non-extractable keys and cached by key id; a caller's `CryptoKey` is
+//! registered under an id and never leaves the host.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use super::get;
+use crate::jose::Alg;
+use crate::key::HostKey;
+use crate::{Result, TokenError};
+
+thread_local! {
+    static KEYS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
+    static NEXT_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+fn subtle() -> std::result::Result<JsValue, TokenError> {
+    let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
+    if subtle.is_undefined() {
+        return Err(TokenError::key("key", "crypto.subtle (WebCrypto) is not available in this runtime"));
+    }
+    Ok(subtle)
+}
+
+fn object(entries: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in entries {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o
+}
+
+fn hash(alg: Alg) -> JsValue {
+    JsValue::from_str(match alg.hash_bits() {
+        256 => "SHA-256",
+        384 => "SHA-384",
+        _ => "SHA-512",
+    })
+}
+
+/// The WebCrypto algorithm to import a key for `alg` with.
+fn import_params(alg: Alg) -> Object {
+    match alg.curve() {
+        Some(curve) => object(&[("name", "ECDSA".into()), ("namedCurve", curve.into())]),
+        None if alg.as_str().starts_with("PS") => object(&[("name", "RSA-PSS".into()), ("hash", hash(alg))]),
+        None => object(&[("name", "RSASSA-PKCS1-v1_5".into()), ("hash", hash(alg))]),
+    }
+}
+
+/// The WebCrypto parameters to sign with for `alg` (RFC 7518 §3.3–3.5: PSS salt = hash length).
+fn sign_params(alg: Alg) -> Object {
+    match alg.curve() {
+        Some(_) => object(&[("name", "ECDSA".into()), ("hash", hash(alg))]),
+        None if alg.as_str().starts_with("PS") => {
+            object(&[("name", "RSA-PSS".into()), ("saltLength", JsValue::from(alg.hash_bits() / 8))])
+        }
+        None => object(&[("name", "RSASSA-PKCS1-v1_5".into())]),
+    }
+}
+
+async fn call(method: &str, args: &[JsValue]) -> std::result::Result<JsValue, JsValue> {
+    let subtle = subtle()?;
+    let f: Function = get(&subtle, method).dyn_into()?;
+    let promise: Promise = f.apply(&subtle, &args.iter().collect::<Array>())?.dyn_into()?;
+    JsFuture::from(promise).await
+}
+
+fn host_error(what: &str, e: &JsValue) -> TokenError {
+    let detail = get(e, "message").as_string().unwrap_or_default();
+    TokenError::key("key", format!("{what}: {}", crate::jose::printable(&detail)))
+}
+
+async fn crypto_key(key: HostKey<'_>) -> Result<JsValue> {
+    if let Some(found) = KEYS.with(|k| k.borrow().get(key.id).cloned()) {
+        return Ok(found);
+    }
+    let jwk = key.private_jwk.ok_or_else(|| TokenError::key("key", "the host key is not registered"))?;
+    let jwk = js_sys::JSON::parse(jwk).map_err(|_| TokenError::key("key", "private JWK is not JSON"))?;
+    let usages: JsValue = Array::of1(&"sign".into()).into();
+    let imported =
+        call("importKey", &["jwk".into(), jwk, import_params(key.alg).into(), false.into(), usages])
+            .await
+            .map_err(|e| {
+                host_error(&format!("WebCrypto could not import the {} key", key.alg.as_str()), &e)
+            })?;
+    KEYS.with(|k| k.borrow_mut().insert(key.id.to_owned(), imported.clone()));
+    Ok(imported)
+}
+
+/// Sign with WebCrypto; ECDSA signatures come back as `R || S`, as JWS wants them.
+pub async fn sign(key: HostKey<'_>, input: &[u8]) -> Result<Vec<u8>> {
+    let crypto_key = crypto_key(key).await?;
+    let data: JsValue = Uint8Array::from(input).into();
+    let signature = call("sign", &[sign_params(key.alg).into(), crypto_key, data])
+        .await
+        .map_err(|e| host_error(&format!("WebCrypto could not sign with {}", key.alg.as_str()), &e))?;
+    Ok(Uint8Array::new(&signature).to_vec())
+}
+
+/// Register a caller's private `CryptoKey` for `field`; returns its id and the JWS algorithm it
+/// signs with (from `key.algorithm`, checked against `alg` when given).
+pub fn register(field: &str, key: &JsValue, alg: Option<&str>) -> Result<(String, Alg)> {
+    if get(key, "type").as_string().as_deref() != Some("private") {
+        return Err(TokenError::config(field, "must be a private CryptoKey"));
+    }
+    let usages: Array = get(key, "usages").dyn_into().unwrap_or_default();
+    if !usages.includes(&"sign".into(), 0) {
+        return Err(TokenError::config(field, "must have the \"sign\" usage"));
+    }
+    let algorithm = get(key, "algorithm");
+    let name = get(&algorithm, "name").as_string().unwrap_or_default();
+    let hash = get(&get(&algorithm, "hash"), "name").as_string().unwrap_or_default();
+    let curve = get(&algorithm, "namedCurve").as_string().unwrap_or_default();
+    let bits = hash.strip_prefix("SHA-").unwrap_or("");
+    let inferred = match name.as_str() {
+        "ECDSA" => match curve.as_str() {
+            "P-256" => "ES256",
+            "P-384" => "ES384",
+            "P-521" => "ES512",
+            _ => "",
+        }
+        .to_owned(),
+        "RSASSA-PKCS1-v1_5" => format!("RS{bits}"),
+        "RSA-PSS" => format!("PS{bits}"),
+        _ => String::new(),
+    };
+    let inferred = Alg::parse(field, &inferred).map_err(|_| {
+        TokenError::config(
+            field,
+            format!("a {name} key cannot sign JWS (use ECDSA, RSASSA-PKCS1-v1_5 or RSA-PSS)"),
+        )
+    })?;
+    if let Some(wanted) = alg.filter(|a| *a != inferred.as_str()) {
+        return Err(TokenError::config(
+            field,
+            format!(
+                "this {name} key signs {}, not \"{}\"",
+                inferred.as_str(),
+                crate::jose::printable(wanted)
+            ),
+        ));
+    }
+    let id = NEXT_ID.with(|n| {
+        n.set(n.get() + 1);
+        format!("cryptokey-{}", n.get())
+    });
+    KEYS.with(|k| k.borrow_mut().insert(id.clone(), key.clone()));
+    Ok((id, inferred))
+}
