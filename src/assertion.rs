@@ -67,6 +67,45 @@ impl AssertionSigner {
         signing_input(&self.header, &Value::Object(claims))
     }
 
+    /// The signing input of a JWT bearer grant assertion (RFC 7523 §2.1 as Maskinporten wants
+    /// it): exactly `iss` (client_id), `aud`, `scope`, `iat`, `exp`, `jti`, and `resource` when
+    /// given (a string for one, an array for several), plus the extra claims — no `sub`, no `nbf`.
+    pub fn grant_signing_input(
+        &self,
+        now_secs: u64,
+        jti: &str,
+        scope: &[String],
+        resource: &[String],
+    ) -> String {
+        let mut claims = self.claims.clone();
+        let registered = [
+            ("iss", json!(self.client_id)),
+            ("aud", json!(self.audience)),
+            ("scope", json!(scope.join(" "))),
+            ("iat", json!(now_secs)),
+            ("exp", json!(now_secs + self.lifetime_secs)),
+            ("jti", json!(jti)),
+        ];
+        for (name, value) in registered {
+            claims.insert(name.to_owned(), value);
+        }
+        match resource {
+            [] => {}
+            [one] => {
+                claims.insert("resource".into(), json!(one));
+            }
+            many => {
+                claims.insert("resource".into(), json!(many));
+            }
+        }
+        signing_input(&self.header, &Value::Object(claims))
+    }
+
+    /// `exp - iat` in seconds.
+    pub fn lifetime_secs(&self) -> u64 {
+        self.lifetime_secs
+    }
+
     /// The signing key.
     pub fn key(&self) -> &SigningKey {
         &self.key
@@ -115,6 +154,23 @@ mod tests {
             json!({"iss":"worker","sub":"worker","aud":"https://helseid.example/","jti":"jti-1",
                    "iat":1_700_000_000u64,"nbf":1_700_000_000u64,"exp":1_700_000_060u64})
         );
+    }
+
+    #[test]
+    fn maskinporten_grant_assertion_has_exactly_its_claims() {
+        let mut extra = Map::new();
+        extra.insert("consumer_org".into(), json!("0192:910753614"));
+        let s = signer(extra);
+        let input =
+            s.grant_signing_input(100, "j1", &["nav:a".into(), "nav:b".into()], &["https://api/".into()]);
+        let claims = decode(input.split('.').nth(1).unwrap());
+        assert_eq!(
+            claims,
+            json!({"iss":"worker","aud":"https://helseid.example/","scope":"nav:a nav:b","iat":100,"exp":160,
+                   "jti":"j1","resource":"https://api/","consumer_org":"0192:910753614"})
+        );
+        let two = s.grant_signing_input(100, "j", &[], &["https://a/".into(), "https://b/".into()]);
+        assert_eq!(decode(two.split('.').nth(1).unwrap())["resource"], json!(["https://a/", "https://b/"]));
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! Token cache policy: what a cache entry is, when it must be refreshed, its key, and the
-//! single-flight state (one token request per key at a time; failures are not cached).
+//! Token cache policy: what a cache entry is, when it must be refreshed, its key, the
+//! single-flight state (one token request per key at a time; failures are not cached), and a
+//! bound on the number of keys (least recently used first out; requests in flight stay).
 //!
 //! The waiter type `W` is the engine's (a shared future); this module only decides.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use sha2::{Digest, Sha256};
 
 use crate::token::{TokenResponse, TokenType};
 
@@ -75,39 +78,97 @@ pub enum Lookup<W> {
 struct Slot<W> {
     token: Option<CachedToken>,
     pending: Option<W>,
+    /// Position in the recency order.
+    used: u64,
 }
 
-/// Tokens and in-flight requests by cache key.
+/// Tokens and in-flight requests by cache key, at most `capacity` keys.
 #[derive(Debug)]
 pub struct TokenCache<W> {
     slots: HashMap<String, Slot<W>>,
+    /// Keys by last use, oldest first.
+    recency: BTreeMap<u64, String>,
+    clock: u64,
+    capacity: usize,
 }
+
+/// The default bound on cache keys (`cacheSize`).
+pub const DEFAULT_CAPACITY: usize = 1000;
 
 impl<W> Default for TokenCache<W> {
     fn default() -> Self {
-        TokenCache { slots: HashMap::new() }
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl<W> TokenCache<W> {
+    /// An empty cache holding at most `capacity` keys (at least 1).
+    pub fn with_capacity(capacity: usize) -> Self {
+        TokenCache { slots: HashMap::new(), recency: BTreeMap::new(), clock: 0, capacity: capacity.max(1) }
+    }
+
+    /// How many keys are held.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn touch(&mut self, key: &str) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            self.recency.remove(&slot.used);
+            self.clock += 1;
+            slot.used = self.clock;
+            self.recency.insert(self.clock, key.to_owned());
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(slot) = self.slots.remove(key) {
+            self.recency.remove(&slot.used);
+        }
+    }
+
+    /// Drop least recently used keys with no request in flight until within capacity.
+    fn shrink(&mut self) {
+        let excess = self.slots.len().saturating_sub(self.capacity);
+        let victims: Vec<String> = self
+            .recency
+            .values()
+            .filter(|k| self.slots.get(*k).is_some_and(|s| s.pending.is_none()))
+            .take(excess)
+            .cloned()
+            .collect();
+        for key in victims {
+            self.remove(&key);
+        }
     }
 }
 
 impl<W: Clone> TokenCache<W> {
     /// Look `key` up at `now_ms`; `force` skips a fresh token (but still joins a request in flight).
-    pub fn lookup(&self, key: &str, now_ms: u64, force: bool) -> Lookup<W> {
-        let Some(slot) = self.slots.get(key) else {
-            return Lookup::Miss;
+    pub fn lookup(&mut self, key: &str, now_ms: u64, force: bool) -> Lookup<W> {
+        let found = match self.slots.get(key) {
+            None => return Lookup::Miss,
+            Some(Slot { pending: Some(pending), .. }) => Lookup::Join(pending.clone()),
+            Some(Slot { token: Some(token), .. }) if !force && token.is_fresh(now_ms) => {
+                Lookup::Fresh(token.clone())
+            }
+            Some(_) => Lookup::Miss,
         };
-        if let Some(pending) = &slot.pending {
-            return Lookup::Join(pending.clone());
-        }
-        match &slot.token {
-            Some(token) if !force && token.is_fresh(now_ms) => Lookup::Fresh(token.clone()),
-            _ => Lookup::Miss,
-        }
+        self.touch(key);
+        found
     }
 
     /// Record that a token request for `key` is in flight; later lookups join `waiter`.
     pub fn begin(&mut self, key: &str, waiter: W) {
-        self.slots.entry(key.to_owned()).or_insert(Slot { token: None, pending: None }).pending =
+        self.slots.entry(key.to_owned()).or_insert(Slot { token: None, pending: None, used: 0 }).pending =
             Some(waiter);
+        self.touch(key);
+        self.shrink();
     }
 
     /// The request for `key` ended: store the token, or on failure (`None`) keep nothing new.
@@ -118,7 +179,7 @@ impl<W: Clone> TokenCache<W> {
                 slot.token = token;
             }
             if slot.token.is_none() {
-                self.slots.remove(key);
+                self.remove(key);
             }
         }
     }
@@ -145,16 +206,37 @@ impl<W: Clone> TokenCache<W> {
     }
 }
 
-/// The cache key of a request: grant, sorted scope set, sorted resource set, DPoP key thumbprint.
-/// Values are joined with characters that cannot occur in them unescaped.
-pub fn cache_key(grant: &str, scope: &[String], resource: &[String], dpop_jkt: Option<&str>) -> String {
+/// The hash a subject token is cached under: it is never kept in clear.
+pub fn subject_hash(subject_token_type: &str, subject_token: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(subject_token_type.as_bytes());
+    hasher.update([0]);
+    hasher.update(subject_token.as_bytes());
+    crate::jose::b64url(hasher.finalize())
+}
+
+/// The cache key of a request: grant, sorted scope set, sorted resource set, subject hash, DPoP
+/// key thumbprint. Values are joined with characters that cannot occur in them unescaped.
+pub fn cache_key(
+    grant: &str,
+    scope: &[String],
+    resource: &[String],
+    subject_hash: Option<&str>,
+    dpop_jkt: Option<&str>,
+) -> String {
     let sorted = |items: &[String]| {
         let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
         v.sort_unstable();
         v.dedup();
         v.join(" ")
     };
-    format!("{grant}|{}|{}|{}", sorted(scope), sorted(resource).replace('|', "%7C"), dpop_jkt.unwrap_or(""))
+    format!(
+        "{grant}|{}|{}|{}|{}",
+        sorted(scope),
+        sorted(resource).replace('|', "%7C"),
+        subject_hash.unwrap_or(""),
+        dpop_jkt.unwrap_or("")
+    )
 }
 
 #[cfg(test)]
@@ -227,10 +309,49 @@ mod tests {
 
     #[test]
     fn cache_key_ignores_order_and_duplicates_but_not_content() {
-        let a = cache_key("cc", &["b".into(), "a".into()], &["r".into()], Some("jkt"));
-        let b = cache_key("cc", &["a".into(), "b".into(), "a".into()], &["r".into()], Some("jkt"));
+        let a = cache_key("cc", &["b".into(), "a".into()], &["r".into()], None, Some("jkt"));
+        let b = cache_key("cc", &["a".into(), "b".into(), "a".into()], &["r".into()], None, Some("jkt"));
         assert_eq!(a, b);
-        assert_ne!(a, cache_key("cc", &["a".into()], &["r".into()], Some("jkt")));
-        assert_ne!(a, cache_key("cc", &["a".into(), "b".into()], &["r".into()], None));
+        assert_ne!(a, cache_key("cc", &["a".into()], &["r".into()], None, Some("jkt")));
+        assert_ne!(a, cache_key("cc", &["a".into(), "b".into()], &["r".into()], None, None));
+        assert_ne!(a, cache_key("cc", &["a".into(), "b".into()], &["r".into()], Some("h"), Some("jkt")));
+    }
+
+    #[test]
+    fn subjects_are_hashed_never_kept_in_clear() {
+        let h = subject_hash("urn:ietf:params:oauth:token-type:access_token", "user.token.secret");
+        assert!(!h.contains("user") && h.len() == 43);
+        assert_ne!(h, subject_hash("urn:ietf:params:oauth:token-type:jwt", "user.token.secret"));
+    }
+
+    fn fill(cache: &mut TokenCache<u32>, key: &str) {
+        cache.begin(key, 0);
+        cache.complete(key, Some(CachePolicy::default().admit(response(Some(600)), 0)));
+    }
+
+    #[test]
+    fn least_recently_used_keys_leave_first() {
+        let mut cache: TokenCache<u32> = TokenCache::with_capacity(2);
+        fill(&mut cache, "a");
+        fill(&mut cache, "b");
+        assert!(matches!(cache.lookup("a", 0, false), Lookup::Fresh(_)));
+        fill(&mut cache, "c");
+        assert_eq!(cache.len(), 2);
+        assert!(matches!(cache.lookup("b", 0, false), Lookup::Miss), "b was least recently used");
+        assert!(matches!(cache.lookup("a", 0, false), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup("c", 0, false), Lookup::Fresh(_)));
+    }
+
+    #[test]
+    fn requests_in_flight_are_never_evicted() {
+        let mut cache: TokenCache<u32> = TokenCache::with_capacity(1);
+        cache.begin("a", 1);
+        cache.begin("b", 2);
+        assert!(matches!(cache.lookup("a", 0, false), Lookup::Join(1)));
+        assert!(matches!(cache.lookup("b", 0, false), Lookup::Join(2)));
+        cache.complete("a", Some(CachePolicy::default().admit(response(Some(600)), 0)));
+        cache.complete("b", Some(CachePolicy::default().admit(response(Some(600)), 0)));
+        fill(&mut cache, "c");
+        assert_eq!(cache.len(), 1);
     }
 }

@@ -6,12 +6,12 @@ use std::rc::Rc;
 
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 
-use crate::cache::{cache_key, CachePolicy, CachedToken, Lookup, TokenCache};
-use crate::config::{ClientAuth, ClientConfig, DpopSetting, TokenEndpoint};
+use crate::cache::{cache_key, subject_hash, CachePolicy, CachedToken, Lookup, TokenCache};
+use crate::config::{ClientAuth, ClientConfig, DpopSetting, GrantKind, Secret, TokenEndpoint};
 use crate::discovery::{self, Metadata};
 use crate::dpop::{DpopKey, NonceStore, ProofClaims};
 use crate::error::{ErrorCode, Result, TokenError};
-use crate::grant::{token_request, ClientCredentials, Grant};
+use crate::grant::{token_request, ClientCredentials, Grant, TokenExchange};
 use crate::jose::b64url;
 use crate::key::SigningKey;
 use crate::resource::{ApiDecision, ApiResponse, RetryBudget};
@@ -19,14 +19,30 @@ use crate::token::{interpret, Expectation, TokenOutcome, TokenType};
 use crate::transport::{ApiCall, Env, HttpRequest, Transport};
 
 /// Per-call token options (`TokenRequestOptions`): each overrides the client's default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RequestOptions {
     /// Scopes instead of the client's.
     pub scope: Option<Vec<String>>,
     /// Resources instead of the client's.
     pub resource: Option<Vec<String>>,
+    /// The token to act for (`on_behalf_of`, `token_exchange`, `jwt_bearer`); cached under its hash.
+    pub subject_token: Option<Secret>,
+    /// Its RFC 8693 type (token exchange; default from `tokenExchange.subjectTokenType`).
+    pub subject_token_type: Option<String>,
     /// Skip a cached token and ask the authority (joins a request already in flight).
     pub force_refresh: bool,
+}
+
+impl std::fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .field("subject_token", &self.subject_token.as_ref().map(|_| "***"))
+            .field("subject_token_type", &self.subject_token_type)
+            .field("force_refresh", &self.force_refresh)
+            .finish()
+    }
 }
 
 type Pending = Shared<LocalBoxFuture<'static, Result<CachedToken>>>;
@@ -57,10 +73,13 @@ struct Inner<T, E> {
 }
 
 /// A resolved request: the cache key and what to ask for.
+#[derive(Clone)]
 struct Target {
     key: String,
     scope: Vec<String>,
     resource: Vec<String>,
+    /// The subject token and its type.
+    subject: Option<(Secret, String)>,
 }
 
 impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
@@ -73,6 +92,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         };
         let policy =
             CachePolicy { refresh_before_ms: config.refresh_before_secs * 1000, ..CachePolicy::default() };
+        let cache = RefCell::new(TokenCache::with_capacity(config.cache_size));
         Ok(TokenClient {
             inner: Rc::new(Inner {
                 config,
@@ -80,7 +100,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                 env,
                 policy,
                 dpop,
-                cache: RefCell::default(),
+                cache,
                 nonces: RefCell::default(),
                 token_requests: Cell::new(0),
                 endpoint: RefCell::default(),
@@ -119,14 +139,15 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     /// A token for `options`: from the cache when fresh, else from the authority, with concurrent
     /// misses sharing one request.
     pub async fn get_token(&self, options: &RequestOptions) -> Result<CachedToken> {
-        let target = self.target(options);
+        let target = self.target(options)?;
         self.token_for(&target, options.force_refresh).await
     }
 
     /// Drop the cached token for `options`.
-    pub fn invalidate(&self, options: &RequestOptions) {
-        let target = self.target(options);
+    pub fn invalidate(&self, options: &RequestOptions) -> Result<()> {
+        let target = self.target(options)?;
         self.inner.cache.borrow_mut().clear(&target.key);
+        Ok(())
     }
 
     /// A DPoP proof with this client's key (`ath` when `access_token` is given; `nonce` defaults
@@ -154,7 +175,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         call: &mut C,
         options: &RequestOptions,
     ) -> Result<C::Response, C::Error> {
-        let target = self.target(options);
+        let target = self.target(options)?;
         let mut token = self.token_for(&target, options.force_refresh).await?;
         let mut budget = RetryBudget::default();
         loop {
@@ -195,27 +216,51 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         }
     }
 
-    fn target(&self, options: &RequestOptions) -> Target {
+    fn target(&self, options: &RequestOptions) -> Result<Target> {
         let config = &self.inner.config;
         let scope = options.scope.clone().unwrap_or_else(|| config.scope.clone());
         let resource = options.resource.clone().unwrap_or_else(|| config.resource.clone());
-        let key = cache_key("client_credentials", &scope, &resource, self.dpop_thumbprint());
-        Target { key, scope, resource }
+        let grant = &config.grant;
+        let subject = match (&options.subject_token, grant) {
+            (Some(_), GrantKind::ClientCredentials) => {
+                return Err(TokenError::argument(
+                    "req.subjectToken",
+                    "is only for grant \"jwt_bearer\", \"on_behalf_of\" or \"token_exchange\"",
+                ))
+            }
+            (Some(token), _) => {
+                let token_type = match (&options.subject_token_type, grant) {
+                    (Some(t), _) => t.clone(),
+                    (None, GrantKind::TokenExchange(x)) => x.subject_token_type.clone(),
+                    (None, _) => crate::grant::ACCESS_TOKEN_TYPE.to_owned(),
+                };
+                Some((token.clone(), token_type))
+            }
+            (None, g) if g.needs_subject() => {
+                return Err(TokenError::argument(
+                    "req.subjectToken",
+                    format!("is required for grant \"{}\"", g.name()),
+                ))
+            }
+            (None, _) => None,
+        };
+        let hash = subject.as_ref().map(|(token, token_type)| subject_hash(token_type, token.expose()));
+        let key = cache_key(grant.name(), &scope, &resource, hash.as_deref(), self.dpop_thumbprint());
+        Ok(Target { key, scope, resource, subject })
     }
 
     async fn token_for(&self, target: &Target, force: bool) -> Result<CachedToken> {
         let now = self.inner.env.now_ms();
-        let found = self.inner.cache.borrow().lookup(&target.key, now, force);
+        let found = self.inner.cache.borrow_mut().lookup(&target.key, now, force);
         match found {
             Lookup::Fresh(token) => Ok(token),
             Lookup::Join(pending) => pending.await,
             Lookup::Miss => {
                 let inner = Rc::clone(&self.inner);
-                let (key, scope, resource) =
-                    (target.key.clone(), target.scope.clone(), target.resource.clone());
+                let owned = target.clone();
                 let pending = async move {
-                    let result = inner.request_token(&scope, &resource).await;
-                    inner.cache.borrow_mut().complete(&key, result.as_ref().ok().cloned());
+                    let result = inner.request_token(&owned).await;
+                    inner.cache.borrow_mut().complete(&owned.key, result.as_ref().ok().cloned());
                     result
                 }
                 .boxed_local()
@@ -295,38 +340,84 @@ impl<T: Transport, E: Env> Inner<T, E> {
         Ok(metadata)
     }
 
+    /// The client assertion for one token request, when the client authenticates with one.
+    async fn client_assertion(&self) -> Result<Option<String>> {
+        match &self.config.client_auth {
+            ClientAuth::PrivateKeyJwt(signer) => {
+                let input = signer.signing_input(self.env.now_ms() / 1000, &self.jti());
+                Ok(Some(signer.key().sign(&self.env, input).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Maskinporten's grant: an assertion signed with the `private_key_jwt` key (RFC 7523 §2.1).
+    async fn grant_assertion(&self, target: &Target) -> Result<String> {
+        let ClientAuth::PrivateKeyJwt(signer) = &self.config.client_auth else {
+            return Err(TokenError::argument(
+                "req.subjectToken",
+                "is required for grant \"jwt_bearer\" unless clientAuth is private_key_jwt (which signs the grant)",
+            ));
+        };
+        let input = signer.grant_signing_input(
+            self.env.now_ms() / 1000,
+            &self.jti(),
+            &target.scope,
+            &target.resource,
+        );
+        signer.key().sign(&self.env, input).await
+    }
+
     /// One token request, retried once on a DPoP nonce challenge with a fresh assertion and proof.
-    async fn request_token(&self, scope: &[String], resource: &[String]) -> Result<CachedToken> {
+    async fn request_token(&self, target: &Target) -> Result<CachedToken> {
         let config = &self.config;
         let endpoint = &self.token_endpoint().await?;
         let mut may_retry_nonce = true;
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
-            let assertion = match &config.client_auth {
-                ClientAuth::PrivateKeyJwt(signer) => {
-                    let input = signer.signing_input(self.env.now_ms() / 1000, &self.jti());
-                    Some(signer.key().sign(&self.env, input).await?)
-                }
+            let subject =
+                target.subject.as_ref().map(|(token, token_type)| (token.expose(), token_type.as_str()));
+            // Maskinporten's form: the self-signed grant assertion is the only credential.
+            let own_grant = match (&config.grant, subject) {
+                (GrantKind::JwtBearer, None) => Some(self.grant_assertion(target).await?),
                 _ => None,
             };
+            let assertion = if own_grant.is_some() { None } else { self.client_assertion().await? };
+            let grant = match (&config.grant, subject, &own_grant) {
+                (GrantKind::JwtBearer, _, Some(own)) => Grant::JwtBearer { assertion: own },
+                (GrantKind::JwtBearer, Some((token, _)), _) => Grant::JwtBearer { assertion: token },
+                (GrantKind::OnBehalfOf, Some((token, _)), _) => Grant::OnBehalfOf { assertion: token },
+                (GrantKind::TokenExchange(x), Some((token, token_type)), _) => {
+                    Grant::TokenExchange(TokenExchange {
+                        subject_token: token,
+                        subject_token_type: token_type,
+                        requested_token_type: x.requested_token_type.as_deref(),
+                        audience: x.audience.as_deref(),
+                        actor: x.actor.as_ref().map(|(t, kind)| (t.expose(), kind.as_str())),
+                    })
+                }
+                _ => Grant::ClientCredentials,
+            };
+            let client_id = config.client_id.as_str();
             let credentials = match (&config.client_auth, &assertion) {
+                _ if own_grant.is_some() => ClientCredentials::Omitted,
                 (ClientAuth::SecretBasic(s), _) => {
-                    ClientCredentials::SecretBasic { client_id: &config.client_id, secret: s.expose() }
+                    ClientCredentials::SecretBasic { client_id, secret: s.expose() }
                 }
                 (ClientAuth::SecretPost(s), _) => {
-                    ClientCredentials::SecretPost { client_id: &config.client_id, secret: s.expose() }
+                    ClientCredentials::SecretPost { client_id, secret: s.expose() }
                 }
                 (ClientAuth::PrivateKeyJwt(_), Some(a)) => {
-                    ClientCredentials::Assertion { client_id: &config.client_id, assertion: a }
+                    ClientCredentials::Assertion { client_id, assertion: a }
                 }
-                _ => ClientCredentials::None { client_id: &config.client_id },
+                _ => ClientCredentials::None { client_id },
             };
             let request = token_request(
                 endpoint,
-                Grant::ClientCredentials,
+                grant,
                 credentials,
-                scope,
-                resource,
+                &target.scope,
+                &target.resource,
                 &config.extra_params,
             );
             let mut headers = request.headers;

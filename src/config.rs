@@ -18,6 +18,10 @@ pub struct ClientConfig {
     pub client_id: String,
     /// How the client authenticates.
     pub client_auth: ClientAuth,
+    /// The grant requested.
+    pub grant: GrantKind,
+    /// `cacheSize`: the most cache keys kept (default 1000; least recently used leave first).
+    pub cache_size: usize,
     /// Default scopes.
     pub scope: Vec<String>,
     /// Default RFC 8707 resources.
@@ -41,6 +45,51 @@ pub enum TokenEndpoint {
     Configured(String),
     /// Discover it from this issuer (`issuer` without `tokenEndpoint`).
     Discover(String),
+}
+
+/// The grant a client requests (`grant`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantKind {
+    /// `client_credentials` (RFC 6749 §4.4), the default.
+    ClientCredentials,
+    /// `jwt_bearer` (RFC 7523 §2.1): without a per-request `subjectToken`, the grant assertion is
+    /// signed with `clientAuth`'s key (Maskinporten); with one, that token is the assertion.
+    JwtBearer,
+    /// `on_behalf_of` (Microsoft Entra): a per-request `subjectToken` (the user's token) is the
+    /// assertion, with `requested_token_use=on_behalf_of`.
+    OnBehalfOf,
+    /// `token_exchange` (RFC 8693): a per-request `subjectToken`.
+    TokenExchange(TokenExchangeConfig),
+}
+
+impl GrantKind {
+    /// The option value naming this grant.
+    pub fn name(&self) -> &'static str {
+        match self {
+            GrantKind::ClientCredentials => "client_credentials",
+            GrantKind::JwtBearer => "jwt_bearer",
+            GrantKind::OnBehalfOf => "on_behalf_of",
+            GrantKind::TokenExchange(_) => "token_exchange",
+        }
+    }
+
+    /// Whether requests carry a caller's subject token (always for OBO and token exchange).
+    pub fn needs_subject(&self) -> bool {
+        matches!(self, GrantKind::OnBehalfOf | GrantKind::TokenExchange(_))
+    }
+}
+
+/// `tokenExchange` options (RFC 8693 §2.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenExchangeConfig {
+    /// Default `subject_token_type` (default: access token).
+    pub subject_token_type: String,
+    /// `requested_token_type`.
+    pub requested_token_type: Option<String>,
+    /// `audience`.
+    pub audience: Option<String>,
+    /// `actor_token` and its type.
+    pub actor: Option<(Secret, String)>,
 }
 
 /// Client authentication at the token endpoint.
@@ -107,6 +156,8 @@ pub enum DpopSetting {
 }
 
 const KNOWN: &[&str] = &[
+    "tokenExchange",
+    "cacheSize",
     "issuer",
     "tokenEndpoint",
     "clientId",
@@ -153,17 +204,7 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
             ));
         }
     }
-    if let Some(grant) = opt_str(obj, "grant")? {
-        if grant != "client_credentials" {
-            return Err(TokenError::config(
-                "grant",
-                format!(
-                    "\"{}\" is not supported yet (supported: \"client_credentials\")",
-                    crate::jose::printable(grant)
-                ),
-            ));
-        }
-    }
+    let grant = grant(obj)?;
     let issuer = opt_str(obj, "issuer")?.map(|u| http_url("issuer", u)).transpose()?;
     let token_endpoint = match (opt_str(obj, "tokenEndpoint")?, &issuer) {
         (Some(url), _) => TokenEndpoint::Configured(http_url("tokenEndpoint", url)?),
@@ -177,6 +218,8 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
     };
     Ok(ClientConfig {
         client_auth: client_auth(obj, &client_id, audience_default, host_keys.client_auth)?,
+        cache_size: opt_uint(obj, "cacheSize", 1, 1_000_000)?
+            .map_or(crate::cache::DEFAULT_CAPACITY, |n| n as usize),
         scope: string_list(obj, "scope", true)?,
         resource: string_list(obj, "resource", false)?
             .into_iter()
@@ -191,7 +234,103 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
         token_endpoint,
         issuer,
         client_id,
+        grant,
     })
+    .and_then(check_grant)
+}
+
+/// Validate `TokenRequestOptions` (per call); errors are `invalid_argument` naming `req.<field>`.
+pub fn parse_request(req: &Value) -> Result<crate::RequestOptions> {
+    let obj = match req {
+        Value::Null => return Ok(crate::RequestOptions::default()),
+        Value::Object(obj) => obj,
+        _ => return Err(TokenError::argument("req", "must be an object")),
+    };
+    let as_argument = |mut e: TokenError| {
+        e.code = ErrorCode::InvalidArgument;
+        e.message = format!("req.{}", e.message);
+        e
+    };
+    let list = |name: &str, split: bool| -> Result<Option<Vec<String>>> {
+        if obj.get(name).is_none_or(Value::is_null) {
+            return Ok(None);
+        }
+        string_list(obj, name, split).map(Some).map_err(as_argument)
+    };
+    let text = |name: &str| opt_str(obj, name).map(|v| v.map(str::to_owned)).map_err(as_argument);
+    let force_refresh = match obj.get("forceRefresh") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(TokenError::argument("req.forceRefresh", "must be a boolean")),
+    };
+    Ok(crate::RequestOptions {
+        scope: list("scope", true)?,
+        resource: list("resource", false)?,
+        subject_token: text("subjectToken")?.map(Secret::new),
+        subject_token_type: text("subjectTokenType")?,
+        force_refresh,
+    })
+}
+
+fn grant(obj: &Map<String, Value>) -> Result<GrantKind> {
+    let name = opt_str(obj, "grant")?.unwrap_or("client_credentials");
+    let exchange = match obj.get("tokenExchange") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(x)) => Some(x),
+        Some(_) => return Err(TokenError::config("tokenExchange", "must be an object")),
+    };
+    if exchange.is_some() && name != "token_exchange" {
+        return Err(TokenError::config("tokenExchange", "is only for grant \"token_exchange\""));
+    }
+    Ok(match name {
+        "client_credentials" => GrantKind::ClientCredentials,
+        "jwt_bearer" => GrantKind::JwtBearer,
+        "on_behalf_of" => GrantKind::OnBehalfOf,
+        "token_exchange" => {
+            let empty = Map::new();
+            let x = exchange.unwrap_or(&empty);
+            let field = |name: &str| format!("tokenExchange.{name}");
+            let text = |name: &str| opt_str_in(x, &field(name), name).map(|v| v.map(str::to_owned));
+            let actor = match (text("actorToken")?, text("actorTokenType")?) {
+                (Some(token), kind) => {
+                    Some((Secret::new(token), kind.unwrap_or_else(|| crate::grant::ACCESS_TOKEN_TYPE.to_owned())))
+                }
+                (None, Some(_)) => {
+                    return Err(TokenError::config("tokenExchange.actorTokenType", "needs \"actorToken\""))
+                }
+                (None, None) => None,
+            };
+            GrantKind::TokenExchange(TokenExchangeConfig {
+                subject_token_type: text("subjectTokenType")?
+                    .unwrap_or_else(|| crate::grant::ACCESS_TOKEN_TYPE.to_owned()),
+                requested_token_type: text("requestedTokenType")?,
+                audience: text("audience")?,
+                actor,
+            })
+        }
+        other => {
+            return Err(TokenError::config(
+                "grant",
+                format!(
+                    "\"{}\" is not one of \"client_credentials\", \"jwt_bearer\", \"token_exchange\", \"on_behalf_of\"",
+                    crate::jose::printable(other)
+                ),
+            ))
+        }
+    })
+}
+
+/// Rules between options: a Maskinporten-style `jwt_bearer` grant assertion lives at most 120 s.
+fn check_grant(config: ClientConfig) -> Result<ClientConfig> {
+    if let (GrantKind::JwtBearer, ClientAuth::PrivateKeyJwt(signer)) = (&config.grant, &config.client_auth) {
+        if signer.lifetime_secs() > 120 {
+            return Err(TokenError::config(
+                "clientAuth.lifetimeSeconds",
+                "must be at most 120 for grant \"jwt_bearer\" (exp - iat <= 120)",
+            ));
+        }
+    }
+    Ok(config)
 }
 
 fn client_auth(

@@ -1,5 +1,6 @@
-//! Token requests (RFC 6749 §4.4 client credentials) with client authentication
-//! (RFC 6749 §2.3.1 secrets, RFC 7523 §2.2 assertions), scope and resource (RFC 8707).
+//! Token requests: client credentials (RFC 6749 §4.4), JWT bearer (RFC 7523 §2.1), Entra's
+//! On-Behalf-Of and token exchange (RFC 8693 §2.1), with client authentication (RFC 6749 §2.3.1
+//! secrets, RFC 7523 §2.2 assertions), scope and resource (RFC 8707).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -33,6 +34,9 @@ pub enum ClientCredentials<'a> {
         /// The client id.
         client_id: &'a str,
     },
+    /// No client authentication at all: the grant's own assertion identifies the client
+    /// (Maskinporten's JWT bearer grant).
+    Omitted,
 }
 
 /// A token request ready to send: `POST url` with these headers and form body.
@@ -46,18 +50,54 @@ pub struct TokenRequest {
     pub body: String,
 }
 
-/// The grant being requested.
+/// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// `grant_type` of token exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The default `subject_token_type`: an access token (RFC 8693 §3).
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// The grant being requested, with its per-request material.
 #[derive(Clone, Copy, Debug)]
-pub enum Grant {
+pub enum Grant<'a> {
     /// `client_credentials` (RFC 6749 §4.4).
     ClientCredentials,
+    /// `jwt-bearer` (RFC 7523 §2.1): `assertion` is the grant (self-signed, as Maskinporten wants,
+    /// or a JWT the caller received).
+    JwtBearer {
+        /// The assertion.
+        assertion: &'a str,
+    },
+    /// Microsoft Entra On-Behalf-Of: `jwt-bearer` with the incoming user token as `assertion` and
+    /// `requested_token_use=on_behalf_of`.
+    OnBehalfOf {
+        /// The user's access token.
+        assertion: &'a str,
+    },
+    /// Token exchange (RFC 8693 §2.1).
+    TokenExchange(TokenExchange<'a>),
+}
+
+/// The RFC 8693 §2.1 parameters of a token exchange.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenExchange<'a> {
+    /// `subject_token`.
+    pub subject_token: &'a str,
+    /// `subject_token_type`.
+    pub subject_token_type: &'a str,
+    /// `requested_token_type`.
+    pub requested_token_type: Option<&'a str>,
+    /// `audience`.
+    pub audience: Option<&'a str>,
+    /// `actor_token` and `actor_token_type`.
+    pub actor: Option<(&'a str, &'a str)>,
 }
 
 /// Build the token request for `grant`, with `scope` (space-joined), each `resource` repeated
 /// (RFC 8707 §2) and `extra` parameters appended.
 pub fn token_request(
     token_endpoint: &str,
-    grant: Grant,
+    grant: Grant<'_>,
     credentials: ClientCredentials<'_>,
     scope: &[String],
     resource: &[String],
@@ -66,6 +106,30 @@ pub fn token_request(
     let mut form = Form::default();
     match grant {
         Grant::ClientCredentials => form.add("grant_type", "client_credentials"),
+        Grant::JwtBearer { assertion } => {
+            form.add("grant_type", JWT_BEARER);
+            form.add("assertion", assertion);
+        }
+        Grant::OnBehalfOf { assertion } => {
+            form.add("grant_type", JWT_BEARER);
+            form.add("assertion", assertion);
+            form.add("requested_token_use", "on_behalf_of");
+        }
+        Grant::TokenExchange(x) => {
+            form.add("grant_type", TOKEN_EXCHANGE);
+            form.add("subject_token", x.subject_token);
+            form.add("subject_token_type", x.subject_token_type);
+            if let Some(t) = x.requested_token_type {
+                form.add("requested_token_type", t);
+            }
+            if let Some(a) = x.audience {
+                form.add("audience", a);
+            }
+            if let Some((token, token_type)) = x.actor {
+                form.add("actor_token", token);
+                form.add("actor_token_type", token_type);
+            }
+        }
     }
     if !scope.is_empty() {
         form.add("scope", &scope.join(" "));
@@ -92,6 +156,7 @@ pub fn token_request(
             form.add("client_assertion", assertion);
         }
         ClientCredentials::None { client_id } => form.add("client_id", client_id),
+        ClientCredentials::Omitted => {}
     }
     for (name, value) in extra {
         form.add(name, value);
@@ -186,6 +251,66 @@ mod tests {
         assert!(req.body.ends_with(
             "client_id=c&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a.b.c"
         ));
+    }
+
+    #[test]
+    fn jwt_bearer_grant_without_client_authentication() {
+        let req = token_request(
+            "https://maskinporten.example/token",
+            Grant::JwtBearer { assertion: "h.c.s" },
+            ClientCredentials::Omitted,
+            &[],
+            &[],
+            &[],
+        );
+        assert_eq!(
+            req.body,
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=h.c.s"
+        );
+        assert_eq!(header(&req, "authorization"), None);
+    }
+
+    #[test]
+    fn on_behalf_of_sends_the_user_token_and_requested_token_use() {
+        let req = token_request(
+            "https://login.example/token",
+            Grant::OnBehalfOf { assertion: "user.jwt.sig" },
+            ClientCredentials::SecretPost { client_id: "api", secret: "s" },
+            &["https://graph.example/.default".into()],
+            &[],
+            &[],
+        );
+        assert_eq!(
+            req.body,
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=user.jwt.sig\
+             &requested_token_use=on_behalf_of&scope=https%3A%2F%2Fgraph.example%2F.default&client_id=api&client_secret=s"
+        );
+    }
+
+    #[test]
+    fn token_exchange_sends_rfc8693_parameters() {
+        let req = token_request(
+            "https://as/token",
+            Grant::TokenExchange(TokenExchange {
+                subject_token: "subj",
+                subject_token_type: ACCESS_TOKEN_TYPE,
+                requested_token_type: Some("urn:ietf:params:oauth:token-type:jwt"),
+                audience: Some("backend"),
+                actor: Some(("act", ACCESS_TOKEN_TYPE)),
+            }),
+            ClientCredentials::SecretBasic { client_id: "c", secret: "s" },
+            &[],
+            &["https://backend/".into()],
+            &[],
+        );
+        let pairs: Vec<&str> = req.body.split('&').collect();
+        assert_eq!(pairs[0], "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange");
+        assert!(pairs.contains(&"subject_token=subj"));
+        assert!(pairs.contains(&"subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"));
+        assert!(pairs.contains(&"requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt"));
+        assert!(pairs.contains(&"audience=backend"));
+        assert!(pairs.contains(&"actor_token=act"));
+        assert!(pairs.contains(&"resource=https%3A%2F%2Fbackend%2F"));
     }
 
     #[test]

@@ -369,3 +369,128 @@ fn rsa_client_assertions_are_signed_by_the_host() {
     assert_eq!(header["alg"], "RS384");
     assert_eq!(assertion.rsplit('.').next().unwrap(), crate::jose::b64url([0xAB; 256]));
 }
+
+fn with_subject(subject: &str) -> RequestOptions {
+    RequestOptions { subject_token: Some(Secret::new(subject.to_owned())), ..Default::default() }
+}
+
+#[test]
+fn maskinporten_jwt_bearer_grant_is_the_only_credential() {
+    let (c, script, clock) = client(json!({
+        "issuer": "https://maskinporten.example/", "tokenEndpoint": "https://maskinporten.example/token",
+        "clientId": "my-client", "grant": "jwt_bearer", "scope": ["nav:a", "nav:b"],
+        "resource": "https://api.example/",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": crate::key::tests::rsa_jwk(), "alg": "RS256",
+                       "kid": "mp-key", "claims": {"consumer_org": "0192:910753614"}}
+    }));
+    script.token("t1", "Bearer", 120);
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    assert_eq!(
+        script.form(0, "grant_type").as_deref(),
+        Some("urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer")
+    );
+    assert_eq!(script.form(0, "client_assertion"), None);
+    assert_eq!(script.form(0, "client_id"), None);
+    let (header, claims) = decode_unverified(&script.form(0, "assertion").unwrap()).unwrap();
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], "mp-key");
+    let now = clock.now.get() / 1000;
+    let mut keys: Vec<&str> = claims.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["aud", "consumer_org", "exp", "iat", "iss", "jti", "resource", "scope"]);
+    assert_eq!(claims["aud"], "https://maskinporten.example/");
+    assert_eq!(claims["iss"], "my-client");
+    assert_eq!(claims["scope"], "nav:a nav:b");
+    assert_eq!(claims["iat"], now);
+    assert!(claims["exp"].as_u64().unwrap() - now <= 120);
+}
+
+#[test]
+fn jwt_bearer_lifetime_over_120_seconds_is_refused() {
+    let e = crate::config::parse(&json!({
+        "tokenEndpoint": "https://mp.example/token", "clientId": "c", "grant": "jwt_bearer",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": rfc7515_jwk(), "lifetimeSeconds": 300}
+    }))
+    .unwrap_err();
+    assert!(e.message.starts_with("clientAuth.lifetimeSeconds: must be at most 120"), "{}", e.message);
+}
+
+#[test]
+fn on_behalf_of_caches_per_user_under_a_hash() {
+    let (c, script, _) = client(json!({
+        "tokenEndpoint": "https://login.example/token", "clientId": "api", "grant": "on_behalf_of",
+        "scope": "https://graph.example/.default",
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}
+    }));
+    for t in ["alice-token", "bob-token"] {
+        script.token(t, "Bearer", 300);
+    }
+    let alice = with_subject("alice.user.jwt");
+    let bob = with_subject("bob.user.jwt");
+    assert_eq!(block_on(c.get_token(&alice)).unwrap().access_token, "alice-token");
+    assert_eq!(block_on(c.get_token(&bob)).unwrap().access_token, "bob-token");
+    assert_eq!(block_on(c.get_token(&alice)).unwrap().access_token, "alice-token");
+    assert_eq!(script.sent.borrow().len(), 2);
+    assert_eq!(script.form(0, "assertion").as_deref(), Some("alice.user.jwt"));
+    assert_eq!(script.form(0, "requested_token_use").as_deref(), Some("on_behalf_of"));
+    assert_eq!(script.form(0, "client_secret").as_deref(), Some("s"));
+    let keys: Vec<String> = c.cached_tokens().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| !k.contains("alice") && !k.contains("bob")), "{keys:?}");
+}
+
+#[test]
+fn per_user_cache_is_bounded() {
+    let (c, script, _) = client(json!({
+        "tokenEndpoint": "https://login.example/token", "clientId": "api", "grant": "on_behalf_of",
+        "cacheSize": 2, "clientAuth": {"method": "client_secret_basic", "clientSecret": "s"}
+    }));
+    for i in 0..4 {
+        script.token(&format!("t{i}"), "Bearer", 300);
+    }
+    for user in ["u1", "u2", "u3"] {
+        block_on(c.get_token(&with_subject(user))).unwrap();
+    }
+    assert_eq!(c.cached_tokens().len(), 2);
+    assert_eq!(block_on(c.get_token(&with_subject("u1"))).unwrap().access_token, "t3", "u1 was evicted");
+}
+
+#[test]
+fn token_exchange_sends_subject_and_configured_parameters() {
+    let (c, script, _) = client(json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c", "grant": "token_exchange",
+        "tokenExchange": {"requestedTokenType": "urn:ietf:params:oauth:token-type:access_token", "audience": "backend"},
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": rfc7515_jwk()}, "dpop": true
+    }));
+    script.token("x1", "DPoP", 300);
+    let req = RequestOptions {
+        subject_token_type: Some("urn:ietf:params:oauth:token-type:jwt".into()),
+        ..with_subject("incoming.jwt")
+    };
+    block_on(c.get_token(&req)).unwrap();
+    assert_eq!(script.form(0, "subject_token").as_deref(), Some("incoming.jwt"));
+    assert_eq!(
+        script.form(0, "subject_token_type").as_deref(),
+        Some("urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt")
+    );
+    assert_eq!(script.form(0, "audience").as_deref(), Some("backend"));
+    assert!(script.form(0, "client_assertion").is_some());
+    assert!(script.header(0, "dpop").is_some());
+}
+
+#[test]
+fn subject_tokens_are_required_where_needed_and_refused_elsewhere() {
+    let (obo, _, _) = client(json!({
+        "tokenEndpoint": "https://login.example/token", "clientId": "api", "grant": "on_behalf_of",
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}
+    }));
+    let e = block_on(obo.get_token(&RequestOptions::default())).unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (ErrorCode::InvalidArgument, "req.subjectToken: is required for grant \"on_behalf_of\"")
+    );
+    let (cc, script, _) = secret_client();
+    let e = block_on(cc.get_token(&with_subject("x"))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArgument);
+    assert!(script.sent.borrow().is_empty());
+}

@@ -11,7 +11,6 @@ use web_sys::{Request, RequestInit};
 use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport};
 use super::{error, get, to_json, webcrypto};
 use crate::cache::CachedToken;
-use crate::config::string_list;
 use crate::config::HostKeys;
 use crate::key::SigningKey;
 use crate::{RequestOptions, TokenError};
@@ -130,7 +129,7 @@ impl JsTokenClient {
     pub fn invalidate(&self, req: JsValue) -> Promise {
         let engine = self.engine.clone();
         future_to_promise(async move {
-            engine.invalidate(&request_options(&req)?);
+            engine.invalidate(&request_options(&req)?)?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -229,29 +228,7 @@ fn web_sys_url(relative: &str, base: &str) -> Result<String, JsValue> {
 
 /// Read `TokenRequestOptions`.
 fn request_options(req: &JsValue) -> Result<RequestOptions, TokenError> {
-    let json = to_json("req", req)?;
-    let obj = match &json {
-        serde_json::Value::Null => return Ok(RequestOptions::default()),
-        serde_json::Value::Object(obj) => obj,
-        _ => return Err(TokenError::argument("req", "must be an object")),
-    };
-    if obj.contains_key("subjectToken") || obj.contains_key("subjectTokenType") {
-        return Err(TokenError::argument(
-            "req.subjectToken",
-            "needs a token exchange grant, not supported yet",
-        ));
-    }
-    let list = |name: &str, split: bool| -> Result<Option<Vec<String>>, TokenError> {
-        if obj.get(name).is_none_or(|v| v.is_null()) {
-            return Ok(None);
-        }
-        string_list(obj, name, split).map(Some).map_err(|e| TokenError::argument("req", e.message))
-    };
-    Ok(RequestOptions {
-        scope: list("scope", true)?,
-        resource: list("resource", false)?,
-        force_refresh: obj.get("forceRefresh").and_then(|v| v.as_bool()).unwrap_or(false),
-    })
+    crate::config::parse_request(&to_json("req", req)?)
 }
 
 /// Named clients (see DESIGN: `ClientRegistry`).
