@@ -24,14 +24,25 @@ export interface ClientSecretAuth {
   clientSecret: string;
 }
 
+/** The key of `private_key_jwt`: a private JWK, or a caller's (non-extractable) CryptoKey. */
+export type PrivateKeySource =
+  | {
+      /** Private JWK: EC P-256/P-384/P-521 or RSA (>= 2048 bits). ES256 signs inside wasm; others via WebCrypto. */
+      privateJwk: JsonWebKey;
+      key?: never;
+    }
+  | {
+      /** A private CryptoKey with the "sign" usage; it never leaves WebCrypto. */
+      key: CryptoKey;
+      privateJwk?: never;
+    };
+
 /** `private_key_jwt`: a signed JWT client assertion per token request (RFC 7523 §2.2). */
-export interface PrivateKeyJwtAuth {
+export type PrivateKeyJwtAuth = PrivateKeySource & {
   method: 'private_key_jwt';
-  /** Private JWK. Supported now: EC P-256 (ES256). */
-  privateJwk: JsonWebKey;
   /** `kid` header; defaults to the JWK's `kid`. */
   kid?: string;
-  /** JWS algorithm; defaults to the JWK's `alg`, else ES256. */
+  /** JWS algorithm (ES256/384/512, RS256/384/512, PS256/384/512); defaults to the JWK's `alg`, else from the key. */
   alg?: string;
   /** Assertion `aud`; defaults to `issuer` when set, else `tokenEndpoint` (RFC 7523 §3). */
   audience?: string;
@@ -39,7 +50,7 @@ export interface PrivateKeyJwtAuth {
   lifetimeSeconds?: number;
   /** Extra claims (e.g. HelseID `assertion_details`); registered claims cannot be overridden. */
   claims?: Record<string, unknown>;
-}
+};
 
 /** A public client: `client_id` only. */
 export interface NoneAuth {
@@ -48,10 +59,36 @@ export interface NoneAuth {
 
 export type ClientAuth = ClientSecretAuth | PrivateKeyJwtAuth | NoneAuth;
 
-export interface TokenClientOptions {
+/** RFC 8693 token exchange parameters (grant `token_exchange`). */
+export interface TokenExchangeOptions {
+  /** Default `subject_token_type` (default `urn:ietf:params:oauth:token-type:access_token`). */
+  subjectTokenType?: string;
+  requestedTokenType?: string;
+  audience?: string;
+  actorToken?: string;
+  actorTokenType?: string;
+}
+
+/** The grant, and the options only it takes. */
+export type GrantOptions =
+  | { /** client_credentials (RFC 6749 §4.4), the default. */ grant?: 'client_credentials'; tokenExchange?: never }
+  | {
+      /**
+       * RFC 7523 §2.1. Without a per-call `subjectToken`, the grant assertion is signed with the
+       * private_key_jwt key and carries iss, aud, scope, iat, exp, jti (Maskinporten); no client authentication.
+       */
+      grant: 'jwt_bearer';
+      tokenExchange?: never;
+    }
+  | { /** Entra On-Behalf-Of: per-call `subjectToken` (the user's token). */ grant: 'on_behalf_of'; tokenExchange?: never }
+  | { /** RFC 8693: per-call `subjectToken`. */ grant: 'token_exchange'; tokenExchange?: TokenExchangeOptions };
+
+export type TokenClientOptions = BaseClientOptions & GrantOptions;
+
+export interface BaseClientOptions {
   /** The authority; the default client-assertion audience. */
   issuer?: string;
-  /** The token endpoint URL (https; plain http only for loopback hosts). Required for now. */
+  /** The token endpoint URL (https; plain http only for loopback hosts). Without it, discovered from `issuer`. */
   tokenEndpoint?: string;
   clientId: string;
   clientAuth: ClientAuth;
@@ -71,12 +108,18 @@ export interface TokenClientOptions {
   baseUrl?: string;
   /** Bound on each token request, body included, in ms. Default 30000. */
   timeoutMs?: number;
+  /** The most cache keys kept (per scope/resource/subject); least recently used leave first. Default 1000. */
+  cacheSize?: number;
 }
 
 /** Per-call overrides of the client's defaults. */
 export interface TokenRequestOptions {
   scope?: string | string[];
   resource?: string | string[];
+  /** The token to act for (on_behalf_of, token_exchange, jwt_bearer); cached under its SHA-256 hash. */
+  subjectToken?: string;
+  /** Its RFC 8693 token type (token_exchange). */
+  subjectTokenType?: string;
   /** Ask the authority even if a fresh token is cached. */
   forceRefresh?: boolean;
 }

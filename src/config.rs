@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use crate::assertion::{AssertionParams, AssertionSigner};
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::key::SigningKey;
+use crate::profile::{self, Audience, Profile};
 
 /// A validated client configuration.
 #[derive(Clone, Debug)]
@@ -196,14 +197,10 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
             format!("unknown option \"{}\"", crate::jose::printable(unknown)),
         ));
     }
-    if let Some(profile) = opt_str(obj, "profile")? {
-        if profile != "generic" {
-            return Err(TokenError::config(
-                "profile",
-                format!("\"{profile}\" is not supported yet (supported: \"generic\")"),
-            ));
-        }
-    }
+    let profile = profile::by_name(opt_str(obj, "profile")?.unwrap_or("generic"))?;
+    let mut with_defaults = obj.clone();
+    profile.apply_defaults(&mut with_defaults);
+    let obj = &with_defaults;
     let grant = grant(obj)?;
     let issuer = opt_str(obj, "issuer")?.map(|u| http_url("issuer", u)).transpose()?;
     let token_endpoint = match (opt_str(obj, "tokenEndpoint")?, &issuer) {
@@ -212,12 +209,28 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
         (None, None) => return Err(TokenError::config("tokenEndpoint", "is required (or \"issuer\")")),
     };
     let client_id = req_str(obj, "clientId")?.to_owned();
-    let audience_default = match (&issuer, &token_endpoint) {
-        (Some(issuer), _) | (None, TokenEndpoint::Discover(issuer)) => issuer.clone(),
-        (None, TokenEndpoint::Configured(url)) => url.clone(),
+    if profile.needs_issuer && issuer.is_none() {
+        return Err(TokenError::config(
+            "issuer",
+            format!("is required by profile \"{}\" (it is the client assertion audience)", profile.name),
+        ));
+    }
+    let audience_default = match (profile.audience, &issuer, &token_endpoint) {
+        (Audience::TokenEndpoint, _, TokenEndpoint::Configured(url)) => Some(url.clone()),
+        (Audience::TokenEndpoint, _, TokenEndpoint::Discover(_)) => None,
+        (Audience::Issuer, Some(issuer), _) | (Audience::Issuer, None, TokenEndpoint::Discover(issuer)) => {
+            Some(issuer.clone())
+        }
+        (Audience::Issuer, None, TokenEndpoint::Configured(url)) => Some(url.clone()),
+    };
+    let auth = AuthContext {
+        client_id: &client_id,
+        audience: audience_default,
+        host_key: host_keys.client_auth,
+        profile,
     };
     Ok(ClientConfig {
-        client_auth: client_auth(obj, &client_id, audience_default, host_keys.client_auth)?,
+        client_auth: client_auth(obj, auth)?,
         cache_size: opt_uint(obj, "cacheSize", 1, 1_000_000)?
             .map_or(crate::cache::DEFAULT_CAPACITY, |n| n as usize),
         scope: string_list(obj, "scope", true)?,
@@ -333,12 +346,17 @@ fn check_grant(config: ClientConfig) -> Result<ClientConfig> {
     Ok(config)
 }
 
-fn client_auth(
-    obj: &Map<String, Value>,
-    client_id: &str,
-    audience: String,
+/// What client authentication is read with besides its own options.
+struct AuthContext<'a> {
+    client_id: &'a str,
+    /// The default assertion audience (`None`: must be configured).
+    audience: Option<String>,
     host_key: Option<SigningKey>,
-) -> Result<ClientAuth> {
+    profile: Profile,
+}
+
+fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientAuth> {
+    let AuthContext { client_id, audience, host_key, profile } = ctx;
     let auth = match obj.get("clientAuth") {
         Some(Value::Object(auth)) => auth,
         Some(_) => return Err(TokenError::config("clientAuth", "must be an object")),
@@ -347,7 +365,9 @@ fn client_auth(
     let secret = || -> Result<Secret> {
         Ok(Secret::new(nonempty(auth, "clientAuth.clientSecret", "clientSecret")?.to_owned()))
     };
-    match nonempty(auth, "clientAuth.method", "method")? {
+    let method = nonempty(auth, "clientAuth.method", "method")?;
+    profile.check_method(method)?;
+    match method {
         "client_secret_basic" => Ok(ClientAuth::SecretBasic(secret()?)),
         "client_secret_post" => Ok(ClientAuth::SecretPost(secret()?)),
         "none" => Ok(ClientAuth::None),
@@ -376,13 +396,21 @@ fn client_auth(
                 Some(Value::Object(c)) => c.clone(),
                 Some(_) => return Err(TokenError::config("clientAuth.claims", "must be an object")),
             };
-            let audience = match opt_str_in(auth, "clientAuth.audience", "audience")? {
-                Some(aud) => aud.to_owned(),
-                None => audience,
+            profile.check_alg(key.alg().as_str())?;
+            let audience = match (opt_str_in(auth, "clientAuth.audience", "audience")?, audience) {
+                (Some(aud), _) => aud.to_owned(),
+                (None, Some(aud)) => aud,
+                (None, None) => {
+                    return Err(TokenError::config(
+                        "clientAuth.audience",
+                        format!("is required: profile \"{}\" wants the token endpoint URL as the assertion audience; set \"tokenEndpoint\" or \"clientAuth.audience\"", profile.name),
+                    ))
+                }
             };
+            let (default_lifetime, max_lifetime) = profile.assertion_lifetime;
             let lifetime = match auth.get("lifetimeSeconds") {
-                None | Some(Value::Null) => 60,
-                Some(v) => uint("clientAuth.lifetimeSeconds", v, 1, 3600)?,
+                None | Some(Value::Null) => default_lifetime,
+                Some(v) => uint("clientAuth.lifetimeSeconds", v, 1, max_lifetime)?,
             };
             Ok(ClientAuth::PrivateKeyJwt(Box::new(AssertionSigner::new(
                 key,
@@ -390,7 +418,7 @@ fn client_auth(
                     client_id: client_id.to_owned(),
                     audience,
                     lifetime_secs: lifetime,
-                    typ: "JWT".to_owned(),
+                    typ: profile.assertion_typ.to_owned(),
                     claims,
                 },
             ))))

@@ -20,6 +20,7 @@ pub mod grant;
 pub mod jose;
 pub mod jwk;
 pub mod key;
+pub mod profile;
 pub mod resource;
 pub mod token;
 mod transport;

@@ -118,3 +118,78 @@ fn secrets_never_print_in_debug() {
     let c = parse(&o).unwrap();
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+fn header_and_claims(c: &ClientConfig) -> (Value, Value) {
+    match &c.client_auth {
+        ClientAuth::PrivateKeyJwt(s) => crate::dpop::decode_unverified(&s.signing_input(1000, "j")).unwrap(),
+        other => panic!("not private_key_jwt: {other:?}"),
+    }
+}
+
+#[test]
+fn helseid_profile_sets_typ_audience_lifetime_and_dpop() {
+    let o = json!({
+        "profile": "helseid", "issuer": "https://helseid-sts.example", "clientId": "c",
+        "tokenEndpoint": "https://helseid-sts.example/connect/token",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": rfc7515_jwk()}
+    });
+    let c = parse(&o).unwrap();
+    let (header, claims) = header_and_claims(&c);
+    assert_eq!(header["typ"], "client-authentication+jwt");
+    assert_eq!(claims["aud"], "https://helseid-sts.example");
+    assert_eq!(claims["exp"], 1060);
+    assert!(matches!(c.dpop, DpopSetting::Generate));
+    let mut off = o.clone();
+    off["dpop"] = json!(false);
+    assert!(matches!(parse(&off).unwrap().dpop, DpopSetting::Off), "explicit options win");
+    let mut secret = o.clone();
+    secret["clientAuth"] = json!({"method": "client_secret_basic", "clientSecret": "s"});
+    assert!(err(secret).starts_with("clientAuth.method: profile \"helseid\" accepts private_key_jwt"));
+    let mut long = o.clone();
+    long["clientAuth"]["lifetimeSeconds"] = json!(120);
+    assert_eq!(err(long), "clientAuth.lifetimeSeconds: must be an integer from 1 to 60");
+    let mut no_issuer = o;
+    no_issuer.as_object_mut().unwrap().remove("issuer");
+    assert!(err(no_issuer).starts_with("issuer: is required by profile \"helseid\""));
+}
+
+#[test]
+fn maskinporten_profile_defaults_to_the_jwt_bearer_grant_and_rsa() {
+    let o = json!({
+        "profile": "maskinporten", "issuer": "https://maskinporten.example/", "clientId": "c",
+        "tokenEndpoint": "https://maskinporten.example/token",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": crate::key::tests::rsa_jwk(), "alg": "RS256"}
+    });
+    let c = parse(&o).unwrap();
+    assert_eq!(c.grant, GrantKind::JwtBearer);
+    assert!(matches!(c.dpop, DpopSetting::Off));
+    let mut ec = o;
+    ec["clientAuth"] = json!({"method": "private_key_jwt", "privateJwk": rfc7515_jwk()});
+    assert!(err(ec).starts_with("clientAuth.alg: profile \"maskinporten\" accepts RS256, RS384, RS512"));
+}
+
+#[test]
+fn entra_profile_uses_the_token_endpoint_as_assertion_audience() {
+    let o = json!({
+        "profile": "entra", "issuer": "https://login.example/tenant/v2.0", "clientId": "c",
+        "tokenEndpoint": "https://login.example/tenant/oauth2/v2.0/token",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": crate::key::tests::rsa_jwk(), "alg": "RS256"}
+    });
+    let (_, claims) = header_and_claims(&parse(&o).unwrap());
+    assert_eq!(claims["aud"], "https://login.example/tenant/oauth2/v2.0/token");
+    let mut discover = o;
+    discover.as_object_mut().unwrap().remove("tokenEndpoint");
+    assert!(err(discover).starts_with("clientAuth.audience: is required: profile \"entra\""));
+}
+
+#[test]
+fn duende_and_generic_profiles_accept_secrets() {
+    for profile in ["duende", "generic"] {
+        let mut o = base();
+        o["profile"] = json!(profile);
+        assert!(parse(&o).is_ok(), "{profile}");
+    }
+    let mut o = base();
+    o["profile"] = json!("auth0");
+    assert!(err(o).starts_with("profile: \"auth0\" is not one of"));
+}
