@@ -7,4 +7,5 @@ export {
   createClientAssertion,
   createDpopProof,
   jwkThumbprint,
+  helseIdAuthorization,
 } from './gen/tokenfetch_bg.js';

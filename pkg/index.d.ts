@@ -220,3 +220,15 @@ export function createDpopProof(o: {
 
 /** RFC 7638 thumbprint (SHA-256, base64url) of a JWK. */
 export function jwkThumbprint(jwk: JsonWebKey): string;
+
+/** HelseID's organization numbers (a multi-tenant client gives the parent, optionally the child). */
+export interface HelseIdAuthorization {
+  type: 'helseid_authorization';
+  practitioner_role: { organization: { identifier: { system: string; type: 'ENH'; value: string } } };
+}
+
+/**
+ * The `helseid_authorization` object. Send it as `clientAuth.claims: { assertion_details: [obj] }`
+ * or as `extraParams: { authorization_details: JSON.stringify([obj]) }`.
+ */
+export function helseIdAuthorization(o: { parentOrganization?: string; childOrganization?: string }): HelseIdAuthorization;

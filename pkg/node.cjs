@@ -21,4 +21,5 @@ module.exports = {
   createClientAssertion: glue.createClientAssertion,
   createDpopProof: glue.createDpopProof,
   jwkThumbprint: glue.jwkThumbprint,
+  helseIdAuthorization: glue.helseIdAuthorization,
 };

@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod dpop;
 mod error;
 pub mod grant;
+pub mod helseid;
 pub mod jose;
 pub mod jwk;
 pub mod key;

@@ -94,6 +94,15 @@ pub fn create_dpop_proof(o: JsValue) -> Promise {
     })
 }
 
+/// HelseID's `helseid_authorization` object for organization numbers, to send as
+/// `clientAuth.claims.assertion_details: [obj]` or `extraParams.authorization_details: JSON.stringify([obj])`.
+#[wasm_bindgen(js_name = helseIdAuthorization)]
+pub fn helseid_authorization(o: JsValue) -> Result<JsValue, JsValue> {
+    let parent = get(&o, "parentOrganization").as_string();
+    let child = get(&o, "childOrganization").as_string();
+    Ok(super::to_js(&crate::helseid::authorization(parent.as_deref(), child.as_deref())?))
+}
+
 /// RFC 7638 thumbprint (SHA-256, base64url) of a JWK.
 #[wasm_bindgen(js_name = jwkThumbprint)]
 pub fn jwk_thumbprint(jwk: JsValue) -> Result<String, JsValue> {
