@@ -11,6 +11,7 @@ if [ "$(cat target/.wasm-route 2>/dev/null)" != debian ]; then
   step "cargo clippy (wasm32)"; cargo clippy --locked --target wasm32-unknown-unknown -- -D warnings
 fi
 step "cargo test";             cargo test --locked
+step "wasm-bindgen tests (Node, Chromium)"; bash scripts/test-wasm.sh
 step "build pkg/";             bash scripts/build.sh
 step "scenario";               node examples/scenario.mjs
 step "runtime matrix";         node tests/runtimes/matrix.mjs

@@ -32,3 +32,6 @@ fn get(object: &JsValue, name: &str) -> JsValue {
 fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
 }
+
+#[cfg(test)]
+mod tests;

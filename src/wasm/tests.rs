@@ -1,0 +1,543 @@
+//! Tests of the JavaScript glue, run by `wasm-bindgen-test` in Node and in headless Chromium
+//! (`scripts/test-wasm.sh`). They call the `#[wasm_bindgen]` classes and functions directly, with
+//! `fetch` stubbed in JS: on `globalThis`, or passed as the `fetch` option.
+#![cfg(target_arch = "wasm32")]
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+use web_sys::Response;
+
+use super::client::JsTokenClient;
+use super::host::{Fetcher, JsEnv, JsTransport};
+use super::{error, get, helpers};
+use crate::{Env, ErrorCode, HttpRequest, TokenError, Transport};
+
+const TOKEN_URL: &str = "https://as.example/token";
+const API_URL: &str = "https://api.example/data";
+
+/// Test helpers written in JS (evaluated anew by each call of [`harness`]).
+///
+/// `stub(routes)` returns a fetch function that records every call in `fetch.calls` as
+/// `{ url, method, redirect, headers, body, signal, thisIsGlobal, isRequest }` (the body read with
+/// `request.text()`) and answers by URL with the next spec of `routes[url]` (the last one repeats):
+/// `{ status, json, body, headers }` builds a `Response`; `{ hang: true }` never settles unless the
+/// request's signal aborts, then rejects with `signal.reason`; `{ reject: message, cause }` rejects
+/// with `TypeError(message, { cause })`.
+const HARNESS: &str = r#"
+const stub = (routes) => {
+  const calls = [];
+  const served = {};
+  const fetch = async function (input, init) {
+    const request = input instanceof Request ? input : new Request(input, init);
+    const call = {
+      url: request.url,
+      method: request.method,
+      redirect: request.redirect,
+      headers: Object.fromEntries(request.headers),
+      signal: request.signal,
+      thisIsGlobal: this === globalThis,
+      isRequest: input instanceof Request,
+    };
+    calls.push(call);
+    call.body = await request.text();
+    const route = routes[request.url];
+    if (!route) throw new TypeError('stub: no route for ' + request.url);
+    const n = served[request.url] = (served[request.url] || 0) + 1;
+    const spec = route[Math.min(n, route.length) - 1];
+    if (spec.hang) {
+      // Like a real pending request, keep Node's event loop alive (its AbortSignal.timeout
+      // timer does not) until the signal aborts.
+      const keepAlive = setInterval(() => {}, 1000);
+      return new Promise((_, reject) => {
+        const signal = request.signal;
+        const abort = () => { clearInterval(keepAlive); reject(signal.reason); };
+        if (signal.aborted) abort();
+        else signal.addEventListener('abort', abort, { once: true });
+      });
+    }
+    if (spec.reject !== undefined) {
+      throw spec.cause === undefined
+        ? new TypeError(spec.reject)
+        : new TypeError(spec.reject, { cause: spec.cause });
+    }
+    const headers = new Headers(spec.headers || {});
+    let body = spec.body === undefined ? null : spec.body;
+    if (spec.json !== undefined) {
+      body = JSON.stringify(spec.json);
+      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    }
+    return new Response(body, { status: spec.status || 200, headers });
+  };
+  fetch.calls = calls;
+  return fetch;
+};
+const instanceOf = (value, ctor) => value instanceof ctor;
+const defineClass = () => class TokenError extends Error {};
+const isPlainObject = (value) =>
+  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+return { stub, instanceOf, defineClass, isPlainObject };
+"#;
+
+fn harness() -> JsValue {
+    Function::new_no_args(HARNESS).call0(&JsValue::UNDEFINED).expect("harness evaluates")
+}
+
+fn call1(harness: &JsValue, name: &str, arg: &JsValue) -> JsValue {
+    get(harness, name).unchecked_into::<Function>().call1(&JsValue::UNDEFINED, arg).expect(name)
+}
+
+/// A fetch stub answering `routes` (a JSON object: URL -> array of response specs).
+fn stub(routes: &str) -> Function {
+    let routes = js_sys::JSON::parse(routes).expect("routes are JSON");
+    call1(&harness(), "stub", &routes).unchecked_into()
+}
+
+fn instance_of(value: &JsValue, ctor: &JsValue) -> bool {
+    let f: Function = get(&harness(), "instanceOf").unchecked_into();
+    f.call2(&JsValue::UNDEFINED, value, ctor).expect("instanceof").is_truthy()
+}
+
+/// The calls a stub recorded.
+fn calls(fetch: &Function) -> Vec<JsValue> {
+    get(fetch, "calls").unchecked_into::<Array>().iter().collect()
+}
+
+fn string(value: &JsValue, path: &str) -> Option<String> {
+    path.split('.').fold(value.clone(), |v, name| get(&v, name)).as_string()
+}
+
+fn number(value: &JsValue, name: &str) -> f64 {
+    get(value, name).as_f64().unwrap_or_else(|| panic!("{name} is not a number"))
+}
+
+fn set(object: &JsValue, name: &str, value: &JsValue) {
+    Reflect::set(object, &JsValue::from_str(name), value).expect("set");
+}
+
+/// `globalThis.fetch = fetch` until dropped.
+struct GlobalFetch {
+    original: JsValue,
+}
+
+impl GlobalFetch {
+    fn install(fetch: &JsValue) -> Self {
+        let original = get(&js_sys::global(), "fetch");
+        set(&js_sys::global(), "fetch", fetch);
+        GlobalFetch { original }
+    }
+}
+
+impl Drop for GlobalFetch {
+    fn drop(&mut self) {
+        set(&js_sys::global(), "fetch", &self.original);
+    }
+}
+
+/// Client options from JSON, plus `fetch` when given.
+fn options(json: &str, fetch: Option<&Function>) -> JsValue {
+    let options = js_sys::JSON::parse(json).expect("options are JSON");
+    if let Some(fetch) = fetch {
+        set(&options, "fetch", fetch);
+    }
+    options
+}
+
+fn basic_options(extra: &str) -> String {
+    format!(
+        r#"{{"tokenEndpoint":"{TOKEN_URL}","clientId":"my client",
+            "clientAuth":{{"method":"client_secret_basic","clientSecret":"s3cr3t"}}{extra}}}"#
+    )
+}
+
+fn token_route(tokens: &[&str]) -> String {
+    let specs: Vec<String> = tokens
+        .iter()
+        .map(|t| {
+            format!(
+                r#"{{"json":{{"access_token":"{t}","token_type":"Bearer","expires_in":3600,"scope":"read write"}}}}"#
+            )
+        })
+        .collect();
+    format!(r#""{TOKEN_URL}":[{}]"#, specs.join(","))
+}
+
+async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Assert `e` is a JS `Error` with `name` "TokenError" and `code`.
+fn assert_token_error(e: &JsValue, code: ErrorCode) {
+    assert!(e.is_instance_of::<js_sys::Error>(), "not an Error: {e:?}");
+    assert_eq!(string(e, "name").as_deref(), Some("TokenError"));
+    assert_eq!(string(e, "code").as_deref(), Some(code.as_str()), "message: {:?}", string(e, "message"));
+}
+
+// 1. fetch: globalThis.fetch looked up at call time, or the caller's.
+
+#[wasm_bindgen_test]
+async fn token_request_goes_through_global_fetch_looked_up_at_call_time() {
+    let before = stub(&format!("{{{}}}", token_route(&["t1"])));
+    let guard = GlobalFetch::install(&before);
+    let client = JsTokenClient::new(options(&basic_options(r#","scope":"read write""#), None)).unwrap();
+    // Replaced after construction: the client must use this one.
+    let after = stub(&format!("{{{}}}", token_route(&["t2"])));
+    set(&js_sys::global(), "fetch", &after);
+
+    let token = settle(client.get_token(JsValue::UNDEFINED)).await.expect("getToken resolves");
+    drop(guard);
+
+    assert_eq!(string(&token, "accessToken").as_deref(), Some("t2"));
+    assert!(calls(&before).is_empty(), "the fetch seen at construction was used");
+    let calls = calls(&after);
+    assert_eq!(calls.len(), 1);
+    let call = &calls[0];
+    assert_eq!(string(call, "url").as_deref(), Some(TOKEN_URL));
+    assert_eq!(string(call, "method").as_deref(), Some("POST"));
+    assert_eq!(string(call, "redirect").as_deref(), Some("manual"));
+    assert!(get(call, "isRequest").is_truthy(), "fetch was not given a Request");
+    assert!(get(call, "thisIsGlobal").is_truthy(), "fetch was not called with this = globalThis");
+    assert_eq!(string(call, "headers.content-type").as_deref(), Some("application/x-www-form-urlencoded"));
+    assert_eq!(string(call, "headers.accept").as_deref(), Some("application/json"));
+    let basic = format!("Basic {}", STANDARD.encode("my+client:s3cr3t"));
+    assert_eq!(string(call, "headers.authorization"), Some(basic));
+    assert_eq!(string(call, "body").as_deref(), Some("grant_type=client_credentials&scope=read+write"));
+    let signal = get(call, "signal");
+    assert!(signal.is_instance_of::<web_sys::AbortSignal>(), "the request has no AbortSignal");
+    assert!(!get(&signal, "aborted").is_truthy());
+}
+
+#[wasm_bindgen_test]
+async fn caller_fetch_option_is_used_instead_of_global_fetch() {
+    let global = stub(&format!("{{{}}}", token_route(&["from-global"])));
+    let _guard = GlobalFetch::install(&global);
+    let custom = stub(&format!("{{{}}}", token_route(&["from-option"])));
+    let opts = r#"{"tokenEndpoint":"https://as.example/token","clientId":"c1",
+        "clientAuth":{"method":"client_secret_post","clientSecret":"pw"}}"#;
+    let client = JsTokenClient::new(options(opts, Some(&custom))).unwrap();
+
+    let token = settle(client.get_token(JsValue::UNDEFINED)).await.expect("getToken resolves");
+
+    assert_eq!(string(&token, "accessToken").as_deref(), Some("from-option"));
+    assert!(calls(&global).is_empty(), "globalThis.fetch was called despite the fetch option");
+    let calls = calls(&custom);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(string(&calls[0], "headers.authorization"), None);
+    assert_eq!(
+        string(&calls[0], "body").as_deref(),
+        Some("grant_type=client_credentials&client_id=c1&client_secret=pw")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn js_transport_reads_status_headers_and_body() {
+    let fetch = stub(&format!(
+        r#"{{"{TOKEN_URL}":[{{"status":400,"body":"raw \u00e6","headers":{{"content-type":"text/plain","dpop-nonce":"n-1"}}}}]}}"#
+    ));
+    let transport = JsTransport { fetcher: Fetcher::new(Some(fetch.clone())) };
+    let request = HttpRequest {
+        method: "GET",
+        url: TOKEN_URL.into(),
+        headers: vec![("accept", "application/json".into())],
+        body: None,
+        timeout_ms: 5_000,
+    };
+
+    let response = transport.send(request).await.expect("send succeeds");
+
+    assert_eq!(response.status, 400);
+    assert_eq!(response.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(response.dpop_nonce.as_deref(), Some("n-1"));
+    assert_eq!(response.body, "raw æ".as_bytes());
+    let calls = calls(&fetch);
+    assert_eq!(string(&calls[0], "method").as_deref(), Some("GET"));
+    assert_eq!(string(&calls[0], "redirect").as_deref(), Some("manual"));
+    assert_eq!(string(&calls[0], "body").as_deref(), Some(""));
+}
+
+// 2. Timeouts and network errors.
+
+#[wasm_bindgen_test]
+async fn hanging_token_request_times_out_via_abort_signal() {
+    let fetch = stub(&format!(r#"{{"{TOKEN_URL}":[{{"hang":true}}]}}"#));
+    let client = JsTokenClient::new(options(&basic_options(r#","timeoutMs":300"#), Some(&fetch))).unwrap();
+
+    let start = now();
+    let e = settle(client.get_token(JsValue::UNDEFINED)).await.expect_err("getToken must reject");
+    let elapsed = now() - start;
+
+    assert_token_error(&e, ErrorCode::Timeout);
+    assert!(elapsed >= 250.0, "rejected after {elapsed} ms, before timeoutMs (300)");
+    assert!(elapsed < 300.0 + 3_000.0, "rejected after {elapsed} ms, long after timeoutMs (300)");
+    let message = string(&e, "message").unwrap_or_default();
+    assert!(message.contains("https://as.example/token") && message.contains("300 ms"), "{message}");
+    let calls = calls(&fetch);
+    assert_eq!(calls.len(), 1);
+    assert!(get(&get(&calls[0], "signal"), "aborted").is_truthy(), "the request's signal did not abort");
+}
+
+#[wasm_bindgen_test]
+async fn rejected_fetch_is_a_network_error() {
+    let fetch = stub(&format!(r#"{{"{TOKEN_URL}":[{{"reject":"fetch failed"}}]}}"#));
+    let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
+
+    let e = settle(client.get_token(JsValue::UNDEFINED)).await.expect_err("getToken must reject");
+
+    assert_token_error(&e, ErrorCode::Network);
+    let message = string(&e, "message").unwrap_or_default();
+    assert!(message.contains("https://as.example/token") && message.contains("fetch failed"), "{message}");
+    assert_eq!(get(&e, "status"), JsValue::UNDEFINED);
+}
+
+#[wasm_bindgen_test]
+async fn network_error_message_names_the_cause_code() {
+    let fetch = stub(&format!(
+        r#"{{"{TOKEN_URL}":[{{"reject":"fetch failed","cause":{{"code":"ECONNREFUSED"}}}}]}}"#
+    ));
+    let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
+
+    let e = settle(client.get_token(JsValue::UNDEFINED)).await.expect_err("getToken must reject");
+
+    assert_token_error(&e, ErrorCode::Network);
+    let message = string(&e, "message").unwrap_or_default();
+    assert!(message.contains("ECONNREFUSED"), "{message}");
+    // A later call tries again (failures are not cached) and hits the stub a second time.
+    let _ = settle(client.get_token(JsValue::UNDEFINED)).await.expect_err("still failing");
+    assert_eq!(calls(&fetch).len(), 2);
+}
+
+// 3. Clock and randomness.
+
+#[wasm_bindgen_test]
+fn js_env_clock_is_date_now() {
+    let before = now();
+    let ms = JsEnv.now_ms() as f64;
+    let after = now();
+    assert!(ms >= before - 5.0 && ms <= after + 5.0, "now_ms {ms} outside [{before}, {after}]");
+    assert!(ms > 1.6e12, "now_ms {ms} is not epoch milliseconds");
+}
+
+#[wasm_bindgen_test]
+fn js_env_randomness_differs_between_calls() {
+    let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+    JsEnv.fill_random(&mut a);
+    JsEnv.fill_random(&mut b);
+    assert_ne!(a, [0u8; 32]);
+    assert_ne!(b, [0u8; 32]);
+    assert_ne!(a, b);
+}
+
+fn jwt_payload(jwt: &str) -> serde_json::Value {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "not a compact JWS: {jwt}");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("base64url payload"))
+        .expect("JSON payload")
+}
+
+#[wasm_bindgen_test]
+async fn standalone_dpop_proofs_have_fresh_jti_and_current_iat() {
+    let jwk = settle(helpers::generate_dpop_key()).await.expect("generateDpopKey resolves");
+    assert_eq!(string(&jwk, "kty").as_deref(), Some("EC"));
+    assert!(string(&jwk, "d").is_some(), "generateDpopKey returned no private key");
+    let proof = || {
+        let o = options(r#"{"method":"POST","url":"https://api.example/data?q=1"}"#, None);
+        set(&o, "privateJwk", &jwk);
+        helpers::create_dpop_proof(o)
+    };
+
+    let first = settle(proof()).await.expect("createDpopProof resolves").as_string().unwrap();
+    let second = settle(proof()).await.expect("createDpopProof resolves").as_string().unwrap();
+
+    let (a, b) = (jwt_payload(&first), jwt_payload(&second));
+    let now_secs = now() / 1000.0;
+    for p in [&a, &b] {
+        let iat = p["iat"].as_f64().expect("iat");
+        assert!((iat - now_secs).abs() <= 5.0, "iat {iat} is not now ({now_secs})");
+        assert_eq!(p["htm"], "POST");
+        assert_eq!(p["htu"], "https://api.example/data");
+        assert!(p["jti"].as_str().is_some_and(|j| j.len() >= 16), "weak jti: {}", p["jti"]);
+    }
+    assert_ne!(a["jti"], b["jti"], "two proofs share a jti");
+}
+
+// 4. JS errors.
+
+#[wasm_bindgen_test]
+fn token_error_is_a_js_error_with_oauth_properties() {
+    let mut e = TokenError::new(ErrorCode::OAuth, "token endpoint said no");
+    e.status = Some(400);
+    e.error = Some("invalid_client".into());
+    e.error_description = Some("bad secret".into());
+
+    let js = error::to_js(e);
+
+    assert_token_error(&js, ErrorCode::OAuth);
+    assert_eq!(string(&js, "message").as_deref(), Some("token endpoint said no"));
+    assert_eq!(get(&js, "status").as_f64(), Some(400.0));
+    assert_eq!(string(&js, "error").as_deref(), Some("invalid_client"));
+    assert_eq!(string(&js, "errorDescription").as_deref(), Some("bad secret"));
+    assert!(string(&js, "stack").is_some_and(|s| !s.is_empty()), "no stack");
+
+    let bare = error::to_js(TokenError::new(ErrorCode::Timeout, "slow"));
+    for name in ["status", "error", "errorDescription"] {
+        assert!(get(&bare, name).is_undefined(), "{name} set without a value");
+    }
+}
+
+#[wasm_bindgen_test]
+fn registered_class_is_in_the_prototype_chain() {
+    let class =
+        get(&harness(), "defineClass").unchecked_into::<Function>().call0(&JsValue::UNDEFINED).unwrap();
+    let before = error::to_js(TokenError::new(ErrorCode::Network, "x"));
+    assert!(!instance_of(&before, &class), "instanceof a class never registered");
+
+    error::register_token_error(&class);
+    let after = error::to_js(TokenError::new(ErrorCode::Network, "x"));
+
+    let prototype = get(&class, "prototype");
+    assert_eq!(JsValue::from(Object::get_prototype_of(&after)), prototype);
+    assert!(instance_of(&after, &class));
+    assert!(after.is_instance_of::<js_sys::Error>(), "no longer an Error");
+    assert_token_error(&after, ErrorCode::Network);
+}
+
+#[wasm_bindgen_test]
+fn invalid_options_throw_invalid_config_naming_the_field() {
+    let cases = [
+        (basic_options(r#","timeoutMs":0"#), "timeoutMs"),
+        (basic_options(r#","fetch":42"#), "fetch"),
+        (basic_options(r#","dpop":"yes""#), "dpop"),
+        (basic_options(r#","unknownThing":1"#), "unknownThing"),
+        (r#"{"tokenEndpoint":"http://as.example/token","clientId":"c","clientAuth":{"method":"none"}}"#.into(), "tokenEndpoint"),
+        (r#"{"tokenEndpoint":"https://as.example/token","clientAuth":{"method":"none"}}"#.into(), "clientId"),
+        (r#"{"tokenEndpoint":"https://as.example/token","clientId":"c","clientAuth":{"method":"client_secret_basic"}}"#.into(), "clientAuth.clientSecret"),
+    ];
+    for (json, field) in cases {
+        let e = JsTokenClient::new(options(&json, None)).err().unwrap_or_else(|| panic!("accepted {json}"));
+        assert_token_error(&e, ErrorCode::InvalidConfig);
+        let message = string(&e, "message").unwrap_or_default();
+        assert!(message.contains(field), "message {message:?} does not name {field}");
+    }
+    let e = JsTokenClient::new(JsValue::from_str("nope")).err().expect("a string is not options");
+    assert_token_error(&e, ErrorCode::InvalidConfig);
+}
+
+// 5. Token object shape.
+
+#[wasm_bindgen_test]
+async fn get_token_resolves_to_a_plain_token_object() {
+    let fetch = stub(&format!("{{{}}}", token_route(&["abc"])));
+    let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
+
+    let before = now();
+    let token = settle(client.get_token(JsValue::UNDEFINED)).await.expect("getToken resolves");
+    let after = now();
+
+    assert!(call1(&harness(), "isPlainObject", &token).is_truthy(), "not a plain object: {token:?}");
+    let mut keys: Vec<String> =
+        Object::keys(token.unchecked_ref::<Object>()).iter().map(|k| k.as_string().unwrap()).collect();
+    keys.sort();
+    assert_eq!(keys, ["accessToken", "expiresAt", "scope", "tokenType"]);
+    assert_eq!(string(&token, "accessToken").as_deref(), Some("abc"));
+    assert_eq!(string(&token, "tokenType").as_deref(), Some("Bearer"));
+    assert_eq!(string(&token, "scope").as_deref(), Some("read write"));
+    let expires_at = number(&token, "expiresAt");
+    assert!(
+        expires_at >= before + 3_600_000.0 - 5.0 && expires_at <= after + 3_600_000.0 + 5.0,
+        "expiresAt {expires_at} is not now + 3600 s ({before}..{after})"
+    );
+
+    // Cached: a second call does not reach the token endpoint.
+    let again = settle(client.get_token(JsValue::UNDEFINED)).await.expect("getToken resolves");
+    assert_eq!(string(&again, "accessToken").as_deref(), Some("abc"));
+    assert_eq!(calls(&fetch).len(), 1);
+}
+
+// 6. client.fetch.
+
+#[wasm_bindgen_test]
+async fn client_fetch_attaches_bearer_token() {
+    let fetch = stub(&format!(
+        r#"{{{}, "{API_URL}":[{{"status":200,"json":{{"ok":true}}}}]}}"#,
+        token_route(&["tok-1"])
+    ));
+    let client =
+        JsTokenClient::new(options(&basic_options(r#","baseUrl":"https://api.example/""#), Some(&fetch)))
+            .unwrap();
+
+    // A relative input resolves against baseUrl.
+    let response = settle(client.fetch("data".into(), JsValue::UNDEFINED, JsValue::UNDEFINED))
+        .await
+        .expect("fetch resolves");
+
+    let response: Response = response.dyn_into().expect("a Response");
+    assert_eq!(response.status(), 200);
+    let calls = calls(&fetch);
+    assert_eq!(calls.len(), 2, "expected a token request then the API request");
+    assert_eq!(string(&calls[0], "url").as_deref(), Some(TOKEN_URL));
+    let api = &calls[1];
+    assert_eq!(string(api, "url").as_deref(), Some(API_URL));
+    assert_eq!(string(api, "method").as_deref(), Some("GET"));
+    assert_eq!(string(api, "headers.authorization").as_deref(), Some("Bearer tok-1"));
+    assert_eq!(string(api, "headers.dpop"), None);
+}
+
+#[wasm_bindgen_test]
+async fn client_fetch_retries_once_with_a_new_token_after_invalid_token() {
+    let fetch = stub(&format!(
+        r#"{{{}, "{API_URL}":[
+            {{"status":401,"headers":{{"www-authenticate":"Bearer error=\"invalid_token\""}}}},
+            {{"status":201,"body":"created"}}]}}"#,
+        token_route(&["old", "new"])
+    ));
+    let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
+    let init = js_sys::JSON::parse(
+        r#"{"method":"POST","body":"{\"n\":1}","headers":{"content-type":"application/json","x-trace":"7"}}"#,
+    )
+    .unwrap();
+
+    let response =
+        settle(client.fetch(API_URL.into(), init, JsValue::UNDEFINED)).await.expect("fetch resolves");
+
+    let response: Response = response.dyn_into().expect("a Response");
+    assert_eq!(response.status(), 201);
+    let calls = calls(&fetch);
+    let urls: Vec<String> = calls.iter().map(|c| string(c, "url").unwrap()).collect();
+    assert_eq!(urls, [TOKEN_URL, API_URL, TOKEN_URL, API_URL]);
+    let (first, retry) = (&calls[1], &calls[3]);
+    assert_eq!(string(first, "headers.authorization").as_deref(), Some("Bearer old"));
+    assert_eq!(string(retry, "headers.authorization").as_deref(), Some("Bearer new"));
+    for attempt in [first, retry] {
+        assert_eq!(string(attempt, "method").as_deref(), Some("POST"));
+        assert_eq!(string(attempt, "body").as_deref(), Some(r#"{"n":1}"#), "body lost");
+        assert_eq!(string(attempt, "headers.content-type").as_deref(), Some("application/json"));
+        assert_eq!(string(attempt, "headers.x-trace").as_deref(), Some("7"));
+    }
+    // The new token is the cached one now.
+    let token = settle(client.get_token(JsValue::UNDEFINED)).await.expect("getToken resolves");
+    assert_eq!(string(&token, "accessToken").as_deref(), Some("new"));
+}
+
+#[wasm_bindgen_test]
+async fn client_fetch_retries_only_once() {
+    let fetch = stub(&format!(
+        r#"{{{}, "{API_URL}":[{{"status":401,"headers":{{"www-authenticate":"Bearer error=\"invalid_token\""}}}}]}}"#,
+        token_route(&["a", "b", "c"])
+    ));
+    let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
+
+    let response = settle(client.fetch(API_URL.into(), JsValue::UNDEFINED, JsValue::UNDEFINED))
+        .await
+        .expect("fetch resolves with the second 401");
+
+    assert_eq!(response.unchecked_into::<Response>().status(), 401);
+    let api_calls = calls(&fetch).iter().filter(|c| string(c, "url").as_deref() == Some(API_URL)).count();
+    assert_eq!(api_calls, 2);
+}
