@@ -12,6 +12,7 @@ class TokenError extends Error {
   }
 }
 glue.__registerTokenError(TokenError);
+glue.__registerNativeSigner(require('./node-signer.cjs').nodeSigner);
 
 module.exports = {
   TokenError,

@@ -1,7 +1,10 @@
 // Node (ESM) and Bun: compile the one wasm module synchronously, so `import` needs no init call.
 import { readFileSync } from 'node:fs';
+import * as glue from './gen/tokenfetch_bg.js';
 import { start } from './init.mjs';
+import { nodeSigner } from './node-signer.cjs';
 
 start(new WebAssembly.Module(readFileSync(new URL('./gen/tokenfetch_bg.wasm', import.meta.url))));
+glue.__registerNativeSigner(nodeSigner);
 
 export * from './api.mjs';

@@ -1,7 +1,8 @@
-//! Signing keys. ES256 keys from a JWK sign inside the crate with `p256` (RFC 6979 deterministic
-//! ECDSA), so they work in every runtime; the scalar is zeroized when the key is dropped. RSA
-//! (RS*/PS*) and EC P-384/P-521 keys, and keys the caller holds (a non-extractable `CryptoKey`),
-//! are signed by the host ([`crate::Env::sign`]): WebCrypto in JavaScript runtimes.
+//! Signing keys. ES256 keys from a JWK can sign inside the crate with `p256` (RFC 6979
+//! deterministic ECDSA), so they work in every runtime; the scalar is zeroized when the key is
+//! dropped. The host signs when it says it is faster ([`crate::Env::prefers_host`]: node:crypto or
+//! WebCrypto in JavaScript runtimes), and always for RSA (RS*/PS*), EC P-384/P-521 and keys the
+//! caller holds (a non-extractable `CryptoKey`) ([`crate::Env::sign`]).
 
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey as P256SigningKey};
@@ -30,8 +31,8 @@ struct PublicKey {
 
 #[derive(Clone)]
 enum Material {
-    /// ES256, signed here.
-    P256(P256SigningKey),
+    /// ES256: signed here, or by the host from the private JWK.
+    P256 { key: P256SigningKey, id: String, private: Zeroizing<String> },
     /// A private JWK the host imports (once) and signs with.
     Jwk { id: String, private: Zeroizing<String> },
     /// A key the host holds already, by the host's id.
@@ -209,20 +210,23 @@ impl SigningKey {
         let (x, y) = point.as_bytes().get(1..).unwrap_or_default().split_at(32);
         let jwk = json!({ "crv": "P-256", "kty": "EC", "x": b64url(x), "y": b64url(y) });
         let thumbprint = thumbprint("jwk", &jwk).unwrap_or_default();
-        SigningKey {
-            alg: Alg::Es256,
-            kid,
-            public: Some(PublicKey { jwk, thumbprint }),
-            material: Material::P256(inner),
-        }
+        let mut private = jwk.clone();
+        private["d"] = json!(b64url(&Zeroizing::new(inner.to_bytes())[..]));
+        let material = Material::P256 {
+            key: inner,
+            id: format!("ES256:{thumbprint}"),
+            private: Zeroizing::new(private.to_string()),
+        };
+        SigningKey { alg: Alg::Es256, kid, public: Some(PublicKey { jwk, thumbprint }), material }
     }
 
-    /// Sign a JWS signing input into a compact JWS: here for ES256 JWKs, else by `env`'s host signer.
+    /// Sign a JWS signing input into a compact JWS: ES256 JWKs here unless `env` prefers to sign
+    /// them itself, everything else by `env`'s host signer.
     pub async fn sign<E: crate::Env>(&self, env: &E, signing_input: String) -> Result<String> {
-        let signature = match (self.sign_local(signing_input.as_bytes()), self.host_key()) {
-            (Some(signature), _) => signature,
-            (None, Some(host)) => env.sign(host, signing_input.as_bytes()).await?,
-            (None, None) => return Err(TokenError::key("key", "cannot sign")),
+        let local = if env.prefers_host(self.alg) { None } else { self.sign_local(signing_input.as_bytes()) };
+        let signature = match local {
+            Some(signature) => signature,
+            None => env.sign(self.host_key(), signing_input.as_bytes()).await?,
         };
         Ok(crate::jose::compact(signing_input, &signature))
     }
@@ -230,20 +234,22 @@ impl SigningKey {
     /// Sign here when this crate holds the key (ES256 from a JWK); `None` when the host signs.
     pub fn sign_local(&self, signing_input: &[u8]) -> Option<Vec<u8>> {
         match &self.material {
-            Material::P256(inner) => {
-                let signature: Signature = inner.sign(signing_input);
+            Material::P256 { key, .. } => {
+                let signature: Signature = key.sign(signing_input);
                 Some(signature.to_bytes().to_vec())
             }
             _ => None,
         }
     }
 
-    /// The host's view of this key, when the host signs.
-    pub fn host_key(&self) -> Option<HostKey<'_>> {
+    /// The host's view of this key: its id, and the private JWK to import when the host does not
+    /// hold it already.
+    pub fn host_key(&self) -> HostKey<'_> {
         match &self.material {
-            Material::P256(_) => None,
-            Material::Jwk { id, private } => Some(HostKey { id, alg: self.alg, private_jwk: Some(private) }),
-            Material::External { id } => Some(HostKey { id, alg: self.alg, private_jwk: None }),
+            Material::P256 { id, private, .. } | Material::Jwk { id, private } => {
+                HostKey { id, alg: self.alg, private_jwk: Some(private) }
+            }
+            Material::External { id } => HostKey { id, alg: self.alg, private_jwk: None },
         }
     }
 
@@ -270,10 +276,10 @@ impl SigningKey {
     /// The private JWK (with `alg`) of a key this crate holds, for callers that generated a key
     /// and must keep it; `None` for host keys.
     pub fn to_private_jwk(&self) -> Option<Value> {
-        let Material::P256(inner) = &self.material else {
+        let Material::P256 { key, .. } = &self.material else {
             return None;
         };
-        let d = Zeroizing::new(inner.to_bytes());
+        let d = Zeroizing::new(key.to_bytes());
         let mut jwk = self.public_jwk()?.clone();
         jwk["d"] = json!(b64url(&d[..]));
         jwk["alg"] = json!(self.alg.as_str());

@@ -47,9 +47,16 @@ pub trait Env {
     fn now_ms(&self) -> u64;
     /// Fill `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]);
+    /// Whether the host signs `alg` faster than the crate's own ES256 signer (p256 in wasm is
+    /// portable but slower than WebCrypto or node:crypto). Default: no.
+    fn prefers_host(&self, alg: crate::jose::Alg) -> bool {
+        let _ = alg;
+        false
+    }
+
     /// Sign a JWS signing input with a key the host signs with (RSA, EC P-384/P-521, a caller's
     /// `CryptoKey`): the JWS signature bytes (for ECDSA, `R || S`). ES256 keys from a JWK sign in
-    /// the crate and never come here. The default has no signer.
+    /// the crate unless [`Env::prefers_host`] says otherwise. The default has no signer.
     async fn sign(&self, key: HostKey<'_>, signing_input: &[u8]) -> Result<Vec<u8>> {
         let _ = signing_input;
         Err(crate::TokenError::key(

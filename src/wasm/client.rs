@@ -9,7 +9,7 @@ use wasm_bindgen_futures::future_to_promise;
 use web_sys::{Request, RequestInit};
 
 use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport};
-use super::{error, get, to_json, webcrypto};
+use super::{error, get, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
 use crate::key::SigningKey;
@@ -214,7 +214,7 @@ fn host_keys(options: &JsValue) -> Result<HostKeys, TokenError> {
     }
     let alg = get(&auth, "alg").as_string();
     let kid = get(&auth, "kid").as_string();
-    let (id, alg) = webcrypto::register("clientAuth.key", &key, alg.as_deref())?;
+    let (id, alg) = signer::register("clientAuth.key", &key, alg.as_deref())?;
     Ok(HostKeys { client_auth: Some(SigningKey::external(&id, alg, kid.as_deref(), None)?) })
 }
 

@@ -24,8 +24,12 @@ impl Env for JsEnv {
         }
     }
 
+    fn prefers_host(&self, alg: crate::jose::Alg) -> bool {
+        alg != crate::jose::Alg::Es256 || super::signer::prefers_host()
+    }
+
     async fn sign(&self, key: crate::key::HostKey<'_>, input: &[u8]) -> crate::Result<Vec<u8>> {
-        super::webcrypto::sign(key, input).await
+        super::signer::sign(key, input).await
     }
 }
 

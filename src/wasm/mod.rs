@@ -5,7 +5,7 @@ mod client;
 mod error;
 mod helpers;
 mod host;
-mod webcrypto;
+mod signer;
 
 use wasm_bindgen::prelude::*;
 

@@ -1,0 +1,24 @@
+// The native signer for Node and Bun: node:crypto, synchronous (measured the fastest; see
+// BENCHMARKS.md). Keys arrive once as private JWKs and are kept as KeyObjects by key id.
+'use strict';
+const { createPrivateKey, sign, constants } = require('node:crypto');
+
+const keys = new Map();
+
+/** (keyId, alg, privateJwkJson, data) => signature bytes; ECDSA in IEEE P1363 (R || S) form. */
+function nodeSigner(id, alg, jwk, data) {
+  let key = keys.get(id);
+  if (key === undefined) {
+    key = createPrivateKey({ key: JSON.parse(jwk), format: 'jwk' });
+    keys.set(id, key);
+  }
+  const bits = alg.slice(2);
+  const hash = `sha${bits}`;
+  if (alg.startsWith('ES')) return sign(hash, data, { key, dsaEncoding: 'ieee-p1363' });
+  if (alg.startsWith('PS')) {
+    return sign(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(bits) / 8 });
+  }
+  return sign(hash, data, key);
+}
+
+module.exports = { nodeSigner };
