@@ -98,8 +98,12 @@ export interface BaseClientOptions {
   resource?: string | string[];
   /** Extra token request parameters, e.g. HelseID `authorization_details`. */
   extraParams?: Record<string, string>;
-  /** DPoP (RFC 9449): `true` generates an ephemeral ES256 key; or bring your own private JWK. */
-  dpop?: boolean | { privateJwk: JsonWebKey };
+  /**
+   * DPoP (RFC 9449): `true` generates an ephemeral ES256 key; or bring a private JWK, or a
+   * CryptoKeyPair (the private key may be non-extractable; `dpopThumbprint()` is known after the
+   * first token request).
+   */
+  dpop?: boolean | { privateJwk: JsonWebKey; keyPair?: never } | { keyPair: CryptoKeyPair; privateJwk?: never };
   /** Refresh this many seconds before `expires_in` runs out (clamped to half the lifetime). Default 60. */
   refreshBeforeExpirySeconds?: number;
   /** The fetch to use; default `globalThis.fetch`, looked up per call. */

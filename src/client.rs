@@ -64,12 +64,22 @@ struct Inner<T, E> {
     transport: T,
     env: E,
     policy: CachePolicy,
-    dpop: Option<DpopKey>,
+    dpop: RefCell<DpopState>,
+    /// What the DPoP key contributes to cache keys: its thumbprint, or the host's key id while the
+    /// public key is not known yet (stable for the life of the client).
+    dpop_cache_id: Option<String>,
     cache: RefCell<TokenCache<Pending>>,
     nonces: RefCell<NonceStore>,
     token_requests: Cell<u64>,
     /// The token endpoint once known (configured, or discovered and checked).
     endpoint: RefCell<Option<String>>,
+}
+
+/// The DPoP key: none, ready, or a host key whose public part is fetched on first use.
+enum DpopState {
+    Off,
+    Ready(Rc<DpopKey>),
+    Pending(Box<SigningKey>),
 }
 
 /// A resolved request: the cache key and what to ask for.
@@ -86,9 +96,17 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     /// Build a client; generates the ephemeral DPoP key when `dpop: true`.
     pub fn new(config: ClientConfig, transport: T, env: E) -> Result<Self> {
         let dpop = match &config.dpop {
-            DpopSetting::Off => None,
-            DpopSetting::Generate => Some(DpopKey::new(SigningKey::generate(|b| env.fill_random(b)))?),
-            DpopSetting::Key(key) => Some(DpopKey::new((**key).clone()).map_err(|e| e.in_field("dpop"))?),
+            DpopSetting::Off => DpopState::Off,
+            DpopSetting::Generate => {
+                DpopState::Ready(Rc::new(DpopKey::new(SigningKey::generate(|b| env.fill_random(b)))?))
+            }
+            DpopSetting::Key(key) if key.public_jwk().is_none() => DpopState::Pending(key.clone()),
+            DpopSetting::Key(key) => DpopState::Ready(Rc::new(DpopKey::new((**key).clone())?)),
+        };
+        let dpop_cache_id = match &dpop {
+            DpopState::Off => None,
+            DpopState::Ready(key) => Some(key.thumbprint().to_owned()),
+            DpopState::Pending(key) => Some(key.host_key().id.to_owned()),
         };
         let policy =
             CachePolicy { refresh_before_ms: config.refresh_before_secs * 1000, ..CachePolicy::default() };
@@ -99,7 +117,8 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                 transport,
                 env,
                 policy,
-                dpop,
+                dpop: RefCell::new(dpop),
+                dpop_cache_id,
                 cache,
                 nonces: RefCell::default(),
                 token_requests: Cell::new(0),
@@ -114,8 +133,11 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     }
 
     /// RFC 7638 thumbprint of the DPoP key, when DPoP is on.
-    pub fn dpop_thumbprint(&self) -> Option<&str> {
-        self.inner.dpop.as_ref().map(DpopKey::thumbprint)
+    pub fn dpop_thumbprint(&self) -> Option<String> {
+        match &*self.inner.dpop.borrow() {
+            DpopState::Ready(key) => Some(key.thumbprint().to_owned()),
+            _ => None,
+        }
     }
 
     /// How many tokens this client has asked for (a request retried after a DPoP nonce challenge
@@ -161,11 +183,11 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     ) -> Result<String> {
         let dpop = self
             .inner
-            .dpop
-            .as_ref()
+            .dpop()
+            .await?
             .ok_or_else(|| TokenError::config("dpop", "is not enabled for this client"))?;
         let nonce = nonce.map(str::to_owned).or_else(|| self.inner.nonce_for(url));
-        self.inner.proof(dpop, method, url, access_token, nonce.as_deref()).await
+        self.inner.proof(&dpop, method, url, access_token, nonce.as_deref()).await
     }
 
     /// Make `call` with a token for `options`: `Authorization` (and a fresh `DPoP` proof) on each
@@ -180,7 +202,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         let mut budget = RetryBudget::default();
         loop {
             let authorization = format!("{} {}", token.token_type.as_str(), token.access_token);
-            let proof = match &self.inner.dpop {
+            let proof = match &self.inner.dpop().await? {
                 Some(dpop) => {
                     let nonce = self.inner.nonce_for(call.url());
                     let proof = self.inner.proof(
@@ -245,7 +267,8 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
             (None, _) => None,
         };
         let hash = subject.as_ref().map(|(token, token_type)| subject_hash(token_type, token.expose()));
-        let key = cache_key(grant.name(), &scope, &resource, hash.as_deref(), self.dpop_thumbprint());
+        let key =
+            cache_key(grant.name(), &scope, &resource, hash.as_deref(), self.inner.dpop_cache_id.as_deref());
         Ok(Target { key, scope, resource, subject })
     }
 
@@ -277,6 +300,19 @@ impl<T: Transport, E: Env> Inner<T, E> {
         let mut bytes = [0u8; 16];
         self.env.fill_random(&mut bytes);
         b64url(bytes)
+    }
+
+    /// The DPoP key, fetching a host key's public part on first use.
+    async fn dpop(&self) -> Result<Option<Rc<DpopKey>>> {
+        let pending = match &*self.dpop.borrow() {
+            DpopState::Off => return Ok(None),
+            DpopState::Ready(key) => return Ok(Some(Rc::clone(key))),
+            DpopState::Pending(key) => key.clone(),
+        };
+        let public = self.env.public_jwk(pending.host_key()).await.map_err(|e| e.in_field("dpop"))?;
+        let key = Rc::new(DpopKey::new((*pending).with_public_jwk(&public)?)?);
+        *self.dpop.borrow_mut() = DpopState::Ready(Rc::clone(&key));
+        Ok(Some(key))
     }
 
     fn nonce_for(&self, url: &str) -> Option<String> {
@@ -335,7 +371,11 @@ impl<T: Transport, E: Env> Inner<T, E> {
             ClientAuth::PrivateKeyJwt(signer) => Some(signer.key().alg().as_str()),
             _ => None,
         };
-        let dpop_alg = self.dpop.as_ref().map(|d| d.key().alg().as_str());
+        let dpop_alg = match &self.config.dpop {
+            DpopSetting::Off => None,
+            DpopSetting::Generate => Some("ES256"),
+            DpopSetting::Key(key) => Some(key.alg().as_str()),
+        };
         metadata.check(self.config.client_auth.method(), assertion_alg, dpop_alg)?;
         Ok(metadata)
     }
@@ -421,7 +461,8 @@ impl<T: Transport, E: Env> Inner<T, E> {
                 &config.extra_params,
             );
             let mut headers = request.headers;
-            if let Some(dpop) = &self.dpop {
+            let dpop = self.dpop().await?;
+            if let Some(dpop) = &dpop {
                 let nonce = self.nonce_for(endpoint);
                 headers.push(("dpop", self.proof(dpop, "POST", endpoint, None, nonce.as_deref()).await?));
             }
@@ -435,10 +476,10 @@ impl<T: Transport, E: Env> Inner<T, E> {
                     timeout_ms: config.timeout_ms,
                 })
                 .await?;
-            if let (Some(_), Some(nonce)) = (&self.dpop, &response.dpop_nonce) {
+            if let (Some(_), Some(nonce)) = (&dpop, &response.dpop_nonce) {
                 self.nonces.borrow_mut().remember(endpoint, nonce);
             }
-            let expect = Expectation { dpop: self.dpop.is_some(), may_retry_nonce };
+            let expect = Expectation { dpop: dpop.is_some(), may_retry_nonce };
             let outcome = interpret(
                 response.status,
                 response.content_type.as_deref(),

@@ -181,6 +181,8 @@ const KNOWN: &[&str] = &[
 pub struct HostKeys {
     /// `clientAuth.key`, registered with the host.
     pub client_auth: Option<SigningKey>,
+    /// `dpop.keyPair`, registered with the host (its public JWK is fetched on first use).
+    pub dpop: Option<SigningKey>,
 }
 
 /// Validate `TokenClientOptions` (as JSON; `fetch` and `store` are the host's business).
@@ -240,7 +242,7 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
             .map(|(i, r)| resource_uri(&format!("resource[{i}]"), r))
             .collect::<Result<_>>()?,
         extra_params: extra_params(obj)?,
-        dpop: dpop(obj)?,
+        dpop: dpop(obj, host_keys.dpop)?,
         refresh_before_secs: opt_uint(obj, "refreshBeforeExpirySeconds", 0, 86_400)?.unwrap_or(60),
         base_url: opt_str(obj, "baseUrl")?.map(|u| http_url("baseUrl", u)).transpose()?,
         timeout_ms: opt_uint(obj, "timeoutMs", 1, 600_000)?.unwrap_or(30_000) as u32,
@@ -433,17 +435,22 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
     }
 }
 
-fn dpop(obj: &Map<String, Value>) -> Result<DpopSetting> {
-    match obj.get("dpop") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(DpopSetting::Off),
-        Some(Value::Bool(true)) => Ok(DpopSetting::Generate),
-        Some(Value::Object(d)) => match d.get("privateJwk") {
+fn dpop(obj: &Map<String, Value>, host_key: Option<SigningKey>) -> Result<DpopSetting> {
+    const SHAPE: &str = "must be true, false, { privateJwk } or { keyPair }";
+    match (obj.get("dpop"), host_key) {
+        (Some(Value::Object(d)), Some(key)) if !d.contains_key("privateJwk") => {
+            Ok(DpopSetting::Key(Box::new(key)))
+        }
+        (_, Some(_)) => Err(TokenError::config("dpop", "give \"privateJwk\" or \"keyPair\", not both")),
+        (None | Some(Value::Null) | Some(Value::Bool(false)), None) => Ok(DpopSetting::Off),
+        (Some(Value::Bool(true)), None) => Ok(DpopSetting::Generate),
+        (Some(Value::Object(d)), None) => match d.get("privateJwk") {
             Some(jwk) => SigningKey::from_jwk("dpop.privateJwk", jwk, None, None)
                 .map(|k| DpopSetting::Key(Box::new(k)))
                 .map_err(as_config),
-            None => Err(TokenError::config("dpop", "must be true, false or { privateJwk }")),
+            None => Err(TokenError::config("dpop", SHAPE)),
         },
-        Some(_) => Err(TokenError::config("dpop", "must be true, false or { privateJwk }")),
+        (Some(_), None) => Err(TokenError::config("dpop", SHAPE)),
     }
 }
 

@@ -192,6 +192,27 @@ impl SigningKey {
         })
     }
 
+    /// This key with its public JWK (for host keys whose public part arrives later).
+    pub fn with_public_jwk(mut self, jwk: &Value) -> Result<Self> {
+        let obj = as_object("dpop", jwk)?;
+        let kty = str_member("dpop", obj, "kty")?;
+        if kty != self.alg.kty() {
+            return Err(TokenError::key(
+                "dpop",
+                format!("public key \"kty\" {kty} does not fit {}", self.alg.as_str()),
+            ));
+        }
+        let members: &[&str] = if kty == "EC" { &["crv", "kty", "x", "y"] } else { &["e", "kty", "n"] };
+        let mut public = Map::new();
+        for name in members {
+            public.insert((*name).to_owned(), json!(str_member("dpop", obj, name)?));
+        }
+        let public = Value::Object(public);
+        let thumbprint = thumbprint("dpop", &public)?;
+        self.public = Some(PublicKey { jwk: public, thumbprint });
+        Ok(self)
+    }
+
     /// A new ES256 key from 32 random bytes per attempt; `random` is asked again in the
     /// (negligible) case the bytes are not a valid scalar.
     pub fn generate(mut random: impl FnMut(&mut [u8])) -> Self {

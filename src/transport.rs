@@ -47,6 +47,15 @@ pub trait Env {
     fn now_ms(&self) -> u64;
     /// Fill `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]);
+    /// The public JWK of a key the host holds (a caller's `CryptoKeyPair` for DPoP). The default
+    /// has none.
+    async fn public_jwk(&self, key: HostKey<'_>) -> Result<serde_json::Value> {
+        Err(crate::TokenError::key(
+            "key",
+            format!("the public key of \"{}\" is not available on this host", key.id),
+        ))
+    }
+
     /// Whether the host signs `alg` faster than the crate's own ES256 signer (p256 in wasm is
     /// portable but slower than WebCrypto or node:crypto). Default: no.
     fn prefers_host(&self, alg: crate::jose::Alg) -> bool {

@@ -101,6 +101,12 @@ impl Env for Clock {
             *b = self.counter.get();
         }
     }
+    async fn public_jwk(&self, key: crate::key::HostKey<'_>) -> Result<Value> {
+        assert_eq!(key.id, "pair-1");
+        let mut public = rfc7515_jwk();
+        public.as_object_mut().unwrap().remove("d");
+        Ok(public)
+    }
     async fn sign(&self, key: crate::key::HostKey<'_>, _input: &[u8]) -> Result<Vec<u8>> {
         self.host_signed.borrow_mut().push((key.id.to_owned(), key.alg.as_str(), key.private_jwk.is_some()));
         Ok(vec![0xAB; 256])
@@ -493,4 +499,33 @@ fn subject_tokens_are_required_where_needed_and_refused_elsewhere() {
     let e = block_on(cc.get_token(&with_subject("x"))).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidArgument);
     assert!(script.sent.borrow().is_empty());
+}
+
+#[test]
+fn a_host_dpop_key_pair_gets_its_public_key_on_first_use() {
+    let script = Script::default();
+    let clock = Clock::default();
+    let key = SigningKey::external("pair-1", crate::jose::Alg::Es256, None, None).unwrap();
+    let options = json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c",
+        "clientAuth": {"method": "client_secret_basic", "clientSecret": "s"}, "dpop": {"keyPair": {}}
+    });
+    let host_keys = crate::config::HostKeys { dpop: Some(key), ..Default::default() };
+    let config = crate::config::parse_with(&options, host_keys).unwrap();
+    let c = TokenClient::new(config, script.clone(), clock.clone()).unwrap();
+    assert_eq!(c.dpop_thumbprint(), None, "not known before first use");
+    script.token("t1", "DPoP", 300);
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    let expected = crate::jwk::thumbprint("j", &rfc7515_jwk()).unwrap();
+    assert_eq!(c.dpop_thumbprint(), Some(expected.clone()));
+    let (header, _) = decode_unverified(&script.header(0, "dpop").unwrap()).unwrap();
+    assert_eq!(crate::jwk::thumbprint("j", &header["jwk"]).unwrap(), expected);
+    assert!(header["jwk"].get("d").is_none());
+    assert_eq!(clock.host_signed.borrow()[0].0, "pair-1", "the host signs with its own key");
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    assert_eq!(
+        script.sent.borrow().len(),
+        1,
+        "the cache key did not change when the thumbprint became known"
+    );
 }

@@ -108,7 +108,7 @@ fn dpop_setting_forms() {
     o["dpop"] = json!({"privateJwk": rfc7515_jwk()});
     assert!(matches!(parse(&o).unwrap().dpop, DpopSetting::Key(_)));
     o["dpop"] = json!("yes");
-    assert_eq!(err(o), "dpop: must be true, false or { privateJwk }");
+    assert_eq!(err(o), "dpop: must be true, false, { privateJwk } or { keyPair }");
 }
 
 #[test]

@@ -122,7 +122,7 @@ impl JsTokenClient {
     /// RFC 7638 thumbprint of the DPoP public key, or `undefined` without DPoP.
     #[wasm_bindgen(js_name = dpopThumbprint)]
     pub fn dpop_thumbprint(&self) -> Option<String> {
-        self.engine.dpop_thumbprint().map(str::to_owned)
+        self.engine.dpop_thumbprint()
     }
 
     /// Drop the cached token for `req`.
@@ -201,21 +201,32 @@ impl JsTokenClient {
     }
 }
 
-/// Keys in the options that JSON cannot carry: `clientAuth.key` (a `CryptoKey`) is registered with
-/// the host signer and stays there. `dpop.keyPair` is not supported yet.
+/// Keys in the options that JSON cannot carry: `clientAuth.key` (a private `CryptoKey`) and
+/// `dpop.keyPair` (a `CryptoKeyPair`) are registered with the host signer and stay there.
 fn host_keys(options: &JsValue) -> Result<HostKeys, TokenError> {
     let auth = get(options, "clientAuth");
     let key = get(&auth, "key");
-    if !get(&get(options, "dpop"), "keyPair").is_undefined() {
-        return Err(TokenError::config("dpop.keyPair", "is not supported yet; pass { privateJwk }"));
-    }
-    if key.is_undefined() || key.is_null() {
-        return Ok(HostKeys::default());
-    }
-    let alg = get(&auth, "alg").as_string();
-    let kid = get(&auth, "kid").as_string();
-    let (id, alg) = signer::register("clientAuth.key", &key, alg.as_deref())?;
-    Ok(HostKeys { client_auth: Some(SigningKey::external(&id, alg, kid.as_deref(), None)?) })
+    let client_auth = if key.is_undefined() || key.is_null() {
+        None
+    } else {
+        let alg = get(&auth, "alg").as_string();
+        let kid = get(&auth, "kid").as_string();
+        let (id, alg) = signer::register("clientAuth.key", &key, alg.as_deref(), None)?;
+        Some(SigningKey::external(&id, alg, kid.as_deref(), None)?)
+    };
+    let pair = get(&get(options, "dpop"), "keyPair");
+    let dpop = if pair.is_undefined() || pair.is_null() {
+        None
+    } else {
+        let public = get(&pair, "publicKey");
+        if get(&public, "type").as_string().as_deref() != Some("public") {
+            return Err(TokenError::config("dpop.keyPair.publicKey", "must be a public CryptoKey"));
+        }
+        let (id, alg) =
+            signer::register("dpop.keyPair.privateKey", &get(&pair, "privateKey"), None, Some(public))?;
+        Some(SigningKey::external(&id, alg, None, None)?)
+    };
+    Ok(HostKeys { client_auth, dpop })
 }
 
 /// `new URL(relative, base).href`.

@@ -24,6 +24,10 @@ impl Env for JsEnv {
         }
     }
 
+    async fn public_jwk(&self, key: crate::key::HostKey<'_>) -> crate::Result<serde_json::Value> {
+        super::signer::public_jwk(key).await
+    }
+
     fn prefers_host(&self, alg: crate::jose::Alg) -> bool {
         alg != crate::jose::Alg::Es256 || super::signer::prefers_host()
     }

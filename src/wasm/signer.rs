@@ -19,6 +19,7 @@ use crate::{Result, TokenError};
 
 thread_local! {
     static KEYS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
+    static PUBLIC_KEYS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
     static NEXT_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static NATIVE: RefCell<Option<Function>> = const { RefCell::new(None) };
     static PREFERENCE: std::cell::Cell<Preference> = const { std::cell::Cell::new(Preference::Auto) };
@@ -166,9 +167,25 @@ pub async fn sign(key: HostKey<'_>, input: &[u8]) -> Result<Vec<u8>> {
     Ok(Uint8Array::new(&signature).to_vec())
 }
 
-/// Register a caller's private `CryptoKey` for `field`; returns its id and the JWS algorithm it
-/// signs with (from `key.algorithm`, checked against `alg` when given).
-pub fn register(field: &str, key: &JsValue, alg: Option<&str>) -> Result<(String, Alg)> {
+/// The public JWK of a registered key pair (`crypto.subtle.exportKey`: public keys always export).
+pub async fn public_jwk(key: HostKey<'_>) -> Result<serde_json::Value> {
+    let public = PUBLIC_KEYS
+        .with(|k| k.borrow().get(key.id).cloned())
+        .ok_or_else(|| TokenError::key("key", "no public key was registered"))?;
+    let jwk = call("exportKey", &["jwk".into(), public])
+        .await
+        .map_err(|e| host_error("WebCrypto could not export the public key", &e))?;
+    super::to_json("publicKey", &jwk)
+}
+
+/// Register a caller's private `CryptoKey` (and, for DPoP, its public key) for `field`; returns
+/// its id and the JWS algorithm it signs with (from `key.algorithm`, checked against `alg`).
+pub fn register(
+    field: &str,
+    key: &JsValue,
+    alg: Option<&str>,
+    public: Option<JsValue>,
+) -> Result<(String, Alg)> {
     if get(key, "type").as_string().as_deref() != Some("private") {
         return Err(TokenError::config(field, "must be a private CryptoKey"));
     }
@@ -214,5 +231,8 @@ pub fn register(field: &str, key: &JsValue, alg: Option<&str>) -> Result<(String
         format!("cryptokey-{}", n.get())
     });
     KEYS.with(|k| k.borrow_mut().insert(id.clone(), key.clone()));
+    if let Some(public) = public {
+        PUBLIC_KEYS.with(|k| k.borrow_mut().insert(id.clone(), public));
+    }
     Ok((id, inferred))
 }
