@@ -73,6 +73,8 @@ struct Inner<T, E> {
     token_requests: Cell<u64>,
     /// The token endpoint once known (configured, or discovered and checked).
     endpoint: RefCell<Option<String>>,
+    /// The target of calls without per-call overrides, computed on first use.
+    default_target: RefCell<Option<Rc<Target>>>,
 }
 
 /// The DPoP key: none, ready, or a host key whose public part is fetched on first use.
@@ -83,7 +85,6 @@ enum DpopState {
 }
 
 /// A resolved request: the cache key and what to ask for.
-#[derive(Clone)]
 struct Target {
     key: String,
     scope: Vec<String>,
@@ -123,6 +124,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                 nonces: RefCell::default(),
                 token_requests: Cell::new(0),
                 endpoint: RefCell::default(),
+                default_target: RefCell::default(),
             }),
         })
     }
@@ -238,7 +240,22 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         }
     }
 
-    fn target(&self, options: &RequestOptions) -> Result<Target> {
+    /// The request's target; the common case (no per-call overrides) is computed once.
+    fn target(&self, options: &RequestOptions) -> Result<Rc<Target>> {
+        let plain = options.scope.is_none() && options.resource.is_none() && options.subject_token.is_none();
+        if plain {
+            if let Some(target) = self.inner.default_target.borrow().as_ref() {
+                return Ok(Rc::clone(target));
+            }
+        }
+        let target = Rc::new(self.resolve_target(options)?);
+        if plain {
+            *self.inner.default_target.borrow_mut() = Some(Rc::clone(&target));
+        }
+        Ok(target)
+    }
+
+    fn resolve_target(&self, options: &RequestOptions) -> Result<Target> {
         let config = &self.inner.config;
         let scope = options.scope.clone().unwrap_or_else(|| config.scope.clone());
         let resource = options.resource.clone().unwrap_or_else(|| config.resource.clone());
@@ -272,7 +289,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         Ok(Target { key, scope, resource, subject })
     }
 
-    async fn token_for(&self, target: &Target, force: bool) -> Result<CachedToken> {
+    async fn token_for(&self, target: &Rc<Target>, force: bool) -> Result<CachedToken> {
         let now = self.inner.env.now_ms();
         let found = self.inner.cache.borrow_mut().lookup(&target.key, now, force);
         match found {
@@ -280,7 +297,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
             Lookup::Join(pending) => pending.await,
             Lookup::Miss => {
                 let inner = Rc::clone(&self.inner);
-                let owned = target.clone();
+                let owned = Rc::clone(target);
                 let pending = async move {
                     let result = inner.request_token(&owned).await;
                     inner.cache.borrow_mut().complete(&owned.key, result.as_ref().ok().cloned());

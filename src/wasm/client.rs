@@ -6,9 +6,9 @@ use js_sys::{Function, Object, Promise};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-use web_sys::{Request, RequestInit};
+use web_sys::Request;
 
-use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport};
+use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport, Outgoing};
 use super::{error, get, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
@@ -94,13 +94,7 @@ impl JsTokenClient {
         let this = self.clone();
         future_to_promise(async move {
             let options = request_options(&req)?;
-            let request = this.request(&input, &init)?;
-            let mut call = JsApiCall {
-                method: request.method(),
-                url: request.url(),
-                request,
-                fetcher: this.fetcher.clone(),
-            };
+            let mut call = this.call(&input, &init)?;
             let response = this.engine.fetch(&mut call, &options).await?;
             Ok(response.into())
         })
@@ -177,28 +171,71 @@ impl JsTokenClient {
         super::to_js(&view)
     }
 
-    /// Build the Request for `client.fetch`: relative inputs resolve against `baseUrl`.
-    fn request(&self, input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
-        let init: RequestInit = if init.is_undefined() || init.is_null() {
-            RequestInit::new()
-        } else {
-            init.clone().unchecked_into()
-        };
-        if let Some(request) = input.dyn_ref::<Request>() {
-            return Request::new_with_request_and_init(request, &init);
+    /// What `client.fetch` sends: relative inputs resolve against `baseUrl`; a string or URL input
+    /// is passed to fetch as such (fetch builds the one Request), a Request input or a streamed
+    /// body goes as a Request.
+    fn call(&self, input: &JsValue, init: &JsValue) -> Result<JsApiCall, JsValue> {
+        let init: Option<Object> =
+            (!init.is_undefined() && !init.is_null()).then(|| init.clone().unchecked_into());
+        let fetcher = self.fetcher.clone();
+        let streamed = init.as_ref().is_some_and(|i| is_stream(&get(i, "body")));
+        if input.has_type::<Request>() || streamed {
+            let request = match (input.dyn_ref::<Request>(), &init) {
+                (Some(request), Some(init)) => {
+                    Request::new_with_request_and_init(request, init.unchecked_ref())?
+                }
+                (Some(request), None) => Request::new_with_request(request)?,
+                (None, Some(init)) => {
+                    Request::new_with_str_and_init(&self.absolute(input)?, init.unchecked_ref())?
+                }
+                (None, None) => Request::new_with_str(&self.absolute(input)?)?,
+            };
+            return Ok(JsApiCall {
+                method: request.method(),
+                url: request.url(),
+                outgoing: Outgoing::Request(request),
+                fetcher,
+            });
         }
-        let text = if input.is_string() {
+        let url = self.absolute(input)?;
+        let method = init
+            .as_ref()
+            .and_then(|i| get(i, "method").as_string())
+            .map_or_else(|| "GET".to_owned(), normalize_method);
+        Ok(JsApiCall {
+            method,
+            outgoing: Outgoing::Parts { url: JsValue::from_str(&url), init },
+            url,
+            fetcher,
+        })
+    }
+
+    /// The absolute, normalized URL of a string or URL input (`new URL(input, baseUrl).href`).
+    fn absolute(&self, input: &JsValue) -> Result<String, JsValue> {
+        let text: String = if input.is_string() {
             input.as_string().unwrap_or_default()
         } else {
             // URL objects and anything else with a string form.
             js_sys::JsString::from(input.clone()).into()
         };
-        let url = match &self.engine.config().base_url {
-            Some(base) if !text.contains("://") => web_sys_url(&text, base)?,
-            _ => text,
-        };
-        Request::new_with_str_and_init(&url, &init)
+        let base = self.engine.config().base_url.as_deref();
+        web_sys_url(&text, base)
     }
+}
+
+/// fetch's method normalization: the six standard methods are upper-cased, others kept as given.
+fn normalize_method(method: String) -> String {
+    let upper = method.to_ascii_uppercase();
+    if ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"].contains(&upper.as_str()) {
+        upper
+    } else {
+        method
+    }
+}
+
+/// Whether a body is a ReadableStream (sent once; must go through a cloneable Request).
+fn is_stream(body: &JsValue) -> bool {
+    body.is_object() && get(body, "getReader").is_function()
 }
 
 /// Keys in the options that JSON cannot carry: `clientAuth.key` (a private `CryptoKey`) and
@@ -229,10 +266,11 @@ fn host_keys(options: &JsValue) -> Result<HostKeys, TokenError> {
     Ok(HostKeys { client_auth, dpop })
 }
 
-/// `new URL(relative, base).href`.
-fn web_sys_url(relative: &str, base: &str) -> Result<String, JsValue> {
+/// `new URL(input, base).href`.
+fn web_sys_url(input: &str, base: Option<&str>) -> Result<String, JsValue> {
     let url_ctor: Function = get(&js_sys::global(), "URL").dyn_into()?;
-    let args = js_sys::Array::of2(&JsValue::from_str(relative), &JsValue::from_str(base));
+    let base = base.map_or(JsValue::UNDEFINED, JsValue::from_str);
+    let args = js_sys::Array::of2(&JsValue::from_str(input), &base);
     let url = js_sys::Reflect::construct(&url_ctor, &args)?;
     get(&url, "href").as_string().ok_or_else(|| TokenError::argument("input", "is not a valid URL").into())
 }

@@ -50,6 +50,11 @@ impl Fetcher {
 
     /// Call fetch with `request`; resolves to the Response or rejects with the host's error.
     pub async fn call(&self, request: &Request) -> Result<Response, JsValue> {
+        self.call_with(request, None).await
+    }
+
+    /// Call `fetch(input, init)`.
+    pub async fn call_with(&self, input: &JsValue, init: Option<&JsValue>) -> Result<Response, JsValue> {
         let global = js_sys::global();
         let fetch = match &self.custom {
             Some(f) => f.clone(),
@@ -57,7 +62,11 @@ impl Fetcher {
                 .dyn_into::<Function>()
                 .map_err(|_| JsValue::from(js_sys::TypeError::new("globalThis.fetch is not a function")))?,
         };
-        let promise: Promise = fetch.call1(&global, request)?.dyn_into()?;
+        let promise: Promise = match init {
+            Some(init) => fetch.call2(&global, input, init)?,
+            None => fetch.call1(&global, input)?,
+        }
+        .dyn_into()?;
         JsFuture::from(promise).await?.dyn_into::<Response>()
     }
 }
@@ -123,13 +132,54 @@ fn transport_error(e: &JsValue, url: &str, timeout_ms: u32) -> TokenError {
     )
 }
 
-/// One `client.fetch` call: every attempt sends a clone of the caller's Request, so the body
-/// can be replayed on a retry.
+/// What one `client.fetch` sends: a URL with the caller's init (the common case: one Request
+/// object per attempt, made by fetch itself), or a Request (a Request input, or a streamed body
+/// that must be cloned to survive a retry).
+pub enum Outgoing {
+    /// `fetch(url, {...init, headers})`.
+    Parts {
+        /// Absolute URL.
+        url: JsValue,
+        /// The caller's init, if any.
+        init: Option<js_sys::Object>,
+    },
+    /// `fetch(request)`, the request cloned per attempt when it has a body.
+    Request(Request),
+}
+
+/// One `client.fetch` call.
 pub struct JsApiCall {
-    pub request: Request,
+    pub outgoing: Outgoing,
     pub method: String,
     pub url: String,
     pub fetcher: Fetcher,
+}
+
+impl JsApiCall {
+    async fn send_parts(
+        &self,
+        url: &JsValue,
+        init: Option<&js_sys::Object>,
+        auth: &str,
+        proof: Option<&str>,
+    ) -> Result<Response, JsValue> {
+        let headers =
+            match init.map(|i| super::get(i, "headers")).filter(|h| !h.is_undefined() && !h.is_null()) {
+                // `new Headers(init)` takes any HeadersInit: a Headers, pairs or a record.
+                Some(given) => Headers::new_with_headers(given.unchecked_ref())?,
+                None => Headers::new()?,
+            };
+        headers.set("authorization", auth)?;
+        if let Some(proof) = proof {
+            headers.set("dpop", proof)?;
+        }
+        let attempt = js_sys::Object::new();
+        if let Some(init) = init {
+            js_sys::Object::assign(&attempt, init);
+        }
+        js_sys::Reflect::set(&attempt, &"headers".into(), &headers)?;
+        self.fetcher.call_with(url, Some(&attempt)).await
+    }
 }
 
 impl ApiCall for JsApiCall {
@@ -145,11 +195,26 @@ impl ApiCall for JsApiCall {
     }
 
     fn replayable(&self) -> bool {
-        !self.request.body_used()
+        match &self.outgoing {
+            Outgoing::Parts { .. } => true,
+            Outgoing::Request(request) => !request.body_used(),
+        }
     }
 
     async fn send(&mut self, authorization: &str, dpop_proof: Option<&str>) -> Result<Response, JsValue> {
-        let attempt = Request::clone(&self.request)?;
+        let request = match &self.outgoing {
+            Outgoing::Parts { url, init } => {
+                return self.send_parts(url, init.as_ref(), authorization, dpop_proof).await
+            }
+            Outgoing::Request(request) => request,
+        };
+        // A request without a body can be sent again as it is (its headers are overwritten on a
+        // retry); one with a body is cloned so the body survives for the retry.
+        let attempt = if super::get(request, "body").is_null() {
+            Clone::clone(request)
+        } else {
+            Request::clone(request)?
+        };
         let headers = attempt.headers();
         headers.set("authorization", authorization)?;
         if let Some(proof) = dpop_proof {
