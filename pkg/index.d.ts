@@ -110,8 +110,10 @@ export interface BaseClientOptions {
   fetch?: typeof fetch;
   /** Resolves relative inputs of `client.fetch`. */
   baseUrl?: string;
-  /** Bound on each token request, body included, in ms. Default 30000. */
+  /** Bound on getting a token (retries included, bodies included), in ms. Default 30000. */
   timeoutMs?: number;
+  /** Retries of a token request after a network failure or 5xx (backoff with jitter) or a 429/503 with Retry-After. Default 2. */
+  retries?: number;
   /** The most cache keys kept (per scope/resource/subject); least recently used leave first. Default 1000. */
   cacheSize?: number;
 }

@@ -15,6 +15,7 @@ use crate::grant::{token_request, ClientCredentials, Grant, TokenExchange};
 use crate::jose::b64url;
 use crate::key::SigningKey;
 use crate::resource::{ApiDecision, ApiResponse, RetryBudget};
+use crate::retry::Failure;
 use crate::token::{interpret, Expectation, TokenOutcome, TokenType};
 use crate::transport::{ApiCall, Env, HttpRequest, Transport};
 
@@ -332,6 +333,12 @@ impl<T: Transport, E: Env> Inner<T, E> {
         Ok(Some(key))
     }
 
+    fn random_u32(&self) -> u32 {
+        let mut bytes = [0u8; 4];
+        self.env.fill_random(&mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+
     fn nonce_for(&self, url: &str) -> Option<String> {
         self.nonces.borrow().get(url).map(str::to_owned)
     }
@@ -430,6 +437,8 @@ impl<T: Transport, E: Env> Inner<T, E> {
         let config = &self.config;
         let endpoint = &self.token_endpoint().await?;
         let mut may_retry_nonce = true;
+        let mut retries = 0;
+        let deadline = self.env.now_ms().saturating_add(u64::from(config.timeout_ms));
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
             let subject =
@@ -483,16 +492,38 @@ impl<T: Transport, E: Env> Inner<T, E> {
                 let nonce = self.nonce_for(endpoint);
                 headers.push(("dpop", self.proof(dpop, "POST", endpoint, None, nonce.as_deref()).await?));
             }
-            let response = self
+            let now = self.env.now_ms();
+            let remaining = deadline.saturating_sub(now);
+            let sent = self
                 .transport
                 .send(HttpRequest {
                     method: "POST",
                     url: request.url,
                     headers,
                     body: Some(request.body),
-                    timeout_ms: config.timeout_ms,
+                    // The whole exchange, retries included, ends by the deadline.
+                    timeout_ms: remaining.clamp(1, u64::from(config.timeout_ms)) as u32,
                 })
-                .await?;
+                .await;
+            let failure = match &sent {
+                Err(e) if e.code == ErrorCode::Network => Some(Failure::Network),
+                Ok(r) if r.status == 429 || r.status >= 500 => {
+                    Some(Failure::Status(r.status, r.retry_after.as_deref()))
+                }
+                _ => None,
+            };
+            if let Some(failure) = failure {
+                let now = self.env.now_ms();
+                let random = self.random_u32();
+                if let Some(delay) =
+                    config.retry.delay(retries, failure, now, deadline.saturating_sub(now), random)
+                {
+                    retries += 1;
+                    self.env.sleep(delay).await;
+                    continue;
+                }
+            }
+            let response = sent?;
             if let (Some(_), Some(nonce)) = (&dpop, &response.dpop_nonce) {
                 self.nonces.borrow_mut().remember(endpoint, nonce);
             }

@@ -35,8 +35,10 @@ pub struct ClientConfig {
     pub refresh_before_secs: u64,
     /// `baseUrl` for relative `fetch` inputs.
     pub base_url: Option<String>,
-    /// `timeoutMs` bound on each token request (default 30 000).
+    /// `timeoutMs`: bound on getting a token, retries included (default 30 000).
     pub timeout_ms: u32,
+    /// When token requests are retried (`retries`: how many times, default 2).
+    pub retry: crate::retry::RetryPolicy,
 }
 
 /// The token endpoint: configured, or discovered from the issuer's metadata.
@@ -157,6 +159,7 @@ pub enum DpopSetting {
 }
 
 const KNOWN: &[&str] = &[
+    "retries",
     "tokenExchange",
     "cacheSize",
     "issuer",
@@ -246,6 +249,10 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
         refresh_before_secs: opt_uint(obj, "refreshBeforeExpirySeconds", 0, 86_400)?.unwrap_or(60),
         base_url: opt_str(obj, "baseUrl")?.map(|u| http_url("baseUrl", u)).transpose()?,
         timeout_ms: opt_uint(obj, "timeoutMs", 1, 600_000)?.unwrap_or(30_000) as u32,
+        retry: crate::retry::RetryPolicy {
+            max_retries: opt_uint(obj, "retries", 0, 10)?.map_or(2, |n| n as u32),
+            ..Default::default()
+        },
         token_endpoint,
         issuer,
         client_id,

@@ -23,6 +23,7 @@ pub mod jwk;
 pub mod key;
 pub mod profile;
 pub mod resource;
+pub mod retry;
 pub mod token;
 mod transport;
 pub mod www_authenticate;

@@ -193,8 +193,16 @@ fn expires_in(obj: &Map<String, Value>) -> Result<Option<u64>> {
         Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         Some(_) => None,
     };
-    secs.map(Some).ok_or_else(|| field("expires_in", "must be a non-negative integer"))
+    let secs = secs.ok_or_else(|| field("expires_in", "must be a non-negative integer"))?;
+    if secs > MAX_LIFETIME_SECS {
+        return Err(field("expires_in", "is absurd (more than a year)"));
+    }
+    Ok(Some(secs))
 }
+
+/// The longest `expires_in` taken at face value: a year. Longer is a misconfigured or hostile
+/// server, and a token cached that long would outlive any key rotation.
+pub const MAX_LIFETIME_SECS: u64 = 365 * 24 * 3600;
 
 /// `application/json` or any `+json` type (RFC 6838 §4.2.8), parameters ignored, case-insensitive.
 fn is_json(content_type: &str) -> bool {
@@ -402,6 +410,16 @@ mod tests {
             let want = format!("token response {want}");
             assert_eq!((e.code, e.message), (InvalidTokenResponse, want));
         }
+    }
+
+    #[test]
+    fn absurd_expires_in_is_refused() {
+        let with = |v: &str| AT_BEARER.replace('}', &format!(r#","expires_in":{v}}}"#));
+        assert_eq!(
+            err(200, &with("31536001"), BEARER).message,
+            r#"token response "expires_in" is absurd (more than a year)"#
+        );
+        assert!(run(200, false, &with("31536000"), BEARER).is_ok());
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct HttpResponse {
     pub content_type: Option<String>,
     /// `DPoP-Nonce`.
     pub dpop_nonce: Option<String>,
+    /// `Retry-After`.
+    pub retry_after: Option<String>,
     /// Body bytes.
     pub body: Vec<u8>,
 }
@@ -47,6 +49,12 @@ pub trait Env {
     fn now_ms(&self) -> u64;
     /// Fill `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]);
+    /// Wait `ms` milliseconds (before retrying a failed token request). The default does not
+    /// wait; hosts with a timer should.
+    async fn sleep(&self, ms: u64) {
+        let _ = ms;
+    }
+
     /// The public JWK of a key the host holds (a caller's `CryptoKeyPair` for DPoP). The default
     /// has none.
     async fn public_jwk(&self, key: HostKey<'_>) -> Result<serde_json::Value> {

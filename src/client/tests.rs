@@ -45,8 +45,21 @@ impl Script {
             status,
             content_type: Some("application/json".into()),
             dpop_nonce: nonce.map(str::to_owned),
+            retry_after: None,
             body: body.to_string().into_bytes(),
         }));
+    }
+    fn status(&self, status: u16, retry_after: Option<&str>) {
+        self.replies.borrow_mut().push_back(Ok(HttpResponse {
+            status,
+            content_type: Some("text/html".into()),
+            dpop_nonce: None,
+            retry_after: retry_after.map(str::to_owned),
+            body: b"<html>busy</html>".to_vec(),
+        }));
+    }
+    fn network_error(&self) {
+        self.replies.borrow_mut().push_back(Err(TokenError::new(ErrorCode::Network, "connection refused")));
     }
     fn token(&self, token: &str, token_type: &str, expires_in: u64) {
         self.reply(
@@ -87,6 +100,8 @@ type HostSignature = (String, &'static str, bool);
 struct Clock {
     now: Rc<Cell<u64>>,
     counter: Rc<Cell<u8>>,
+    /// Every sleep the engine asked for, in ms.
+    slept: Rc<RefCell<Vec<u64>>>,
     /// (key id, alg, had private JWK) of each host signature.
     host_signed: Rc<RefCell<Vec<HostSignature>>>,
 }
@@ -100,6 +115,10 @@ impl Env for Clock {
             self.counter.set(self.counter.get().wrapping_add(1));
             *b = self.counter.get();
         }
+    }
+    async fn sleep(&self, ms: u64) {
+        self.slept.borrow_mut().push(ms);
+        self.now.set(self.now.get() + ms);
     }
     async fn public_jwk(&self, key: crate::key::HostKey<'_>) -> Result<Value> {
         assert_eq!(key.id, "pair-1");
@@ -528,4 +547,62 @@ fn a_host_dpop_key_pair_gets_its_public_key_on_first_use() {
         1,
         "the cache key did not change when the thumbprint became known"
     );
+}
+
+#[test]
+fn server_errors_and_network_failures_are_retried_with_backoff() {
+    let (c, script, clock) = secret_client();
+    script.status(503, None);
+    script.network_error();
+    script.token("t1", "Bearer", 300);
+    assert_eq!(block_on(c.get_token(&RequestOptions::default())).unwrap().access_token, "t1");
+    assert_eq!(script.sent.borrow().len(), 3);
+    let slept = clock.slept.borrow();
+    assert_eq!(slept.len(), 2);
+    assert!(slept[0] <= 200 && slept[1] <= 400, "{slept:?}");
+    assert_eq!(c.token_requests(), 1, "one token, however many attempts");
+}
+
+#[test]
+fn retries_are_bounded_and_the_last_failure_is_reported() {
+    let (c, script, _) = secret_client();
+    for _ in 0..3 {
+        script.status(502, None);
+    }
+    script.token("never", "Bearer", 300);
+    let e = block_on(c.get_token(&RequestOptions::default())).unwrap_err();
+    assert_eq!((e.code, e.status), (ErrorCode::HttpError, Some(502)));
+    assert_eq!(script.sent.borrow().len(), 3, "first attempt + 2 retries");
+}
+
+#[test]
+fn too_many_requests_honours_retry_after_within_the_timeout() {
+    let (c, script, clock) = secret_client();
+    script.status(429, Some("3"));
+    script.token("t1", "Bearer", 300);
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    assert_eq!(*clock.slept.borrow(), [3_000]);
+    let (c, script, clock) = client(json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c", "timeoutMs": 2000,
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}
+    }));
+    script.status(429, Some("3"));
+    let e = block_on(c.get_token(&RequestOptions::default())).unwrap_err();
+    assert_eq!(e.status, Some(429));
+    assert!(clock.slept.borrow().is_empty(), "a wait past timeoutMs is not started");
+}
+
+#[test]
+fn client_errors_are_not_retried_and_retries_can_be_disabled() {
+    let (c, script, _) = secret_client();
+    script.reply(400, json!({"error": "invalid_scope"}), None);
+    assert!(block_on(c.get_token(&RequestOptions::default())).is_err());
+    assert_eq!(script.sent.borrow().len(), 1);
+    let (c, script, _) = client(json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c", "retries": 0,
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}
+    }));
+    script.status(503, None);
+    assert!(block_on(c.get_token(&RequestOptions::default())).is_err());
+    assert_eq!(script.sent.borrow().len(), 1);
 }

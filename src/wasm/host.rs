@@ -11,7 +11,23 @@ use crate::{ApiCall, Env, ErrorCode, HttpRequest, HttpResponse, TokenError, Tran
 #[derive(Clone, Copy, Default)]
 pub struct JsEnv;
 
+/// `new Promise(resolve => setTimeout(resolve, ms))`.
+async fn sleep_ms(ms: u64) {
+    let set_timeout = super::get(&js_sys::global(), "setTimeout");
+    let Ok(set_timeout) = set_timeout.dyn_into::<Function>() else {
+        return;
+    };
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = set_timeout.call2(&JsValue::UNDEFINED, &resolve, &JsValue::from_f64(ms as f64));
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 impl Env for JsEnv {
+    async fn sleep(&self, ms: u64) {
+        sleep_ms(ms).await;
+    }
+
     fn now_ms(&self) -> u64 {
         js_sys::Date::now() as u64
     }
@@ -82,12 +98,67 @@ impl Transport for JsTransport {
     async fn send(&self, request: HttpRequest) -> crate::Result<HttpResponse> {
         let url = crate::dpop::htu(&request.url).to_owned();
         let timeout = request.timeout_ms;
-        let result = exchange(&self.fetcher, request).await;
-        result.map_err(|e| transport_error(&e, &url, timeout))
+        exchange(&self.fetcher, request).await.map_err(|e| match e {
+            Failed::Js(e) => transport_error(&e, &url, timeout),
+            Failed::TooLarge => TokenError::new(
+                ErrorCode::InvalidTokenResponse,
+                format!("response from {url} is larger than {} KiB", MAX_BODY_BYTES / 1024),
+            ),
+        })
     }
 }
 
-async fn exchange(fetcher: &Fetcher, request: HttpRequest) -> Result<HttpResponse, JsValue> {
+/// The most a token or metadata response may be: real ones are a few KiB.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+enum Failed {
+    Js(JsValue),
+    TooLarge,
+}
+
+impl From<JsValue> for Failed {
+    fn from(e: JsValue) -> Self {
+        Failed::Js(e)
+    }
+}
+
+/// Read a body, stopping (and cancelling the stream) past [`MAX_BODY_BYTES`].
+async fn read_limited(response: &Response) -> Result<Vec<u8>, Failed> {
+    let declared = response.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok());
+    let body = super::get(response, "body");
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        cancel(&body);
+        return Err(Failed::TooLarge);
+    }
+    if body.is_null() || body.is_undefined() {
+        return Ok(Vec::new());
+    }
+    let get_reader: Function = super::get(&body, "getReader").dyn_into()?;
+    let reader = get_reader.call0(&body)?;
+    let read: Function = super::get(&reader, "read").dyn_into()?;
+    let mut out = Vec::new();
+    loop {
+        let chunk = JsFuture::from(read.call0(&reader)?.dyn_into::<Promise>()?).await?;
+        if super::get(&chunk, "done").is_truthy() {
+            return Ok(out);
+        }
+        out.extend(Uint8Array::new(&super::get(&chunk, "value")).to_vec());
+        if out.len() > MAX_BODY_BYTES {
+            if let Ok(cancel) = super::get(&reader, "cancel").dyn_into::<Function>() {
+                let _ = cancel.call0(&reader);
+            }
+            return Err(Failed::TooLarge);
+        }
+    }
+}
+
+fn cancel(body: &JsValue) {
+    if let Ok(cancel) = super::get(body, "cancel").dyn_into::<Function>() {
+        let _ = cancel.call0(body);
+    }
+}
+
+async fn exchange(fetcher: &Fetcher, request: HttpRequest) -> Result<HttpResponse, Failed> {
     let headers = Headers::new()?;
     for (name, value) in &request.headers {
         headers.append(name, value)?;
@@ -102,12 +173,13 @@ async fn exchange(fetcher: &Fetcher, request: HttpRequest) -> Result<HttpRespons
     init.set_signal(Some(&AbortSignal::timeout_with_u32(request.timeout_ms)));
     let js_request = Request::new_with_str_and_init(&request.url, &init)?;
     let response = fetcher.call(&js_request).await?;
-    let body = JsFuture::from(response.array_buffer()?).await?;
+    let body = read_limited(&response).await?;
     Ok(HttpResponse {
         status: response.status(),
         content_type: response.headers().get("content-type")?,
         dpop_nonce: response.headers().get("dpop-nonce")?,
-        body: Uint8Array::new(&body).to_vec(),
+        retry_after: response.headers().get("retry-after")?,
+        body,
     })
 }
 
