@@ -523,7 +523,16 @@ impl<T: Transport, E: Env> Inner<T, E> {
                     continue;
                 }
             }
-            let response = sent?;
+            let response = sent.map_err(|mut e| {
+                if e.code == ErrorCode::Timeout {
+                    e.message = format!(
+                        "token request to {} did not complete within timeoutMs ({} ms)",
+                        crate::dpop::htu(endpoint),
+                        config.timeout_ms
+                    );
+                }
+                e
+            })?;
             if let (Some(_), Some(nonce)) = (&dpop, &response.dpop_nonce) {
                 self.nonces.borrow_mut().remember(endpoint, nonce);
             }

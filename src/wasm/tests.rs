@@ -301,16 +301,17 @@ async fn network_error_message_names_the_cause_code() {
     let fetch = stub(&format!(
         r#"{{"{TOKEN_URL}":[{{"reject":"fetch failed","cause":{{"code":"ECONNREFUSED"}}}}]}}"#
     ));
-    let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
+    let client = JsTokenClient::new(options(&basic_options(r#","retries":1"#), Some(&fetch))).unwrap();
 
     let e = settle(client.get_token(JsValue::UNDEFINED)).await.expect_err("getToken must reject");
 
     assert_token_error(&e, ErrorCode::Network);
     let message = string(&e, "message").unwrap_or_default();
     assert!(message.contains("ECONNREFUSED"), "{message}");
-    // A later call tries again (failures are not cached) and hits the stub a second time.
+    assert_eq!(calls(&fetch).len(), 2, "one attempt and one retry after a network failure");
+    // A later call tries again (failures are not cached) and hits the stub again.
     let _ = settle(client.get_token(JsValue::UNDEFINED)).await.expect_err("still failing");
-    assert_eq!(calls(&fetch).len(), 2);
+    assert_eq!(calls(&fetch).len(), 4);
 }
 
 // 3. Clock and randomness.
