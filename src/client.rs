@@ -478,14 +478,10 @@ impl<T: Transport, E: Env> Inner<T, E> {
                 }
                 _ => ClientCredentials::None { client_id },
             };
-            let request = token_request(
-                endpoint,
-                grant,
-                credentials,
-                &target.scope,
-                &target.resource,
-                &config.extra_params,
-            );
+            // Maskinporten's grant carries scope and resource inside the signed assertion only.
+            let (scope, resource): (&[String], &[String]) =
+                if own_grant.is_some() { (&[], &[]) } else { (&target.scope, &target.resource) };
+            let request = token_request(endpoint, grant, credentials, scope, resource, &config.extra_params);
             let mut headers = request.headers;
             let dpop = self.dpop().await?;
             if let Some(dpop) = &dpop {
