@@ -2,36 +2,13 @@
 // assertion + DPoP with nonces) and API 2 (Duende-style authority: shared secret, Bearer), with
 // cached tokens. It starts local authorities (npm oidc-provider) and APIs (validating tokens and
 // DPoP proofs with `jose`) on 127.0.0.1, runs the worker, prints one line per call, then stops.
-import { ClientRegistry } from 'tokenfetch';
+import * as tokenfetch from 'tokenfetch';
 import { startScenario } from '../tests/support/index.mjs';
+// The worker's two named clients, as IHttpClientFactory + Duende.AccessTokenManagement would have
+// them; the runtime matrix runs the same worker in every runtime.
+import { createRegistry } from '../tests/runtimes/worker-scenario.mjs';
 
 const CALLS_PER_API = Number(process.env.CALLS ?? 6);
-
-/** The worker: two named clients, as IHttpClientFactory + Duende.AccessTokenManagement would have. */
-function createWorker(env) {
-  const registry = new ClientRegistry({
-    api1: {
-      issuer: env.helseid.issuer,
-      tokenEndpoint: env.helseid.tokenEndpoint,
-      clientId: env.helseid.clientId,
-      clientAuth: { method: 'private_key_jwt', privateJwk: env.helseid.privateJwk },
-      dpop: true,
-      scope: 'api1.read',
-      resource: env.api1,
-      baseUrl: env.api1,
-    },
-    api2: {
-      issuer: env.duende.issuer,
-      tokenEndpoint: env.duende.tokenEndpoint,
-      clientId: env.duende.clientId,
-      clientAuth: { method: 'client_secret_basic', clientSecret: env.duende.clientSecret },
-      scope: 'api2.read',
-      resource: env.api2,
-      baseUrl: env.api2,
-    },
-  });
-  return registry;
-}
 
 const scenario = await startScenario();
 let failed = false;
@@ -40,7 +17,7 @@ try {
   console.log(`authority A (HelseID-style, private_key_jwt + DPoP nonces) ${authorityA.issuer}`);
   console.log(`authority B (Duende-style, client_secret_basic)            ${authorityB.issuer}`);
   console.log(`API 1 (DPoP) ${api1.url}    API 2 (Bearer) ${api2.url}\n`);
-  const registry = createWorker({ helseid: clients.helseid, duende: clients.duende, api1: api1.url, api2: api2.url });
+  const registry = createRegistry(tokenfetch, { helseid: clients.helseid, duende: clients.duende, api1: api1.url, api2: api2.url });
   const authorities = { api1: authorityA, api2: authorityB };
 
   console.log('call  API   status  token   token requests (client)  token POSTs seen by authority');

@@ -4,10 +4,9 @@
 // env: { api1, api2, helseid: { issuer, tokenEndpoint, clientId, privateJwk },
 //        duende: { issuer, tokenEndpoint, clientId, clientSecret }, calls }
 
-/** Call both APIs `env.calls` times; returns what each call saw and the clients' token counts. */
-export async function runWorker(tokenfetch, env) {
-  const { ClientRegistry, TokenError } = tokenfetch;
-  const registry = new ClientRegistry({
+/** The worker's two named clients: API 1 (private_key_jwt + DPoP), API 2 (client_secret_basic). */
+export function createRegistry(tokenfetch, env) {
+  return new tokenfetch.ClientRegistry({
     api1: {
       issuer: env.helseid.issuer,
       tokenEndpoint: env.helseid.tokenEndpoint,
@@ -28,6 +27,12 @@ export async function runWorker(tokenfetch, env) {
       baseUrl: env.api2,
     },
   });
+}
+
+/** Call both APIs `env.calls` times; returns what each call saw and the clients' token counts. */
+export async function runWorker(tokenfetch, env) {
+  const { TokenError } = tokenfetch;
+  const registry = createRegistry(tokenfetch, env);
   const calls = [];
   for (let i = 0; i < env.calls; i++) {
     for (const api of ['api1', 'api2']) {
