@@ -13,9 +13,16 @@ export interface JsonWebKey {
   d?: string;
   n?: string;
   e?: string;
+  p?: string;
+  q?: string;
+  dp?: string;
+  dq?: string;
+  qi?: string;
   kid?: string;
   alg?: string;
-  [member: string]: unknown;
+  use?: string;
+  key_ops?: string[];
+  ext?: boolean;
 }
 
 /** Client authentication with a shared secret (RFC 6749 §2.3.1). */
@@ -86,6 +93,12 @@ export type GrantOptions =
 export type TokenClientOptions = BaseClientOptions & GrantOptions;
 
 export interface BaseClientOptions {
+  /**
+   * Authority defaults and rules: 'helseid' (private_key_jwt only, typ client-authentication+jwt,
+   * aud = issuer, 60 s, DPoP on), 'maskinporten' (jwt_bearer grant, RS256/384/512, <= 120 s),
+   * 'entra' (assertion aud = token endpoint), 'duende', 'generic' (default). Explicit options win.
+   */
+  profile?: 'helseid' | 'maskinporten' | 'entra' | 'duende' | 'generic';
   /** The authority; the default client-assertion audience. */
   issuer?: string;
   /** The token endpoint URL (https; plain http only for loopback hosts). Without it, discovered from `issuer`. */

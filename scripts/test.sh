@@ -15,5 +15,6 @@ step "wasm-bindgen tests (Node, Chromium)"; bash scripts/test-wasm.sh
 step "build pkg/";             bash scripts/build.sh
 step "scenario";               node examples/scenario.mjs
 step "runtime matrix";         node tests/runtimes/matrix.mjs
+step "examples (workerd, Deno, Node service, tsc)"; node examples/run-examples.mjs
 step "www harness (Chromium)";  node --test tests/www/
 step "JS integration tests";   node --test --test-reporter=spec tests/js/

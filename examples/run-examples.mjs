@@ -1,0 +1,289 @@
+// Runs each example against local authorities and APIs (tests/support: authority A = HelseID-style,
+// private_key_jwt + DPoP with nonces; authority B = Duende-style, client secret) and checks the results:
+//   cloudflare-worker  bundled as wrangler does, run in workerd (miniflare), two requests
+//   deno               the exact `deno run` command of examples/deno/README.md
+//   node-service       started on a free port, GET /report twice, then SIGTERM with a request in flight
+//   types              tsc -p examples --noEmit, deno check examples/deno/main.ts
+// Usage: node examples/run-examples.mjs [example ...]   (default: all). Exits non-zero on any failure.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { closeServer, listen } from '../tests/support/http.mjs';
+import { startScenario } from '../tests/support/index.mjs';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const examples = join(root, 'examples');
+const out = join(root, 'test-output/examples');
+const bin = (name) => join(root, 'node_modules/.bin', name);
+const TIMEOUT_MS = 30_000;
+
+/**
+ * The examples' configuration for a started scenario, as environment variables / Worker bindings.
+ * Secrets (HELSEID_PRIVATE_JWK, API2_CLIENT_SECRET) included; no RFC 8707 resource is set, as in the
+ * examples' defaults (the local authorities default it to their API's URL).
+ */
+function settingsFor(s) {
+  const { helseid, duende } = s.clients;
+  return {
+    HELSEID_ISSUER: helseid.issuer,
+    HELSEID_TOKEN_ENDPOINT: helseid.tokenEndpoint,
+    HELSEID_CLIENT_ID: helseid.clientId,
+    HELSEID_PRIVATE_JWK: JSON.stringify(helseid.privateJwk),
+    API1_URL: s.api1.url,
+    API1_SCOPE: 'api1.read',
+    API1_PATH: '/data',
+    API2_ISSUER: duende.issuer,
+    API2_TOKEN_ENDPOINT: duende.tokenEndpoint,
+    API2_CLIENT_ID: duende.clientId,
+    API2_CLIENT_SECRET: duende.clientSecret,
+    API2_URL: s.api2.url,
+    API2_SCOPE: 'api2.read',
+    API2_PATH: '/data',
+  };
+}
+
+/** What the authorities and APIs saw: one token per API, the DPoP nonce challenges answered. */
+function serverProblems(s, calls) {
+  const problems = [];
+  const { authorityA: a, authorityB: b, api1, api2 } = s;
+  if (a.counters.tokensIssued !== 1) problems.push(`authority A issued ${a.counters.tokensIssued} tokens (want 1)`);
+  if (b.counters.tokensIssued !== 1) problems.push(`authority B issued ${b.counters.tokensIssued} tokens (want 1)`);
+  if (a.counters.tokenRequests !== 2) problems.push(`authority A saw ${a.counters.tokenRequests} token POSTs (want 2: nonce challenge + retry)`);
+  if (api1.counters.nonceChallenges !== 1) problems.push(`API 1 sent ${api1.counters.nonceChallenges} DPoP nonce challenges (want 1)`);
+  if (api1.counters.ok !== calls) problems.push(`API 1 accepted ${api1.counters.ok} of ${calls} calls`);
+  if (api2.counters.ok !== calls) problems.push(`API 2 accepted ${api2.counters.ok} of ${calls} calls`);
+  return problems;
+}
+
+/** Run a command to completion; resolves to { code, signal, stdout, stderr } (never rejects on exit status). */
+function run(cmd, args, { env = {}, timeout = TIMEOUT_MS } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NO_COLOR: '1', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
+const tail = (text, n = 12) => text.trim().split('\n').slice(-n).join('\n');
+
+// ---------------------------------------------------------------------------------------------------
+// cloudflare-worker: bundled the way wrangler does, run by workerd through miniflare.
+
+/** wrangler.toml's compatibility_date and [vars] names (the file is flat: a regex is enough). */
+function readWranglerToml() {
+  const text = readFileSync(join(examples, 'cloudflare-worker/wrangler.toml'), 'utf8');
+  const date = text.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
+  const main = text.match(/^main\s*=\s*"([^"]+)"/m)?.[1];
+  const varsSection = text.split(/^\[vars\]\s*$/m)[1]?.split(/^\[/m)[0] ?? '';
+  const vars = [...varsSection.matchAll(/^([A-Z0-9_]+)\s*=/gm)].map((m) => m[1]);
+  return { date, main, vars };
+}
+
+async function cloudflareWorker(scenario) {
+  const { build } = await import('esbuild');
+  const { Miniflare } = await import('miniflare');
+  const problems = [];
+  const toml = readWranglerToml();
+  const settings = settingsFor(scenario);
+  for (const name of toml.vars) if (!(name in settings)) problems.push(`wrangler.toml var ${name} is not exercised`);
+  const dir = join(out, 'cloudflare-worker');
+  mkdirSync(join(dir, 'gen'), { recursive: true });
+  // What wrangler does: esbuild with the workerd/worker/browser conditions, .wasm left as a module import.
+  await build({
+    entryPoints: [join(examples, 'cloudflare-worker', toml.main)], bundle: true, format: 'esm', platform: 'neutral',
+    conditions: ['workerd', 'worker', 'browser'], mainFields: ['module', 'main'], external: ['*.wasm'],
+    outfile: join(dir, 'index.mjs'), logLevel: 'error',
+  });
+  copyFileSync(join(root, 'pkg/gen/tokenfetch_bg.wasm'), join(dir, 'gen/tokenfetch_bg.wasm'));
+  const mf = new Miniflare({
+    modules: [
+      { type: 'ESModule', path: join(dir, 'index.mjs') },
+      { type: 'CompiledWasm', path: join(dir, 'gen/tokenfetch_bg.wasm') },
+    ],
+    modulesRoot: dir,
+    compatibilityDate: toml.date,
+    bindings: settings,
+  });
+  const details = [];
+  try {
+    // Two requests to one isolate: the registry (and its token cache) outlives the first.
+    for (let i = 1; i <= 2; i++) {
+      const res = await mf.dispatchFetch('http://worker.local/');
+      const body = await res.json();
+      details.push(`request ${i}: ${res.status} api1 ${body.api1?.status} api2 ${body.api2?.status}`);
+      if (res.status !== 200) problems.push(`request ${i} answered ${res.status}: ${JSON.stringify(body)}`);
+      if (body.api1?.body?.api !== 'api1' || body.api2?.body?.api !== 'api2') problems.push(`request ${i}: unexpected body ${JSON.stringify(body)}`);
+    }
+  } finally {
+    await mf.dispose();
+  }
+  problems.push(...serverProblems(scenario, 2));
+  return { problems, details };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// deno: the exact command from examples/deno/README.md (its --allow-env list), loopback network only.
+
+async function deno(scenario) {
+  const readme = readFileSync(join(examples, 'deno/README.md'), 'utf8');
+  const allowEnv = readme.match(/--allow-env=(\S+)/)?.[1];
+  if (!allowEnv) return { problems: ['examples/deno/README.md shows no --allow-env= list'] };
+  const calls = 3;
+  const env = { ...settingsFor(scenario), CALLS: String(calls) };
+  const r = await run(bin('deno'), ['run', '--quiet', '--allow-net=127.0.0.1', `--allow-env=${allowEnv}`, 'examples/deno/main.ts'], { env });
+  const problems = [];
+  if (r.code !== 0) problems.push(`exit ${r.code ?? r.signal}: ${tail(r.stderr || r.stdout)}`);
+  const rows = r.stdout.split('\n').filter((l) => /^\d+\s+api[12]\s/.test(l)).map((l) => l.split(/\s+/));
+  const seen = rows.map(([, api, status, token]) => `${api}:${status}:${token}`).join(' ');
+  const want = Array.from({ length: calls }, (_, i) => `api1:200:${i ? 'cached' : 'new'} api2:200:${i ? 'cached' : 'new'}`).join(' ');
+  if (seen !== want) problems.push(`calls printed: ${seen || '(none)'}; want ${want}`);
+  problems.push(...serverProblems(scenario, calls));
+  return { problems, details: [tail(r.stdout, 2 * calls + 2)] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// node-service: transpiled with esbuild (Node 20 cannot strip types), PORT=0, GET /report twice, then a
+// third /report held in flight (API 2 reached through a delaying proxy) while SIGTERM arrives: it must
+// still answer 200, new connections must be refused, and the process must exit 0 by itself.
+
+/** A pass-through proxy in front of an API; `hold()` makes it wait before forwarding the next request. */
+async function startDelayingProxy(target) {
+  let delayMs = 0;
+  let arrived;
+  const server = createServer(async (req, res) => {
+    const wait = delayMs;
+    delayMs = 0;
+    if (wait) { arrived?.(); await new Promise((r) => setTimeout(r, wait)); }
+    const upstream = await fetch(new URL(req.url, target), { method: req.method, headers: { authorization: req.headers.authorization ?? '' } });
+    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' });
+    res.end(Buffer.from(await upstream.arrayBuffer()));
+  });
+  const port = await listen(server);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** The next request waits `ms`; resolves when it has arrived. */
+    hold(ms) { delayMs = ms; return new Promise((r) => { arrived = r; }); },
+    close: () => closeServer(server),
+  };
+}
+
+async function nodeService(scenario) {
+  const { build } = await import('esbuild');
+  const dir = join(out, 'node-service');
+  // Under the repository, so the plain `tokenfetch` import resolves through its node_modules.
+  await build({
+    entryPoints: [join(examples, 'node-service/server.ts')], bundle: false, format: 'esm', platform: 'node',
+    target: 'node20', outfile: join(dir, 'server.mjs'), logLevel: 'error',
+  });
+  const problems = [];
+  const details = [];
+  const proxy = await startDelayingProxy(scenario.api2.url);
+  const env = { ...settingsFor(scenario), API2_URL: proxy.url, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '5000' };
+  const child = spawn(process.execPath, [join(dir, 'server.mjs')], { cwd: root, env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  const lineSeen = (re) => new Promise((resolve) => {
+    const check = () => { if (re.test(stdout)) { child.stdout.off('data', check); resolve(); } };
+    child.stdout.on('data', check);
+    check();
+  });
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const within = (promise, ms, what) => Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms; stderr: ${tail(stderr)}`)), ms))]);
+  const report = async (url, i) => {
+    const res = await fetch(`${url}/report`);
+    const body = await res.json();
+    details.push(`GET /report ${i}: ${res.status} api1 ${body.api1?.status} api2 ${body.api2?.status} tokenRequests ${JSON.stringify(body.tokenRequests)}`);
+    if (res.status !== 200) problems.push(`GET /report ${i} answered ${res.status}: ${JSON.stringify(body)}`);
+    if (body.api1?.body?.api !== 'api1' || body.api2?.body?.api !== 'api2') problems.push(`GET /report ${i}: unexpected body ${JSON.stringify(body)}`);
+    if (body.tokenRequests?.api1 !== 1 || body.tokenRequests?.api2 !== 1) problems.push(`GET /report ${i}: client token requests ${JSON.stringify(body.tokenRequests)}`);
+    return res;
+  };
+  try {
+    await within(Promise.race([lineSeen(/listening on http:\/\/\S+\n/), exited]), 10_000, 'startup');
+    const url = stdout.match(/listening on (http:\/\/\S+)/)?.[1];
+    if (!url) throw new Error(`did not start: ${tail(stderr || stdout)}`);
+    await report(url, 1);
+    await report(url, 2);
+    const missing = await fetch(`${url}/nope`);
+    await missing.body?.cancel();
+    if (missing.status !== 404) problems.push(`GET /nope answered ${missing.status}`);
+
+    // Graceful shutdown with a request in flight.
+    const held = proxy.hold(700);
+    const inFlight = report(url, '3 (in flight during SIGTERM)');
+    await within(held, 5_000, 'in-flight request');
+    const started = performance.now();
+    child.kill('SIGTERM');
+    await within(lineSeen(/stopping/), 5_000, 'SIGTERM');
+    const refused = await fetch(`${url}/healthz`).then((r) => `answered ${r.status}`, () => 'refused');
+    if (refused !== 'refused') problems.push(`a new connection after SIGTERM was ${refused}`);
+    const last = await inFlight;
+    if (last.headers.get('connection') !== 'close') problems.push('in-flight response during shutdown lacks connection: close');
+    const { code, signal } = await within(exited, 8_000, 'exit after SIGTERM');
+    details.push(`SIGTERM -> new connections ${refused}, in-flight ${last.status}, exit ${code ?? signal} in ${Math.round(performance.now() - started)} ms`);
+    if (code !== 0) problems.push(`after SIGTERM: exit ${code ?? signal}: ${tail(stderr)}`);
+    if (!/^stopped$/m.test(stdout)) problems.push('no "stopped" line after SIGTERM');
+  } catch (err) {
+    problems.push(err.message);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    await proxy.close();
+  }
+  problems.push(...serverProblems(scenario, 3));
+  return { problems, details };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// types: strict tsc over the Worker and the Node service; deno check over the Deno example.
+
+async function types() {
+  const [tsc, denoCheck] = await Promise.all([
+    run(bin('tsc'), ['-p', 'examples', '--noEmit']),
+    run(bin('deno'), ['check', '--quiet', 'examples/deno/main.ts']),
+  ]);
+  const problems = [];
+  if (tsc.code !== 0) problems.push(`tsc -p examples --noEmit: ${tail(tsc.stdout + tsc.stderr, 30)}`);
+  if (denoCheck.code !== 0) problems.push(`deno check examples/deno/main.ts: ${tail(denoCheck.stdout + denoCheck.stderr, 30)}`);
+  return { problems, details: [`tsc exit ${tsc.code}`, `deno check exit ${denoCheck.code}`] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, types };
+const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service']);
+const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(all);
+const verbose = process.env.VERBOSE === '1';
+let failed = 0;
+for (const name of names) {
+  if (!all[name]) throw new Error(`unknown example ${name}; known: ${Object.keys(all).join(', ')}`);
+  const started = performance.now();
+  let result;
+  let scenario;
+  try {
+    // Fresh authorities and APIs per example, so their counters are this example's alone.
+    if (needsScenario.has(name)) scenario = await startScenario();
+    result = await all[name](scenario);
+  } catch (err) {
+    result = { problems: [`could not run: ${err?.stack ?? err}`] };
+  } finally {
+    await scenario?.close();
+  }
+  const ms = Math.round(performance.now() - started);
+  const ok = result.problems.length === 0;
+  if (!ok) failed += 1;
+  console.log(`${name} -> ${ok ? 'pass' : 'fail'}  (${ms} ms)`);
+  for (const p of result.problems) console.log(`    ${p.replaceAll('\n', '\n    ')}`);
+  if (verbose || !ok) for (const d of result.details ?? []) console.log(`    | ${d.replaceAll('\n', '\n    | ')}`);
+}
+console.log(`${names.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
