@@ -1,7 +1,11 @@
 //! The standalone helpers: `generateDpopKey`, `createClientAssertion`, `createDpopProof`,
 //! `jwkThumbprint`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use js_sys::Promise;
+use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
 
 use super::host::JsEnv;
@@ -25,12 +29,42 @@ fn required(o: &JsValue, name: &str) -> Result<String, TokenError> {
         .ok_or_else(|| TokenError::argument(name, "is required (a non-empty string)"))
 }
 
+thread_local! {
+    /// Keys the helpers parsed, by SHA-256 of (JWK, alg, kid): deriving an EC public key costs as
+    /// much as a signature, so a caller signing with the same JWK again skips it. Bounded.
+    static PARSED: RefCell<HashMap<[u8; 32], SigningKey>> = RefCell::new(HashMap::new());
+}
+const PARSED_MAX: usize = 32;
+
 fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<SigningKey, TokenError> {
-    let jwk = to_json("privateJwk", &get(o, "privateJwk"))?;
-    if jwk.is_null() {
+    let value = get(o, "privateJwk");
+    if value.is_undefined() || value.is_null() {
         return Err(TokenError::argument("privateJwk", "is required"));
     }
-    SigningKey::from_jwk("privateJwk", &jwk, alg, kid)
+    let text = js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| TokenError::argument("privateJwk", "must be a JWK object"))?;
+    let mut hasher = Sha256::new();
+    for part in [text.as_str(), alg.unwrap_or(""), kid.unwrap_or("")] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let id: [u8; 32] = hasher.finalize().into();
+    if let Some(key) = PARSED.with(|p| p.borrow().get(&id).cloned()) {
+        return Ok(key);
+    }
+    let jwk: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|_| TokenError::argument("privateJwk", "must be a JWK object"))?;
+    let key = SigningKey::from_jwk("privateJwk", &jwk, alg, kid)?;
+    PARSED.with(|p| {
+        let mut parsed = p.borrow_mut();
+        if parsed.len() >= PARSED_MAX {
+            parsed.clear();
+        }
+        parsed.insert(id, key.clone());
+    });
+    Ok(key)
 }
 
 /// A new private ES256 JWK (with `alg`), for `dpop: { privateJwk }` or storage.
