@@ -68,16 +68,21 @@ pub fn prefers_host() -> bool {
 }
 
 /// Sign with the native signer, when one is registered and the key is a JWK.
-fn sign_native(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> {
+/// The signer may answer with the bytes or with a Promise of them.
+async fn sign_native(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> {
     let jwk = key.private_jwk?;
     let signer = NATIVE.with(|n| n.borrow().clone())?;
     let args: [JsValue; 4] =
         [key.id.into(), key.alg.as_str().into(), jwk.into(), Uint8Array::from(input).into()];
-    let result = signer.apply(&JsValue::UNDEFINED, &args.iter().collect::<Array>());
-    Some(match result {
-        Ok(signature) => Ok(Uint8Array::new(&signature).to_vec()),
-        Err(e) => Err(host_error(&format!("node:crypto could not sign with {}", key.alg.as_str()), &e)),
-    })
+    let fail = |e: JsValue| host_error(&format!("node:crypto could not sign with {}", key.alg.as_str()), &e);
+    let result = match signer.apply(&JsValue::UNDEFINED, &args.iter().collect::<Array>()) {
+        Ok(value) => match value.dyn_into::<Promise>() {
+            Ok(promise) => JsFuture::from(promise).await,
+            Err(bytes) => Ok(bytes),
+        },
+        Err(e) => Err(e),
+    };
+    Some(result.map(|signature| Uint8Array::new(&signature).to_vec()).map_err(fail))
 }
 
 fn subtle() -> std::result::Result<JsValue, TokenError> {
@@ -156,7 +161,7 @@ async fn crypto_key(key: HostKey<'_>) -> Result<JsValue> {
 /// Sign natively when possible, else with WebCrypto; ECDSA signatures come back as `R || S`, as
 /// JWS wants them.
 pub async fn sign(key: HostKey<'_>, input: &[u8]) -> Result<Vec<u8>> {
-    if let Some(signature) = sign_native(key, input) {
+    if let Some(signature) = sign_native(key, input).await {
         return signature;
     }
     let crypto_key = crypto_key(key).await?;
