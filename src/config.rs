@@ -467,12 +467,35 @@ fn as_config(mut e: TokenError) -> TokenError {
     e
 }
 
+/// Token request parameters tokenfetch writes; `extraParams` may not repeat them.
+const RESERVED_PARAMS: &[&str] = &[
+    "grant_type",
+    "scope",
+    "resource",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+    "assertion",
+    "requested_token_use",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "audience",
+];
+
 fn extra_params(obj: &Map<String, Value>) -> Result<Vec<(String, String)>> {
     match obj.get("extraParams") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(m)) => m
             .iter()
             .map(|(k, v)| match v {
+                _ if RESERVED_PARAMS.contains(&k.as_str()) => Err(TokenError::config(
+                    &format!("extraParams.{k}"),
+                    "is a parameter tokenfetch sets itself (RFC 6749 §3.2: parameters must not repeat); use its option",
+                )),
                 Value::String(s) => Ok((k.clone(), s.clone())),
                 _ => Err(TokenError::config(&format!("extraParams.{k}"), "must be a string")),
             })

@@ -193,3 +193,10 @@ fn duende_and_generic_profiles_accept_secrets() {
     o["profile"] = json!("auth0");
     assert!(err(o).starts_with("profile: \"auth0\" is not one of"));
 }
+
+#[test]
+fn extra_params_cannot_repeat_what_tokenfetch_sends() {
+    let mut o = base();
+    o["extraParams"] = json!({"authorization_details": "[]", "scope": "x"});
+    assert!(err(o).starts_with("extraParams.scope: is a parameter tokenfetch sets itself"));
+}

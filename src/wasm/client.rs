@@ -212,14 +212,21 @@ impl JsTokenClient {
 
     /// The absolute, normalized URL of a string or URL input (`new URL(input, baseUrl).href`).
     fn absolute(&self, input: &JsValue) -> Result<String, JsValue> {
-        let text: String = if input.is_string() {
-            input.as_string().unwrap_or_default()
-        } else {
+        let text = match input.as_string() {
+            Some(text) => text,
             // URL objects and anything else with a string form.
-            js_sys::JsString::from(input.clone()).into()
+            None if input.is_object() => input.unchecked_ref::<Object>().to_string().into(),
+            None => return Err(TokenError::argument("input", "must be a string, a URL or a Request").into()),
         };
         let base = self.engine.config().base_url.as_deref();
-        web_sys_url(&text, base)
+        web_sys_url(&text, base).map_err(|_| {
+            let problem = if base.is_some() {
+                "is not a valid URL"
+            } else {
+                "is not an absolute URL (and there is no baseUrl)"
+            };
+            TokenError::argument("input", problem).into()
+        })
     }
 }
 

