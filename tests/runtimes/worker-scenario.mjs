@@ -50,8 +50,22 @@ export async function runWorker(tokenfetch, env) {
   } catch (e) {
     errorCheck = { instanceOfTokenError: e instanceof TokenError, code: e.code, message: e.message };
   }
+  // A caller's non-extractable CryptoKeyPair as the DPoP key: WebCrypto signs, the key never leaves it.
+  const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const withCryptoKey = new tokenfetch.TokenClient({
+    issuer: env.helseid.issuer,
+    tokenEndpoint: env.helseid.tokenEndpoint,
+    clientId: env.helseid.clientId,
+    clientAuth: { method: 'private_key_jwt', privateJwk: env.helseid.privateJwk },
+    dpop: { keyPair: pair },
+    scope: 'api1.read',
+    resource: env.api1,
+  });
+  const cryptoKeyCall = await withCryptoKey.fetch(`${env.api1}/data`);
+  const cryptoKey = { status: cryptoKeyCall.status, extractable: pair.privateKey.extractable, jkt: withCryptoKey.dpopThumbprint() };
   return {
     calls,
+    cryptoKey,
     tokenRequests: { api1: registry.get('api1').inspect().tokenRequests, api2: registry.get('api2').inspect().tokenRequests },
     dpopThumbprint: registry.get('api1').dpopThumbprint(),
     errorCheck,
