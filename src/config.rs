@@ -374,6 +374,23 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
     let secret = || -> Result<Secret> {
         Ok(Secret::new(nonempty(auth, "clientAuth.clientSecret", "clientSecret")?.to_owned()))
     };
+    const AUTH_KEYS: &[&str] = &[
+        "method",
+        "clientSecret",
+        "privateJwk",
+        "key",
+        "kid",
+        "alg",
+        "audience",
+        "lifetimeSeconds",
+        "claims",
+    ];
+    if let Some(unknown) = auth.keys().find(|k| !AUTH_KEYS.contains(&k.as_str())) {
+        return Err(TokenError::config(
+            "clientAuth",
+            format!("unknown option \"{}\"", crate::jose::printable(unknown)),
+        ));
+    }
     let method = nonempty(auth, "clientAuth.method", "method")?;
     profile.check_method(method)?;
     match method {

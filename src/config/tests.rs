@@ -200,3 +200,10 @@ fn extra_params_cannot_repeat_what_tokenfetch_sends() {
     o["extraParams"] = json!({"authorization_details": "[]", "scope": "x"});
     assert!(err(o).starts_with("extraParams.scope: is a parameter tokenfetch sets itself"));
 }
+
+#[test]
+fn typos_inside_client_auth_are_named() {
+    let mut o = base();
+    o["clientAuth"]["lifetimeSecond"] = json!(30);
+    assert_eq!(err(o), "clientAuth: unknown option \"lifetimeSecond\"");
+}

@@ -1,0 +1,125 @@
+// Small helpers for tests/js/tokenfetch.test.mjs: client builders for the standard scenario, counter deltas,
+// a recording fetch, TokenError assertions and leak checks.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { inspect } from 'node:util';
+import { TokenClient, TokenError } from 'tokenfetch';
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** base64url(SHA-256(text)): the DPoP `ath` of an access token. */
+export const sha256url = (text) => createHash('sha256').update(text).digest('base64url');
+
+/** Run `action`; return its result and how much each numeric counter moved meanwhile. */
+export async function delta(counters, action) {
+  const before = { ...counters };
+  const result = await action();
+  return { result, diff: Object.fromEntries(Object.keys(before).map((k) => [k, counters[k] - before[k]])) };
+}
+
+/** Run `action`; return its result and the entries `log` (an array) gained meanwhile. */
+export async function logged(log, action) {
+  const start = log.length;
+  const result = await action();
+  return { result, entries: log.slice(start) };
+}
+
+/** Options for API 1 of a scenario: private_key_jwt + DPoP (ephemeral key), baseUrl = API 1. */
+export function helseidOptions(s, extra = {}) {
+  const c = s.clients.helseid;
+  return {
+    tokenEndpoint: c.tokenEndpoint,
+    issuer: c.issuer,
+    clientId: c.clientId,
+    clientAuth: { method: 'private_key_jwt', privateJwk: c.privateJwk },
+    dpop: true,
+    scope: 'api1.read',
+    baseUrl: s.api1.url,
+    ...extra,
+  };
+}
+
+/** A client for API 1 of a scenario (see helseidOptions). */
+export const helseidClient = (s, extra) => new TokenClient(helseidOptions(s, extra));
+
+/** Options for API 2 of a scenario: client_secret_basic (`which: 'basic'`) or client_secret_post (`'post'`). */
+export function duendeOptions(s, which = 'basic', extra = {}) {
+  const c = which === 'basic' ? s.clients.duende : s.clients.duendePost;
+  return {
+    tokenEndpoint: c.tokenEndpoint,
+    issuer: c.issuer,
+    clientId: c.clientId,
+    clientAuth: { method: `client_secret_${which}`, clientSecret: c.clientSecret },
+    scope: 'api2.read',
+    baseUrl: s.api2.url,
+    ...extra,
+  };
+}
+
+/** A client for API 2 of a scenario (see duendeOptions). */
+export const duendeClient = (s, which, extra) => new TokenClient(duendeOptions(s, which, extra));
+
+/**
+ * A fetch that records every call (url, method, headers, body: Promise<string>) and then calls the real fetch
+ * captured at creation (not `globalThis.fetch` at call time). Returns { fetch, calls }.
+ */
+export function recordingFetch(real = globalThis.fetch) {
+  const calls = [];
+  const fetch = (input, init) => {
+    const copy = new Request(input instanceof Request ? input.clone() : input, init && { ...init, duplex: 'half' });
+    calls.push({ url: copy.url, method: copy.method, headers: copy.headers, body: copy.text() });
+    return real(input, init);
+  };
+  return { fetch, calls };
+}
+
+/** Assert that `fnOrPromise` throws/rejects a TokenError with `code` (and the given fields); returns the error. */
+export async function expectTokenError(fnOrPromise, code, fields = {}) {
+  let caught;
+  try {
+    await (typeof fnOrPromise === 'function' ? fnOrPromise() : fnOrPromise);
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught !== undefined, `expected a TokenError (${code}), nothing was thrown`);
+  assert.ok(caught instanceof TokenError, `expected a TokenError, got ${caught?.name}: ${caught?.message}`);
+  assert.ok(caught instanceof Error);
+  assert.equal(caught.code, code, `code of: ${caught.message}`);
+  for (const [k, v] of Object.entries(fields)) assert.equal(caught[k], v, `${k} of: ${caught.message}`);
+  return caught;
+}
+
+/** Synchronous variant for constructors. */
+export function expectTokenErrorSync(fn, code) {
+  let caught;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught !== undefined, `expected a TokenError (${code}), nothing was thrown`);
+  assert.ok(caught instanceof TokenError, `expected a TokenError, got ${caught?.name}: ${caught?.message}`);
+  assert.equal(caught.code, code, `code of: ${caught.message}`);
+  return caught;
+}
+
+/** Every way an error reaches a log: message, stack, String(), JSON.stringify(), util.inspect(). */
+export function renderings(err) {
+  return {
+    message: String(err.message),
+    stack: String(err.stack),
+    toString: String(err),
+    json: JSON.stringify(err),
+    inspect: inspect(err, { depth: 10, showHidden: true }),
+  };
+}
+
+/** Assert that no rendering of `err` contains any of `secrets` (non-empty strings). */
+export function assertNoLeak(err, secrets) {
+  for (const [how, text] of Object.entries(renderings(err))) {
+    for (const secret of secrets) {
+      assert.ok(secret && secret.length >= 4, 'a meaningful secret to look for');
+      assert.ok(!text.includes(secret), `${how} of the error contains a secret (${secret.slice(0, 3)}…)`);
+    }
+  }
+}
