@@ -88,6 +88,28 @@ const proofs = await race({
 });
 const proofTable = table('ES256 DPoP proofs per second', proofs, { peer: 'npm dpop generateProof (peer)', floor: 'node:crypto by hand (floor)' });
 
+// Per algorithm: tokenfetch (node:crypto in Node) vs the npm dpop package (WebCrypto), which
+// signs ES256, RS* and PS* only; ES384 and ES512 are tokenfetch's alone.
+const ALGS = ['PS256', 'RS256', 'ES384', 'ES512'];
+const perAlg = {};
+for (const alg of ALGS) {
+  const pair = await jose.generateKeyPair(alg, { extractable: true });
+  const jwk = { ...(await jose.exportJWK(pair.privateKey)), alg };
+  const client = new tf.TokenClient({
+    tokenEndpoint: 'http://127.0.0.1:1/token', clientId: 'c', clientAuth: { method: 'none' }, dpop: { privateJwk: jwk },
+  });
+  const contestants = { [`${alg} tokenfetch`]: () => client.createDpopProof('GET', url, { accessToken }) };
+  if (!alg.startsWith('ES')) contestants[`${alg} npm dpop`] = () => dpop.generateProof(pair, url, 'GET', undefined, accessToken);
+  Object.assign(perAlg, await race(contestants));
+}
+const perAlgLines = ['DPoP proofs per second by algorithm (tokenfetch vs npm dpop)'];
+for (const alg of ALGS) {
+  const [t, p] = [perAlg[`${alg} tokenfetch`], perAlg[`${alg} npm dpop`]];
+  const peerText = p ? `dpop ${Math.round(p).toLocaleString('en').padStart(7)}/s   ${(t / p).toFixed(2)}x` : 'dpop: not supported';
+  perAlgLines.push(`${alg.padEnd(6)} tokenfetch ${Math.round(t).toLocaleString('en').padStart(7)}/s   ${peerText}`);
+}
+const perAlgText = perAlgLines.join('\n');
+
 function floorAssertion() {
   const now = Math.floor(Date.now() / 1000);
   const input = `${b64({ alg: 'ES256', kid: 'bench', typ: 'JWT' })}.${b64({ iss: 'c', sub: 'c', aud: 'https://as', jti: randomUUID(), iat: now, exp: now + 60 })}`;
@@ -228,7 +250,7 @@ const version = (name) => JSON.parse(readFileSync(new URL(`node_modules/${name}/
 const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}; ` +
   `Node ${process.version}; dpop ${version('dpop')}, jose ${version('jose')}, oauth4webapi ${version('oauth4webapi')}; ` +
   `${ROUNDS} rounds x ${SLICE_MS} ms per contestant, interleaved, medians`;
-const report = [machine, proofTable.text, assertionTable.text, fetch1.text, fetch16.text, coldText, memText, oboText, coldStartText, sizeText].join('\n\n');
+const report = [machine, proofTable.text, perAlgText, assertionTable.text, fetch1.text, fetch16.text, coldText, memText, oboText, coldStartText, sizeText].join('\n\n');
 console.log(report);
 
 if (args.has('--write')) {
