@@ -129,7 +129,17 @@ export interface BaseClientOptions {
   retries?: number;
   /** The most cache keys kept (per scope/resource/subject); least recently used leave first. Default 1000. */
   cacheSize?: number;
+  /** Called synchronously with each event; a throwing hook is ignored. Events never carry secrets. */
+  onEvent?: (event: TokenEvent) => void;
 }
+
+/** What `onEvent` receives. `cacheKey` holds scope, resource, hashes and thumbprints only. */
+export type TokenEvent =
+  | { type: 'cache_hit'; time: number; cacheKey: string }
+  | { type: 'token_request' | 'refresh'; time: number; cacheKey: string; durationMs: number; attempts: number }
+  | { type: 'error'; time: number; cacheKey: string; durationMs: number; attempts: number; code: TokenErrorCode }
+  | { type: 'nonce_retry'; time: number; at: 'token_endpoint' | 'resource'; url: string }
+  | { type: 'invalid_token_retry'; time: number; url: string };
 
 /** Per-call overrides of the client's defaults. */
 export interface TokenRequestOptions {

@@ -163,6 +163,11 @@ impl<W: Clone> TokenCache<W> {
         found
     }
 
+    /// Whether `key` holds a token (fresh or not): a new request for it is a refresh.
+    pub fn has_token(&self, key: &str) -> bool {
+        self.slots.get(key).is_some_and(|s| s.token.is_some())
+    }
+
     /// Record that a token request for `key` is in flight; later lookups join `waiter`.
     pub fn begin(&mut self, key: &str, waiter: W) {
         self.slots.entry(key.to_owned()).or_insert(Slot { token: None, pending: None, used: 0 }).pending =

@@ -11,6 +11,7 @@ use crate::config::{ClientAuth, ClientConfig, DpopSetting, GrantKind, Secret, To
 use crate::discovery::{self, Metadata};
 use crate::dpop::{DpopKey, NonceStore, ProofClaims};
 use crate::error::{ErrorCode, Result, TokenError};
+use crate::event::Event;
 use crate::grant::{token_request, ClientCredentials, Grant, TokenExchange};
 use crate::jose::b64url;
 use crate::key::SigningKey;
@@ -232,8 +233,14 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
             };
             match budget.decide(seen, token.token_type == TokenType::DPoP, call.replayable()) {
                 ApiDecision::Done => return Ok(response),
-                ApiDecision::RetryWithNonce => {}
+                ApiDecision::RetryWithNonce => self.inner.env.event(Event::NonceRetry {
+                    at: "resource",
+                    url: crate::dpop::htu(call.url()).to_owned(),
+                }),
                 ApiDecision::RetryWithNewToken => {
+                    self.inner
+                        .env
+                        .event(Event::InvalidTokenRetry { url: crate::dpop::htu(call.url()).to_owned() });
                     self.inner.cache.borrow_mut().evict(&target.key, &token.access_token);
                     token = self.token_for(&target, false).await?;
                 }
@@ -294,14 +301,27 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         let now = self.inner.env.now_ms();
         let found = self.inner.cache.borrow_mut().lookup(&target.key, now, force);
         match found {
-            Lookup::Fresh(token) => Ok(token),
+            Lookup::Fresh(token) => {
+                self.inner.env.event(Event::CacheHit { key: target.key.clone() });
+                Ok(token)
+            }
             Lookup::Join(pending) => pending.await,
             Lookup::Miss => {
                 let inner = Rc::clone(&self.inner);
                 let owned = Rc::clone(target);
+                let refresh = self.inner.cache.borrow().has_token(&target.key);
                 let pending = async move {
-                    let result = inner.request_token(&owned).await;
+                    let started = inner.env.now_ms();
+                    let attempts = Cell::new(0);
+                    let result = inner.request_token(&owned, &attempts).await;
                     inner.cache.borrow_mut().complete(&owned.key, result.as_ref().ok().cloned());
+                    inner.env.event(Event::TokenRequest {
+                        key: owned.key.clone(),
+                        refresh,
+                        duration_ms: inner.env.now_ms().saturating_sub(started),
+                        attempts: attempts.get(),
+                        error: result.as_ref().err().map(|e| e.code.as_str()),
+                    });
                     result
                 }
                 .boxed_local()
@@ -433,7 +453,7 @@ impl<T: Transport, E: Env> Inner<T, E> {
     }
 
     /// One token request, retried once on a DPoP nonce challenge with a fresh assertion and proof.
-    async fn request_token(&self, target: &Target) -> Result<CachedToken> {
+    async fn request_token(&self, target: &Target, attempts: &Cell<u32>) -> Result<CachedToken> {
         let config = &self.config;
         let endpoint = &self.token_endpoint().await?;
         let mut may_retry_nonce = true;
@@ -490,6 +510,7 @@ impl<T: Transport, E: Env> Inner<T, E> {
             }
             let now = self.env.now_ms();
             let remaining = deadline.saturating_sub(now);
+            attempts.set(attempts.get() + 1);
             let sent = self
                 .transport
                 .send(HttpRequest {
@@ -543,7 +564,13 @@ impl<T: Transport, E: Env> Inner<T, E> {
             .map_err(|e| with_endpoint(e, endpoint))?;
             match outcome {
                 TokenOutcome::Issued(token) => return Ok(self.policy.admit(token, self.env.now_ms())),
-                TokenOutcome::RetryWithNonce => may_retry_nonce = false,
+                TokenOutcome::RetryWithNonce => {
+                    may_retry_nonce = false;
+                    self.env.event(Event::NonceRetry {
+                        at: "token_endpoint",
+                        url: crate::dpop::htu(endpoint).to_owned(),
+                    });
+                }
             }
         }
     }

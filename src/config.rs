@@ -159,6 +159,7 @@ pub enum DpopSetting {
 }
 
 const KNOWN: &[&str] = &[
+    "onEvent",
     "retries",
     "tokenExchange",
     "cacheSize",

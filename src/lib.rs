@@ -16,6 +16,7 @@ pub mod config;
 pub mod discovery;
 pub mod dpop;
 mod error;
+pub mod event;
 pub mod grant;
 pub mod helseid;
 pub mod jose;

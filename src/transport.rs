@@ -49,6 +49,11 @@ pub trait Env {
     fn now_ms(&self) -> u64;
     /// Fill `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]);
+    /// Report an event to the host's hook (`onEvent`). The default drops it.
+    fn event(&self, event: crate::event::Event) {
+        let _ = event;
+    }
+
     /// Wait `ms` milliseconds (before retrying a failed token request). The default does not
     /// wait; hosts with a timer should.
     async fn sleep(&self, ms: u64) {

@@ -100,6 +100,8 @@ type HostSignature = (String, &'static str, bool);
 struct Clock {
     now: Rc<Cell<u64>>,
     counter: Rc<Cell<u8>>,
+    /// Every event reported.
+    events: Rc<RefCell<Vec<crate::event::Event>>>,
     /// Every sleep the engine asked for, in ms.
     slept: Rc<RefCell<Vec<u64>>>,
     /// (key id, alg, had private JWK) of each host signature.
@@ -115,6 +117,9 @@ impl Env for Clock {
             self.counter.set(self.counter.get().wrapping_add(1));
             *b = self.counter.get();
         }
+    }
+    fn event(&self, event: crate::event::Event) {
+        self.events.borrow_mut().push(event);
     }
     async fn sleep(&self, ms: u64) {
         self.slept.borrow_mut().push(ms);
@@ -605,4 +610,21 @@ fn client_errors_are_not_retried_and_retries_can_be_disabled() {
     script.status(503, None);
     assert!(block_on(c.get_token(&RequestOptions::default())).is_err());
     assert_eq!(script.sent.borrow().len(), 1);
+}
+
+#[test]
+fn events_report_requests_hits_refreshes_and_retries_without_secrets() {
+    let (c, script, clock) = dpop_client();
+    script.reply(400, json!({"error": "use_dpop_nonce"}), Some("n1"));
+    script.token("secret-token-1", "DPoP", 120);
+    script.token("secret-token-2", "DPoP", 120);
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    clock.now.set(clock.now.get() + 61_000);
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    let events = clock.events.borrow();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind()).collect();
+    assert_eq!(kinds, ["nonce_retry", "token_request", "cache_hit", "refresh"]);
+    assert!(matches!(events[1], crate::event::Event::TokenRequest { attempts: 2, .. }));
+    assert!(!format!("{events:?}").contains("secret-token"));
 }

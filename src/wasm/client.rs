@@ -74,7 +74,17 @@ impl JsTokenClient {
         let config = crate::config::parse_with(&json, host_keys(options)?)?;
         let fetcher = Fetcher::new(custom);
         let transport = JsTransport { fetcher: fetcher.clone() };
-        Ok(JsTokenClient { engine: Engine::new(config, transport, JsEnv)?, fetcher })
+        let on_event = get(options, "onEvent");
+        let on_event = if on_event.is_undefined() || on_event.is_null() {
+            None
+        } else {
+            Some(
+                on_event
+                    .dyn_into::<Function>()
+                    .map_err(|_| TokenError::config("onEvent", "must be a function"))?,
+            )
+        };
+        Ok(JsTokenClient { engine: Engine::new(config, transport, JsEnv { on_event })?, fetcher })
     }
 
     /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.

@@ -18,7 +18,7 @@ use crate::{Env, TokenError};
 
 fn jti() -> String {
     let mut bytes = [0u8; 16];
-    JsEnv.fill_random(&mut bytes);
+    JsEnv::default().fill_random(&mut bytes);
     b64url(bytes)
 }
 
@@ -70,7 +70,7 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
 /// A new private ES256 JWK (with `alg`), for `dpop: { privateJwk }` or storage.
 #[wasm_bindgen(js_name = generateDpopKey)]
 pub fn generate_dpop_key() -> Promise {
-    let key = SigningKey::generate(|b| JsEnv.fill_random(b));
+    let key = SigningKey::generate(|b| JsEnv::default().fill_random(b));
     let jwk = super::to_js(&key.to_private_jwk());
     Promise::resolve(&jwk)
 }
@@ -104,8 +104,8 @@ pub fn create_client_assertion(o: JsValue) -> Promise {
                 claims,
             },
         );
-        let input = signer.signing_input(JsEnv.now_ms() / 1000, &jti());
-        signer.key().sign(&JsEnv, input).await
+        let input = signer.signing_input(JsEnv::default().now_ms() / 1000, &jti());
+        signer.key().sign(&JsEnv::default(), input).await
     })
 }
 
@@ -119,12 +119,12 @@ pub fn create_dpop_proof(o: JsValue) -> Promise {
         let input = key.signing_input(ProofClaims {
             method: &required(&o, "method")?,
             url: &required(&o, "url")?,
-            now_secs: JsEnv.now_ms() / 1000,
+            now_secs: JsEnv::default().now_ms() / 1000,
             jti: &jti(),
             access_token: access_token.as_deref(),
             nonce: nonce.as_deref(),
         });
-        key.key().sign(&JsEnv, input).await
+        key.key().sign(&JsEnv::default(), input).await
     })
 }
 

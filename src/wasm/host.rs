@@ -7,9 +7,12 @@ use web_sys::{AbortSignal, Headers, Request, RequestInit, RequestRedirect, Respo
 
 use crate::{ApiCall, Env, ErrorCode, HttpRequest, HttpResponse, TokenError, Transport};
 
-/// Clock and randomness from the JS host.
-#[derive(Clone, Copy, Default)]
-pub struct JsEnv;
+/// Clock, randomness, signers, timers and the `onEvent` hook from the JS host.
+#[derive(Clone, Default)]
+pub struct JsEnv {
+    /// The caller's `onEvent(event)`.
+    pub on_event: Option<Function>,
+}
 
 /// `new Promise(resolve => setTimeout(resolve, ms))`.
 async fn sleep_ms(ms: u64) {
@@ -24,6 +27,37 @@ async fn sleep_ms(ms: u64) {
 }
 
 impl Env for JsEnv {
+    fn event(&self, event: crate::event::Event) {
+        use crate::event::Event;
+        let Some(hook) = &self.on_event else {
+            return;
+        };
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
+        };
+        set("type", event.kind().into());
+        set("time", js_sys::Date::now().into());
+        match &event {
+            Event::CacheHit { key } => set("cacheKey", key.as_str().into()),
+            Event::TokenRequest { key, duration_ms, attempts, error, .. } => {
+                set("cacheKey", key.as_str().into());
+                set("durationMs", (*duration_ms as f64).into());
+                set("attempts", (*attempts).into());
+                if let Some(code) = error {
+                    set("code", (*code).into());
+                }
+            }
+            Event::NonceRetry { at, url } => {
+                set("at", (*at).into());
+                set("url", url.as_str().into());
+            }
+            Event::InvalidTokenRetry { url } => set("url", url.as_str().into()),
+        }
+        // A throwing hook must not break the client.
+        let _ = hook.call1(&JsValue::UNDEFINED, &o);
+    }
+
     async fn sleep(&self, ms: u64) {
         sleep_ms(ms).await;
     }

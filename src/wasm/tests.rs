@@ -319,7 +319,7 @@ async fn network_error_message_names_the_cause_code() {
 #[wasm_bindgen_test]
 fn js_env_clock_is_date_now() {
     let before = now();
-    let ms = JsEnv.now_ms() as f64;
+    let ms = JsEnv::default().now_ms() as f64;
     let after = now();
     assert!(ms >= before - 5.0 && ms <= after + 5.0, "now_ms {ms} outside [{before}, {after}]");
     assert!(ms > 1.6e12, "now_ms {ms} is not epoch milliseconds");
@@ -328,8 +328,8 @@ fn js_env_clock_is_date_now() {
 #[wasm_bindgen_test]
 fn js_env_randomness_differs_between_calls() {
     let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
-    JsEnv.fill_random(&mut a);
-    JsEnv.fill_random(&mut b);
+    JsEnv::default().fill_random(&mut a);
+    JsEnv::default().fill_random(&mut b);
     assert_ne!(a, [0u8; 32]);
     assert_ne!(b, [0u8; 32]);
     assert_ne!(a, b);

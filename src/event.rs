@@ -1,0 +1,72 @@
+//! What a client reports to an `onEvent` hook: typed, with durations, and never a token, secret,
+//! key or subject in clear (cache keys carry only scope, resource, hashes and thumbprints).
+
+/// One observable step of a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A fresh token came from the cache.
+    CacheHit {
+        /// The cache key.
+        key: String,
+    },
+    /// A token request ended (retries after nonce challenges or failures included).
+    TokenRequest {
+        /// The cache key.
+        key: String,
+        /// Whether a cached token was being replaced (a refresh) rather than missing.
+        refresh: bool,
+        /// Time from the first attempt to the outcome.
+        duration_ms: u64,
+        /// HTTP attempts made.
+        attempts: u32,
+        /// The error code when it failed.
+        error: Option<&'static str>,
+    },
+    /// A DPoP nonce challenge was answered with one retry.
+    NonceRetry {
+        /// `token_endpoint` or `resource`.
+        at: &'static str,
+        /// The URL without query (htu).
+        url: String,
+    },
+    /// An API rejected the token (`invalid_token`); a new one was fetched and the call retried.
+    InvalidTokenRetry {
+        /// The URL without query (htu).
+        url: String,
+    },
+}
+
+impl Event {
+    /// The event's `type` string: `cache_hit`, `token_request`, `refresh`, `nonce_retry`,
+    /// `invalid_token_retry`, or `error` for a failed token request.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::CacheHit { .. } => "cache_hit",
+            Event::TokenRequest { error: Some(_), .. } => "error",
+            Event::TokenRequest { refresh: true, .. } => "refresh",
+            Event::TokenRequest { .. } => "token_request",
+            Event::NonceRetry { .. } => "nonce_retry",
+            Event::InvalidTokenRetry { .. } => "invalid_token_retry",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_name_what_happened() {
+        let request = |refresh, error| Event::TokenRequest {
+            key: "k".into(),
+            refresh,
+            duration_ms: 1,
+            attempts: 1,
+            error,
+        };
+        assert_eq!(request(false, None).kind(), "token_request");
+        assert_eq!(request(true, None).kind(), "refresh");
+        assert_eq!(request(true, Some("timeout")).kind(), "error");
+        assert_eq!(Event::CacheHit { key: "k".into() }.kind(), "cache_hit");
+    }
+}
