@@ -57,16 +57,7 @@ impl JsTokenClient {
         if !options.is_object() {
             return Err(TokenError::config("options", "must be an object"));
         }
-        let custom = get(options, "fetch");
-        let custom = if custom.is_undefined() || custom.is_null() {
-            None
-        } else {
-            Some(
-                custom
-                    .dyn_into::<Function>()
-                    .map_err(|_| TokenError::config("fetch", "must be a function"))?,
-            )
-        };
+        let custom = optional_function(options, "fetch")?;
         if !get(options, "store").is_undefined() {
             return Err(TokenError::config("store", "shared stores are not supported yet"));
         }
@@ -74,16 +65,7 @@ impl JsTokenClient {
         let config = crate::config::parse_with(&json, host_keys(options)?)?;
         let fetcher = Fetcher::new(custom);
         let transport = JsTransport { fetcher: fetcher.clone() };
-        let on_event = get(options, "onEvent");
-        let on_event = if on_event.is_undefined() || on_event.is_null() {
-            None
-        } else {
-            Some(
-                on_event
-                    .dyn_into::<Function>()
-                    .map_err(|_| TokenError::config("onEvent", "must be a function"))?,
-            )
-        };
+        let on_event = optional_function(options, "onEvent")?;
         Ok(JsTokenClient { engine: Engine::new(config, transport, JsEnv { on_event })?, fetcher })
     }
 
@@ -253,6 +235,15 @@ fn normalize_method(method: String) -> String {
 /// Whether a body is a ReadableStream (sent once; must go through a cloneable Request).
 fn is_stream(body: &JsValue) -> bool {
     body.is_object() && get(body, "getReader").is_function()
+}
+
+/// An optional function-valued option (`fetch`, `onEvent`).
+fn optional_function(options: &JsValue, name: &str) -> Result<Option<Function>, TokenError> {
+    let value = get(options, name);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value.dyn_into::<Function>().map(Some).map_err(|_| TokenError::config(name, "must be a function"))
 }
 
 /// Keys in the options that JSON cannot carry: `clientAuth.key` (a private `CryptoKey`) and
