@@ -347,9 +347,12 @@ ${text}
   again) before the first token request.
 - **Cached Bearer fetch vs raw fetch** is below the 0.95x target. With a stub fetch (no network)
   tokenfetch adds about 10-17 µs per call; over loopback it costs 60-90 µs more than a raw fetch
-  carrying the same header, and the gap is not garbage collection (a larger young generation did
-  not close it). The next step is profiling the promise path through wasm-bindgen-futures and the
-  header record built from wasm. On this shared 2-core machine the loopback rows also move by
+  carrying the same header. It is not CPU in tokenfetch: in a loopback loop its wasm is about 5%
+  of the profile, a cached \`getToken()\` costs about 3 µs alone, yet \`await getToken()\` before a
+  raw fetch already costs 20% of throughput, while a plain JS \`await\` in the same place costs
+  nothing measurable; and a larger young generation does not close it. The next step is the
+  scheduling of the promise path through wasm-bindgen-futures relative to the socket's event-loop
+  phases. On this shared 2-core machine the loopback rows also move by
   20-30% between runs.
 - **DPoP fetch with 16 in flight**: the synchronous node:crypto signer runs on the main thread,
   while oauth4webapi's WebCrypto signs on libuv's threadpool, which on 2 cores overlaps signing
