@@ -61,6 +61,7 @@ impl JsTokenClient {
         if !get(options, "store").is_undefined() {
             return Err(TokenError::config("store", "shared stores are not supported yet"));
         }
+        reject_non_finite(options)?;
         let json = to_json("options", options).map_err(|e| TokenError::config("options", e.message))?;
         let config = crate::config::parse_with(&json, host_keys(options)?)?;
         let fetcher = Fetcher::new(custom);
@@ -235,6 +236,25 @@ fn normalize_method(method: String) -> String {
 /// Whether a body is a ReadableStream (sent once; must go through a cloneable Request).
 fn is_stream(body: &JsValue) -> bool {
     body.is_object() && get(body, "getReader").is_function()
+}
+
+/// Numeric options that are NaN or ±Infinity would turn into `null` through JSON (and so into the
+/// defaults): refuse them, naming the field.
+fn reject_non_finite(options: &JsValue) -> Result<(), TokenError> {
+    let auth = get(options, "clientAuth");
+    let numbers = [
+        ("timeoutMs", get(options, "timeoutMs")),
+        ("refreshBeforeExpirySeconds", get(options, "refreshBeforeExpirySeconds")),
+        ("cacheSize", get(options, "cacheSize")),
+        ("retries", get(options, "retries")),
+        ("clientAuth.lifetimeSeconds", get(&auth, "lifetimeSeconds")),
+    ];
+    for (field, value) in numbers {
+        if value.as_f64().is_some_and(|n| !n.is_finite()) {
+            return Err(TokenError::config(field, "must be a finite number"));
+        }
+    }
+    Ok(())
 }
 
 /// An optional function-valued option (`fetch`, `onEvent`).
