@@ -6,12 +6,13 @@
 //   types              tsc -p examples --noEmit, deno check examples/deno/main.ts
 // Usage: node examples/run-examples.mjs [example ...]   (default: all). Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeServer, listen } from '../tests/support/http.mjs';
 import { startScenario } from '../tests/support/index.mjs';
+import { startWorker } from '../tests/runtimes/hosts.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const examples = join(root, 'examples');
@@ -87,29 +88,13 @@ function readWranglerToml() {
 }
 
 async function cloudflareWorker(scenario) {
-  const { build } = await import('esbuild');
-  const { Miniflare } = await import('miniflare');
   const problems = [];
   const toml = readWranglerToml();
   const settings = settingsFor(scenario);
   for (const name of toml.vars) if (!(name in settings)) problems.push(`wrangler.toml var ${name} is not exercised`);
-  const dir = join(out, 'cloudflare-worker');
-  mkdirSync(join(dir, 'gen'), { recursive: true });
-  // What wrangler does: esbuild with the workerd/worker/browser conditions, .wasm left as a module import.
-  await build({
-    entryPoints: [join(examples, 'cloudflare-worker', toml.main)], bundle: true, format: 'esm', platform: 'neutral',
-    conditions: ['workerd', 'worker', 'browser'], mainFields: ['module', 'main'], external: ['*.wasm'],
-    outfile: join(dir, 'index.mjs'), logLevel: 'error',
-  });
-  copyFileSync(join(root, 'pkg/gen/tokenfetch_bg.wasm'), join(dir, 'gen/tokenfetch_bg.wasm'));
-  const mf = new Miniflare({
-    modules: [
-      { type: 'ESModule', path: join(dir, 'index.mjs') },
-      { type: 'CompiledWasm', path: join(dir, 'gen/tokenfetch_bg.wasm') },
-    ],
-    modulesRoot: dir,
-    compatibilityDate: toml.date,
-    bindings: settings,
+  const mf = await startWorker({
+    entry: join(examples, 'cloudflare-worker', toml.main), outDir: join(out, 'cloudflare-worker'),
+    compatibilityDate: toml.date, bindings: settings,
   });
   const details = [];
   try {

@@ -27,26 +27,36 @@ function runJson(cmd, args, env) {
   });
 }
 
-async function workerd(env) {
+/**
+ * Bundle a Worker the way wrangler does (workerd/worker/browser conditions, the .wasm kept as a
+ * module import and copied beside the bundle) and start it in miniflare (workerd).
+ * Returns the Miniflare instance; the caller disposes of it.
+ */
+export async function startWorker({ entry, outDir, compatibilityDate, bindings }) {
   const { build } = await import('esbuild');
   const { Miniflare } = await import('miniflare');
-  const out = join(root, 'test-output/workerd');
-  mkdirSync(join(out, 'gen'), { recursive: true });
-  // Bundle the way wrangler does: workerd/worker/browser conditions, .wasm kept as a module import.
+  mkdirSync(join(outDir, 'gen'), { recursive: true });
   await build({
-    entryPoints: [join(here, 'worker.mjs')], bundle: true, format: 'esm', platform: 'neutral',
+    entryPoints: [entry], bundle: true, format: 'esm', platform: 'neutral',
     conditions: ['workerd', 'worker', 'browser'], mainFields: ['module', 'main'], external: ['*.wasm'],
-    outfile: join(out, 'worker.mjs'), logLevel: 'error',
+    outfile: join(outDir, 'worker.mjs'), logLevel: 'error',
   });
-  copyFileSync(join(root, 'pkg/gen/tokenfetch_bg.wasm'), join(out, 'gen/tokenfetch_bg.wasm'));
-  const mf = new Miniflare({
+  copyFileSync(join(root, 'pkg/gen/tokenfetch_bg.wasm'), join(outDir, 'gen/tokenfetch_bg.wasm'));
+  return new Miniflare({
     modules: [
-      { type: 'ESModule', path: join(out, 'worker.mjs') },
-      { type: 'CompiledWasm', path: join(out, 'gen/tokenfetch_bg.wasm') },
+      { type: 'ESModule', path: join(outDir, 'worker.mjs') },
+      { type: 'CompiledWasm', path: join(outDir, 'gen/tokenfetch_bg.wasm') },
     ],
-    modulesRoot: out,
-    compatibilityDate: '2026-04-01',
-    bindings: { SCENARIO: JSON.stringify(env) },
+    modulesRoot: outDir,
+    compatibilityDate,
+    bindings,
+  });
+}
+
+async function workerd(env) {
+  const mf = await startWorker({
+    entry: join(here, 'worker.mjs'), outDir: join(root, 'test-output/workerd'),
+    compatibilityDate: '2026-04-01', bindings: { SCENARIO: JSON.stringify(env) },
   });
   try {
     const res = await mf.dispatchFetch('http://worker.local/');
