@@ -225,12 +225,11 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
             if let Some(nonce) = &nonce {
                 self.inner.nonces.borrow_mut().remember(call.url(), nonce);
             }
-            let www = call.header(&response, "www-authenticate");
-            let seen = ApiResponse {
-                status: call.status(&response),
-                www_authenticate: www.as_deref(),
-                has_dpop_nonce: nonce.is_some(),
-            };
+            let status = call.status(&response);
+            // Only a 401 carries a challenge worth reading (one header lookup less per request).
+            let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
+            let seen =
+                ApiResponse { status, www_authenticate: www.as_deref(), has_dpop_nonce: nonce.is_some() };
             match budget.decide(seen, token.token_type == TokenType::DPoP, call.replayable()) {
                 ApiDecision::Done => return Ok(response),
                 ApiDecision::RetryWithNonce => self.inner.env.event(Event::NonceRetry {
