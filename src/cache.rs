@@ -205,6 +205,11 @@ impl<W: Clone> TokenCache<W> {
         }
     }
 
+    /// The token under `key`, fresh or not.
+    pub fn token(&self, key: &str) -> Option<&CachedToken> {
+        self.slots.get(key).and_then(|s| s.token.as_ref())
+    }
+
     /// The cached tokens, for inspection.
     pub fn tokens(&self) -> impl Iterator<Item = (&str, &CachedToken)> {
         self.slots.iter().filter_map(|(k, s)| s.token.as_ref().map(|t| (k.as_str(), t)))

@@ -1,5 +1,6 @@
 //! The client engine: orchestrates the sans-IO core over a [`Transport`], an [`Env`] and the
-//! caller's [`ApiCall`]s. Per client: one token cache with single-flight, one DPoP nonce store.
+//! caller's [`ApiCall`]s. Per client: one token cache with single-flight, one DPoP nonce store,
+//! and optionally a [`Store`] shared with other instances.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -17,6 +18,7 @@ use crate::jose::b64url;
 use crate::key::SigningKey;
 use crate::resource::{ApiDecision, ApiResponse, RetryBudget};
 use crate::retry::Failure;
+use crate::store::{self, NoStore, Store, StoreScope};
 use crate::token::{interpret, Expectation, TokenOutcome, TokenType};
 use crate::transport::{ApiCall, Env, HttpRequest, Transport};
 
@@ -51,20 +53,22 @@ type Pending = Shared<LocalBoxFuture<'static, Result<CachedToken>>>;
 
 /// A managed OAuth client: gets, caches and refreshes tokens, and makes API calls with them.
 /// Cheap to clone (clones share the cache).
-pub struct TokenClient<T: Transport + 'static, E: Env + 'static> {
-    inner: Rc<Inner<T, E>>,
+pub struct TokenClient<T: Transport + 'static, E: Env + 'static, S: Store + 'static = NoStore> {
+    inner: Rc<Inner<T, E, S>>,
 }
 
-impl<T: Transport + 'static, E: Env + 'static> Clone for TokenClient<T, E> {
+impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> Clone for TokenClient<T, E, S> {
     fn clone(&self) -> Self {
         TokenClient { inner: Rc::clone(&self.inner) }
     }
 }
 
-struct Inner<T, E> {
+struct Inner<T, E, S> {
     config: ClientConfig,
     transport: T,
     env: E,
+    /// The shared store, read before asking the authority.
+    store: Option<S>,
     policy: CachePolicy,
     dpop: RefCell<DpopState>,
     /// What the DPoP key contributes to cache keys: its thumbprint, or the host's key id while the
@@ -89,6 +93,8 @@ enum DpopState {
 /// A resolved request: the cache key and what to ask for.
 struct Target {
     key: String,
+    /// The subject token's hash, part of the key.
+    subject_hash: Option<String>,
     scope: Vec<String>,
     resource: Vec<String>,
     /// The subject token and its type.
@@ -98,6 +104,22 @@ struct Target {
 impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     /// Build a client; generates the ephemeral DPoP key when `dpop: true`.
     pub fn new(config: ClientConfig, transport: T, env: E) -> Result<Self> {
+        TokenClient::with_store(config, transport, env, None)
+    }
+}
+
+impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T, E, S> {
+    /// Build a client that shares tokens with other instances through `store`. DPoP-bound tokens
+    /// are only usable with their key, so a store needs a configured DPoP key (the same in every
+    /// instance), not a generated one.
+    pub fn with_store(config: ClientConfig, transport: T, env: E, store: Option<S>) -> Result<Self> {
+        if store.is_some() && matches!(config.dpop, DpopSetting::Generate) {
+            return Err(TokenError::config(
+                "dpop",
+                "must be a configured key ({ privateJwk } or { keyPair }) shared by every instance when \
+                 a store is used: tokens are bound to it, and a generated key is this instance's alone",
+            ));
+        }
         let dpop = match &config.dpop {
             DpopSetting::Off => DpopState::Off,
             DpopSetting::Generate => {
@@ -119,6 +141,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                 config,
                 transport,
                 env,
+                store,
                 policy,
                 dpop: RefCell::new(dpop),
                 dpop_cache_id,
@@ -241,7 +264,8 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                         .env
                         .event(Event::InvalidTokenRetry { url: crate::dpop::htu(call.url()).to_owned() });
                     self.inner.cache.borrow_mut().evict(&target.key, &token.access_token);
-                    token = self.token_for(&target, false).await?;
+                    // Forced: a shared store may still hold the rejected token.
+                    token = self.token_for(&target, true).await?;
                 }
             }
         }
@@ -293,7 +317,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
         let hash = subject.as_ref().map(|(token, token_type)| subject_hash(token_type, token.expose()));
         let key =
             cache_key(grant.name(), &scope, &resource, hash.as_deref(), self.inner.dpop_cache_id.as_deref());
-        Ok(Target { key, scope, resource, subject })
+        Ok(Target { key, subject_hash: hash, scope, resource, subject })
     }
 
     async fn token_for(&self, target: &Rc<Target>, force: bool) -> Result<CachedToken> {
@@ -312,16 +336,18 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
                 let pending = async move {
                     let started = inner.env.now_ms();
                     let attempts = Cell::new(0);
-                    let result = inner.request_token(&owned, &attempts).await;
+                    let result = inner.obtain(&owned, force, &attempts).await;
                     inner.cache.borrow_mut().complete(&owned.key, result.as_ref().ok().cloned());
-                    inner.env.event(Event::TokenRequest {
-                        key: owned.key.clone(),
-                        refresh,
-                        duration_ms: inner.env.now_ms().saturating_sub(started),
-                        attempts: attempts.get(),
-                        error: result.as_ref().err().map(|e| e.code.as_str()),
-                    });
-                    result
+                    if attempts.get() > 0 || result.is_err() {
+                        inner.env.event(Event::TokenRequest {
+                            key: owned.key.clone(),
+                            refresh,
+                            duration_ms: inner.env.now_ms().saturating_sub(started),
+                            attempts: attempts.get(),
+                            error: result.as_ref().err().map(|e| e.code.as_str()),
+                        });
+                    }
+                    result.or_else(|e| inner.stale_if_error(&owned.key, e))
                 }
                 .boxed_local()
                 .shared();
@@ -332,7 +358,7 @@ impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     }
 }
 
-impl<T: Transport, E: Env> Inner<T, E> {
+impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     fn jti(&self) -> String {
         let mut bytes = [0u8; 16];
         self.env.fill_random(&mut bytes);
@@ -350,6 +376,132 @@ impl<T: Transport, E: Env> Inner<T, E> {
         let key = Rc::new(DpopKey::new((*pending).with_public_jwk(&public)?)?);
         *self.dpop.borrow_mut() = DpopState::Ready(Rc::clone(&key));
         Ok(Some(key))
+    }
+
+    /// A token from the shared store or, failing that, the authority. With a store that locks,
+    /// one instance asks while the others wait (bounded by `timeoutMs`) for its token to appear.
+    /// `force` skips what the store holds now, but still joins another instance's request.
+    async fn obtain(&self, target: &Target, force: bool, attempts: &Cell<u32>) -> Result<CachedToken> {
+        let Some(store) = &self.store else {
+            return self.request_token(target, attempts).await;
+        };
+        let key = self.store_key(target).await?;
+        let found = self.read_store(store, target, &key).await;
+        let avoid = match found {
+            Some(token) if !force => return Ok(self.store_hit(target, token, 0)),
+            Some(token) => Some(token.access_token),
+            None => None,
+        };
+        let accept = |token: &CachedToken| avoid.as_deref() != Some(token.access_token.as_str());
+        let lock = store::lock_key(&key);
+        let owner = self.jti();
+        let started = self.env.now_ms();
+        let deadline = started.saturating_add(u64::from(self.config.timeout_ms));
+        let mut polls = 0;
+        let held = loop {
+            match store.lock(&lock, &owner, store::lock_ttl_ms(self.config.timeout_ms)).await {
+                Ok(Some(true)) => {
+                    // The previous holder may have stored its token just before letting go.
+                    if let Some(token) = self.read_store(store, target, &key).await.filter(accept) {
+                        self.unlock(store, target, &lock, &owner).await;
+                        return Ok(self.store_hit(target, token, self.env.now_ms() - started));
+                    }
+                    break true;
+                }
+                Ok(Some(false)) => {
+                    let now = self.env.now_ms();
+                    let Some(delay) = store::poll_delay_ms(polls, deadline.saturating_sub(now)) else {
+                        break false; // waited long enough: ask the authority ourselves
+                    };
+                    polls += 1;
+                    self.env.sleep(delay).await;
+                    if let Some(token) = self.read_store(store, target, &key).await.filter(accept) {
+                        return Ok(self.store_hit(target, token, self.env.now_ms() - started));
+                    }
+                }
+                Ok(None) => break false,
+                Err(e) => {
+                    self.store_error(target, "lock", e);
+                    break false;
+                }
+            }
+        };
+        let result = self.request_token(target, attempts).await;
+        if let Ok(token) = &result {
+            let now = self.env.now_ms();
+            let value = store::record(token, now);
+            if let Err(e) = store.set(&key, &value, store::ttl_secs(token, now)).await {
+                self.store_error(target, "set", e);
+            }
+        }
+        if held {
+            self.unlock(store, target, &lock, &owner).await;
+        }
+        result
+    }
+
+    /// The key `target`'s tokens have in the shared store: it names the token endpoint, the
+    /// client and the DPoP key by thumbprint, so instances agree on it.
+    async fn store_key(&self, target: &Target) -> Result<String> {
+        let token_endpoint = self.token_endpoint().await?;
+        let jkt = self.dpop().await?.map(|key| key.thumbprint().to_owned());
+        let grant = self.config.grant.name();
+        let cache_key =
+            cache_key(grant, &target.scope, &target.resource, target.subject_hash.as_deref(), jkt.as_deref());
+        let scope = StoreScope {
+            token_endpoint: &token_endpoint,
+            client_id: &self.config.client_id,
+            cache_key: &cache_key,
+        };
+        Ok(store::store_key(&scope))
+    }
+
+    /// A fresh token of this client's type from the store; a failing store reads as empty.
+    async fn read_store(&self, store: &S, target: &Target, key: &str) -> Option<CachedToken> {
+        let value = match store.get(key).await {
+            Ok(value) => value?,
+            Err(e) => {
+                self.store_error(target, "get", e);
+                return None;
+            }
+        };
+        let expect =
+            if matches!(self.config.dpop, DpopSetting::Off) { TokenType::Bearer } else { TokenType::DPoP };
+        store::open(&value, &self.policy, expect, self.env.now_ms())
+    }
+
+    async fn unlock(&self, store: &S, target: &Target, lock: &str, owner: &str) {
+        if let Err(e) = store.unlock(lock, owner).await {
+            self.store_error(target, "unlock", e);
+        }
+    }
+
+    fn store_hit(&self, target: &Target, token: CachedToken, waited_ms: u64) -> CachedToken {
+        self.env.event(Event::StoreHit { key: target.key.clone(), waited_ms });
+        token
+    }
+
+    fn store_error(&self, target: &Target, op: &'static str, e: TokenError) {
+        self.env.event(Event::StoreError { key: target.key.clone(), op, message: e.message });
+    }
+
+    /// After a failed token request: the cached token for `key` when `staleIfErrorSeconds`
+    /// allows it (not expired, and refresh due no longer ago than the window), else the error.
+    fn stale_if_error(&self, key: &str, error: TokenError) -> Result<CachedToken> {
+        let window_ms = self.config.stale_if_error_secs.saturating_mul(1000);
+        let now = self.env.now_ms();
+        let stale = self.cache.borrow().token(key).cloned().filter(|token| {
+            window_ms > 0 && now < token.expires_at_ms && now <= token.refresh_at_ms.saturating_add(window_ms)
+        });
+        let Some(token) = stale else {
+            return Err(error);
+        };
+        self.env.event(Event::StaleIfError {
+            key: key.to_owned(),
+            error: error.code.as_str(),
+            expires_in_ms: token.expires_at_ms - now,
+        });
+        Ok(token)
     }
 
     fn random_u32(&self) -> u32 {

@@ -39,6 +39,9 @@ pub struct ClientConfig {
     pub timeout_ms: u32,
     /// When token requests are retried (`retries`: how many times, default 2).
     pub retry: crate::retry::RetryPolicy,
+    /// `staleIfErrorSeconds`: after a failed refresh, keep serving a cached token that has not
+    /// expired for up to this long past its refresh time (default 0: off).
+    pub stale_if_error_secs: u64,
 }
 
 /// The token endpoint: configured, or discovered from the issuer's metadata.
@@ -175,6 +178,8 @@ const KNOWN: &[&str] = &[
     "dpop",
     "refreshBeforeExpirySeconds",
     "store",
+    "storeEncryptionKey",
+    "staleIfErrorSeconds",
     "fetch",
     "baseUrl",
     "timeoutMs",
@@ -189,7 +194,8 @@ pub struct HostKeys {
     pub dpop: Option<SigningKey>,
 }
 
-/// Validate `TokenClientOptions` (as JSON; `fetch` and `store` are the host's business).
+/// Validate `TokenClientOptions` (as JSON; `fetch`, `onEvent`, `store` and `storeEncryptionKey`
+/// are the host's business).
 pub fn parse(options: &Value) -> Result<ClientConfig> {
     parse_with(options, HostKeys::default())
 }
@@ -254,6 +260,7 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
             max_retries: opt_uint(obj, "retries", 0, 10)?.map_or(2, |n| n as u32),
             ..Default::default()
         },
+        stale_if_error_secs: opt_uint(obj, "staleIfErrorSeconds", 0, 86_400)?.unwrap_or(0),
         token_endpoint,
         issuer,
         client_id,

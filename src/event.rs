@@ -34,11 +34,37 @@ pub enum Event {
         /// The URL without query (htu).
         url: String,
     },
+    /// A fresh token came from the shared store (another instance asked for it).
+    StoreHit {
+        /// The cache key.
+        key: String,
+        /// Time spent waiting for another instance's token request (0 when it was there).
+        waited_ms: u64,
+    },
+    /// The shared store failed; the client went on without it.
+    StoreError {
+        /// The cache key.
+        key: String,
+        /// `get`, `set`, `lock` or `unlock`.
+        op: &'static str,
+        /// What the store said (no token or secret: values are sealed before they reach it).
+        message: String,
+    },
+    /// A refresh failed and a token that has not expired yet was served (`staleIfErrorSeconds`).
+    StaleIfError {
+        /// The cache key.
+        key: String,
+        /// The refresh's error code.
+        error: &'static str,
+        /// How long the token stays valid (ms).
+        expires_in_ms: u64,
+    },
 }
 
 impl Event {
     /// The event's `type` string: `cache_hit`, `token_request`, `refresh`, `nonce_retry`,
-    /// `invalid_token_retry`, or `error` for a failed token request.
+    /// `invalid_token_retry`, `store_hit`, `store_error`, `stale_if_error`, or `error` for a
+    /// failed token request.
     pub fn kind(&self) -> &'static str {
         match self {
             Event::CacheHit { .. } => "cache_hit",
@@ -47,6 +73,9 @@ impl Event {
             Event::TokenRequest { .. } => "token_request",
             Event::NonceRetry { .. } => "nonce_retry",
             Event::InvalidTokenRetry { .. } => "invalid_token_retry",
+            Event::StoreHit { .. } => "store_hit",
+            Event::StoreError { .. } => "store_error",
+            Event::StaleIfError { .. } => "stale_if_error",
         }
     }
 }

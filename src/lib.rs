@@ -25,6 +25,7 @@ pub mod key;
 pub mod profile;
 pub mod resource;
 pub mod retry;
+pub mod store;
 pub mod token;
 mod transport;
 pub mod www_authenticate;
@@ -34,4 +35,5 @@ mod wasm;
 
 pub use client::{RequestOptions, TokenClient};
 pub use error::{ErrorCode, Result, TokenError};
+pub use store::{NoStore, Store};
 pub use transport::{ApiCall, Env, HttpRequest, HttpResponse, Transport};

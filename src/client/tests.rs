@@ -628,3 +628,277 @@ fn events_report_requests_hits_refreshes_and_retries_without_secrets() {
     assert!(matches!(events[1], crate::event::Event::TokenRequest { attempts: 2, .. }));
     assert!(!format!("{events:?}").contains("secret-token"));
 }
+
+/// A shared store in memory: values, locks by owner, an operation log, and a switch to fail.
+#[derive(Clone, Default)]
+struct MemStore {
+    values: Rc<RefCell<std::collections::HashMap<String, String>>>,
+    locks: Rc<RefCell<std::collections::HashMap<String, String>>>,
+    ops: Rc<RefCell<Vec<String>>>,
+    without_locks: bool,
+    failing: Rc<Cell<bool>>,
+}
+
+impl MemStore {
+    async fn op(&self, op: &str) -> Result<()> {
+        Latency(1).await; // store I/O yields, as real stores do
+        self.ops.borrow_mut().push(op.to_owned());
+        if self.failing.get() {
+            return Err(TokenError::new(ErrorCode::Network, format!("store {op}: connection refused")));
+        }
+        Ok(())
+    }
+}
+
+impl Store for MemStore {
+    async fn get(&self, key: &str) -> Result<Option<String>> {
+        self.op("get").await?;
+        Ok(self.values.borrow().get(key).cloned())
+    }
+    async fn set(&self, key: &str, value: &str, ttl_secs: u64) -> Result<()> {
+        self.op(&format!("set {ttl_secs}")).await?;
+        self.values.borrow_mut().insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.op("delete").await?;
+        self.values.borrow_mut().remove(key);
+        Ok(())
+    }
+    async fn lock(&self, key: &str, owner: &str, _ttl_ms: u64) -> Result<Option<bool>> {
+        if self.without_locks {
+            return Ok(None);
+        }
+        self.op("lock").await?;
+        let mut locks = self.locks.borrow_mut();
+        if locks.contains_key(key) {
+            return Ok(Some(false));
+        }
+        locks.insert(key.to_owned(), owner.to_owned());
+        Ok(Some(true))
+    }
+    async fn unlock(&self, key: &str, owner: &str) -> Result<()> {
+        self.op("unlock").await?;
+        let mut locks = self.locks.borrow_mut();
+        if locks.get(key).map(String::as_str) == Some(owner) {
+            locks.remove(key);
+        }
+        Ok(())
+    }
+}
+
+type StoreClient = TokenClient<Script, Clock, MemStore>;
+
+/// An instance (its own cache, clock and randomness) on `store`; `seed` keeps lock owners apart.
+fn instance(options: &Value, store: &MemStore, seed: u8) -> (StoreClient, Script, Clock) {
+    let script = Script::default();
+    let clock = Clock::default();
+    clock.now.set(1_700_000_000_000);
+    clock.counter.set(seed.wrapping_mul(100));
+    let config = crate::config::parse(options).unwrap();
+    let client = TokenClient::with_store(config, script.clone(), clock.clone(), Some(store.clone())).unwrap();
+    (client, script, clock)
+}
+
+fn secret_options() -> Value {
+    json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c",
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}, "scope": "api"
+    })
+}
+
+fn kinds(clock: &Clock) -> Vec<&'static str> {
+    clock.events.borrow().iter().map(|e| e.kind()).collect()
+}
+
+#[test]
+fn a_second_instance_takes_the_token_from_the_store() {
+    let store = MemStore::default();
+    let (a, script_a, _) = instance(&secret_options(), &store, 1);
+    let (b, script_b, clock_b) = instance(&secret_options(), &store, 2);
+    script_a.token("t1", "Bearer", 3600);
+    let options = RequestOptions::default();
+    assert_eq!(block_on(a.get_token(&options)).unwrap().access_token, "t1");
+    let from_store = block_on(b.get_token(&options)).unwrap();
+    assert_eq!(from_store.access_token, "t1");
+    // B applies its own refresh policy to A's token.
+    assert_eq!(from_store.refresh_at_ms, from_store.expires_at_ms - 60_000);
+    assert_eq!((script_a.sent.borrow().len(), script_b.sent.borrow().len()), (1, 0));
+    assert_eq!(kinds(&clock_b), ["store_hit"]);
+    // Then B serves it from its own cache.
+    block_on(b.get_token(&options)).unwrap();
+    assert_eq!(kinds(&clock_b), ["store_hit", "cache_hit"]);
+    // Stored under a hash, for as long as the token lives.
+    let values = store.values.borrow();
+    let (key, _) = values.iter().next().unwrap();
+    assert!(key.starts_with("tokenfetch/v1/") && !key.contains("api"), "{key}");
+    assert!(store.ops.borrow().contains(&"set 3600".to_owned()));
+}
+
+#[test]
+fn concurrent_cold_instances_make_one_token_request_through_the_lock() {
+    let store = MemStore::default();
+    let instances: Vec<_> = (1..=5).map(|i| instance(&secret_options(), &store, i)).collect();
+    for (_, script, _) in &instances {
+        script.token("t1", "Bearer", 3600);
+    }
+    let options = RequestOptions::default();
+    let results = block_on(join_all(instances.iter().map(|(c, _, _)| c.get_token(&options))));
+    assert!(results.iter().all(|r| r.as_ref().unwrap().access_token == "t1"));
+    let requests: usize = instances.iter().map(|(_, s, _)| s.sent.borrow().len()).sum();
+    assert_eq!(requests, 1);
+    let waited: Vec<u64> = instances
+        .iter()
+        .flat_map(|(_, _, clock)| clock.events.borrow().clone())
+        .filter_map(|e| match e {
+            crate::event::Event::StoreHit { waited_ms, .. } => Some(waited_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waited.len(), 4);
+    assert!(waited.iter().all(|w| *w > 0), "{waited:?}");
+    assert!(store.locks.borrow().is_empty(), "the holder lets go");
+}
+
+#[test]
+fn a_lock_nobody_releases_delays_by_at_most_the_timeout() {
+    let store = MemStore::default();
+    let options = json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c", "timeoutMs": 2000,
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}
+    });
+    let (b, script, clock) = instance(&options, &store, 2);
+    // A holder that died: its lock stays (until its TTL, which this store never enforces).
+    let key = block_on(b.inner.store_key(&b.target(&RequestOptions::default()).unwrap())).unwrap();
+    store.locks.borrow_mut().insert(crate::store::lock_key(&key), "dead".into());
+    script.token("t1", "Bearer", 3600);
+    assert_eq!(block_on(b.get_token(&RequestOptions::default())).unwrap().access_token, "t1");
+    let slept: u64 = clock.slept.borrow().iter().sum();
+    assert_eq!(slept, 2000, "waited exactly the bound, then asked itself");
+    assert_eq!(script.sent.borrow().len(), 1);
+    assert_eq!(store.locks.borrow().get(&crate::store::lock_key(&key)).map(String::as_str), Some("dead"));
+}
+
+#[test]
+fn a_failing_store_is_reported_and_bypassed() {
+    let store = MemStore::default();
+    store.failing.set(true);
+    let (a, script, clock) = instance(&secret_options(), &store, 1);
+    script.token("t1", "Bearer", 3600);
+    assert_eq!(block_on(a.get_token(&RequestOptions::default())).unwrap().access_token, "t1");
+    let errors: Vec<_> = clock
+        .events
+        .borrow()
+        .iter()
+        .filter_map(|e| match e {
+            crate::event::Event::StoreError { op, message, .. } => Some(format!("{op}: {message}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "get: store get: connection refused",
+            "lock: store lock: connection refused",
+            "set: store set 3600: connection refused"
+        ]
+    );
+    assert!(kinds(&clock).contains(&"token_request"));
+}
+
+#[test]
+fn a_store_without_locks_still_shares_tokens() {
+    let store = MemStore { without_locks: true, ..Default::default() };
+    let (a, script_a, _) = instance(&secret_options(), &store, 1);
+    let (b, script_b, _) = instance(&secret_options(), &store, 2);
+    script_a.token("t1", "Bearer", 3600);
+    block_on(a.get_token(&RequestOptions::default())).unwrap();
+    assert_eq!(block_on(b.get_token(&RequestOptions::default())).unwrap().access_token, "t1");
+    assert_eq!(script_b.sent.borrow().len(), 0);
+    assert!(!store.ops.borrow().iter().any(|op| op == "lock" || op == "unlock"));
+}
+
+#[test]
+fn forcing_a_refresh_skips_the_stored_token() {
+    let store = MemStore::default();
+    let (a, script_a, _) = instance(&secret_options(), &store, 1);
+    let (b, script_b, _) = instance(&secret_options(), &store, 2);
+    script_a.token("t1", "Bearer", 3600);
+    script_b.token("t2", "Bearer", 3600);
+    block_on(a.get_token(&RequestOptions::default())).unwrap();
+    let forced = RequestOptions { force_refresh: true, ..Default::default() };
+    assert_eq!(block_on(b.get_token(&forced)).unwrap().access_token, "t2");
+    // The new token replaced the old one for everybody.
+    let (c, _, _) = instance(&secret_options(), &store, 3);
+    assert_eq!(block_on(c.get_token(&RequestOptions::default())).unwrap().access_token, "t2");
+}
+
+#[test]
+fn stores_need_a_shared_dpop_key_and_key_tokens_by_its_thumbprint() {
+    let generated = json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c",
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}, "dpop": true
+    });
+    let config = crate::config::parse(&generated).unwrap();
+    let e = TokenClient::with_store(config, Script::default(), Clock::default(), Some(MemStore::default()))
+        .err()
+        .unwrap();
+    assert_eq!(e.code, ErrorCode::InvalidConfig);
+    assert!(e.message.starts_with("dpop: "), "{}", e.message);
+    assert!(e.message.contains("shared by every instance"), "{}", e.message);
+
+    let store = MemStore::default();
+    let shared = json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c",
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"},
+        "dpop": {"privateJwk": rfc7515_jwk()}
+    });
+    let (a, script_a, _) = instance(&shared, &store, 1);
+    let (b, script_b, _) = instance(&shared, &store, 2);
+    script_a.token("d1", "DPoP", 3600);
+    block_on(a.get_token(&RequestOptions::default())).unwrap();
+    let token = block_on(b.get_token(&RequestOptions::default())).unwrap();
+    assert_eq!((token.access_token.as_str(), token.token_type), ("d1", TokenType::DPoP));
+    assert_eq!(script_b.sent.borrow().len(), 0);
+    // A Bearer client of the same authority never sees the DPoP-bound token.
+    let (bearer, script_c, _) = instance(&secret_options(), &store, 3);
+    script_c.token("b1", "Bearer", 3600);
+    assert_eq!(block_on(bearer.get_token(&RequestOptions::default())).unwrap().access_token, "b1");
+}
+
+#[test]
+fn stale_if_error_serves_an_unexpired_token_when_a_refresh_fails() {
+    let options = |stale: u64| {
+        json!({
+            "tokenEndpoint": "https://as.example/token", "clientId": "c", "retries": 0,
+            "clientAuth": {"method": "client_secret_post", "clientSecret": "s"},
+            "staleIfErrorSeconds": stale
+        })
+    };
+    let (c, script, clock) = client(options(30));
+    script.token("t1", "Bearer", 300);
+    script.status(503, None);
+    script.status(503, None);
+    script.status(503, None);
+    let req = RequestOptions::default();
+    block_on(c.get_token(&req)).unwrap();
+    // Refresh is due at 240 s; within the 30 s window the old token is served...
+    clock.now.set(clock.now.get() + 260_000);
+    assert_eq!(block_on(c.get_token(&req)).unwrap().access_token, "t1");
+    match clock.events.borrow().last().unwrap() {
+        crate::event::Event::StaleIfError { error, expires_in_ms, .. } => {
+            assert_eq!((*error, *expires_in_ms), ("http_error", 40_000));
+        }
+        e => panic!("{e:?}"),
+    }
+    // ...past it, the failure is the answer.
+    clock.now.set(clock.now.get() + 15_000);
+    assert_eq!(block_on(c.get_token(&req)).unwrap_err().code, ErrorCode::HttpError);
+    // Off by default.
+    let (c, script, clock) = client(options(0));
+    script.token("t1", "Bearer", 300);
+    script.status(503, None);
+    block_on(c.get_token(&req)).unwrap();
+    clock.now.set(clock.now.get() + 260_000);
+    assert!(block_on(c.get_token(&req)).is_err());
+}

@@ -1,0 +1,263 @@
+//! The shared token store: a cache many isolates or processes read before asking the authority
+//! (Workers KV, Deno KV, Redis). This module decides; the host does the I/O through [`Store`].
+//!
+//! - What goes in: a small JSON record of the token and when it was issued ([`record`]); the
+//!   reader applies its own refresh policy to it ([`open`]) and refuses anything odd.
+//! - Under which key: a hash of everything that makes tokens differ — token endpoint, client,
+//!   grant, scope and resource sets, the subject's hash and the DPoP key's thumbprint
+//!   ([`store_key`]). Store keys reveal nothing about the subject or scopes.
+//! - Cross-instance single-flight: an optional lock with an owner and a lifetime, taken before a
+//!   token request; the others poll the store with growing pauses ([`poll_delay_ms`]) until the
+//!   token appears, the lock frees up, or their time is spent.
+//!
+//! Values are secrets. A [`Store`] implementation must encrypt them (the JavaScript glue seals
+//! each value with AES-GCM, bound to its key, with the caller's `storeEncryptionKey`).
+#![allow(async_fn_in_trait)] // single-threaded engine; futures need not be Send
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cache::{CachePolicy, CachedToken};
+use crate::error::Result;
+use crate::jose::b64url;
+use crate::token::TokenType;
+
+/// Key/value storage shared between client instances. Errors are reported as events and the
+/// client goes on without the store: the authority stays the source of truth.
+pub trait Store {
+    /// The value under `key`, if any.
+    async fn get(&self, key: &str) -> Result<Option<String>>;
+    /// Store `value` under `key` for `ttl_secs` seconds.
+    async fn set(&self, key: &str, value: &str, ttl_secs: u64) -> Result<()>;
+    /// Remove `key`.
+    async fn delete(&self, key: &str) -> Result<()>;
+    /// Take the lock `key` for `owner` for `ttl_ms` unless someone holds it: `Some(true)` when
+    /// taken, `Some(false)` when held by another, `None` when this store has no locks.
+    async fn lock(&self, key: &str, owner: &str, ttl_ms: u64) -> Result<Option<bool>>;
+    /// Release the lock `key` if `owner` still holds it.
+    async fn unlock(&self, key: &str, owner: &str) -> Result<()>;
+}
+
+/// No store: the client's own cache only.
+pub enum NoStore {}
+
+impl Store for NoStore {
+    async fn get(&self, _: &str) -> Result<Option<String>> {
+        match *self {}
+    }
+    async fn set(&self, _: &str, _: &str, _: u64) -> Result<()> {
+        match *self {}
+    }
+    async fn delete(&self, _: &str) -> Result<()> {
+        match *self {}
+    }
+    async fn lock(&self, _: &str, _: &str, _: u64) -> Result<Option<bool>> {
+        match *self {}
+    }
+    async fn unlock(&self, _: &str, _: &str) -> Result<()> {
+        match *self {}
+    }
+}
+
+/// Record format version, part of every key: a new format never reads an old one.
+const VERSION: &str = "tokenfetch/v1/";
+
+/// The most a stored token may claim to live (matches the token response bound).
+const MAX_LIFETIME_MS: u64 = 366 * 24 * 3600 * 1000;
+
+/// What identifies tokens in a shared store. Every field is public information or a hash.
+pub struct StoreScope<'a> {
+    /// The token endpoint URL.
+    pub token_endpoint: &'a str,
+    /// `client_id`.
+    pub client_id: &'a str,
+    /// The client's cache key: grant, scope and resource sets, subject hash, DPoP thumbprint.
+    pub cache_key: &'a str,
+}
+
+/// The store key for tokens of `scope`: `tokenfetch/v1/` and a SHA-256 of its parts.
+pub fn store_key(scope: &StoreScope<'_>) -> String {
+    let mut hash = Sha256::new();
+    for part in [scope.token_endpoint, scope.client_id, scope.cache_key] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    format!("{VERSION}{}", b64url(hash.finalize()))
+}
+
+/// The lock guarding token requests for `store_key`.
+pub fn lock_key(store_key: &str) -> String {
+    format!("{store_key}/lock")
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record<'a> {
+    #[serde(rename = "v")]
+    version: u8,
+    #[serde(rename = "a", borrow)]
+    access_token: std::borrow::Cow<'a, str>,
+    #[serde(rename = "t")]
+    token_type: std::borrow::Cow<'a, str>,
+    /// Issued at (epoch ms).
+    #[serde(rename = "i")]
+    issued_at_ms: u64,
+    /// Expires at (epoch ms).
+    #[serde(rename = "e")]
+    expires_at_ms: u64,
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none", borrow)]
+    scope: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The stored form of `token`, received at `issued_at_ms`.
+pub fn record(token: &CachedToken, issued_at_ms: u64) -> String {
+    let record = Record {
+        version: 1,
+        access_token: token.access_token.as_str().into(),
+        token_type: token.token_type.as_str().into(),
+        issued_at_ms,
+        expires_at_ms: token.expires_at_ms,
+        scope: token.scope.as_deref().map(Into::into),
+    };
+    serde_json::to_string(&record).unwrap_or_default()
+}
+
+/// A stored record as a cache entry under this client's `policy`, when it is well-formed, of the
+/// expected token type, and still fresh at `now_ms`. Anything else reads as a miss.
+pub fn open(value: &str, policy: &CachePolicy, expect: TokenType, now_ms: u64) -> Option<CachedToken> {
+    let record: Record<'_> = serde_json::from_str(value).ok()?;
+    let token_type = match &*record.token_type {
+        "Bearer" => TokenType::Bearer,
+        "DPoP" => TokenType::DPoP,
+        _ => return None,
+    };
+    let lifetime = record.expires_at_ms.checked_sub(record.issued_at_ms)?;
+    let sane = record.version == 1
+        && token_type == expect
+        && !record.access_token.is_empty()
+        && lifetime > 0
+        && lifetime <= MAX_LIFETIME_MS
+        && record.issued_at_ms <= now_ms.saturating_add(60_000); // tolerate clock skew between hosts
+    if !sane {
+        return None;
+    }
+    let buffer = policy.refresh_before_ms.min(lifetime / 2);
+    let token = CachedToken {
+        access_token: record.access_token.into_owned(),
+        token_type,
+        expires_at_ms: record.expires_at_ms,
+        refresh_at_ms: record.expires_at_ms - buffer,
+        scope: record.scope.map(|s| s.into_owned()),
+    };
+    token.is_fresh(now_ms).then_some(token)
+}
+
+/// How long the store should keep a record: until the token expires, in whole seconds (at least 1).
+pub fn ttl_secs(token: &CachedToken, now_ms: u64) -> u64 {
+    token.expires_at_ms.saturating_sub(now_ms).div_ceil(1000).max(1)
+}
+
+/// How long a lock holder may take: the token request's bound plus a margin; a holder that dies
+/// frees the lock by then.
+pub fn lock_ttl_ms(timeout_ms: u32) -> u64 {
+    u64::from(timeout_ms) + 1000
+}
+
+/// The pause before the `attempt`-th look at the store while another instance holds the lock:
+/// 25 ms doubling to at most 400 ms, never past `remaining_ms`. `None` when time is spent.
+pub fn poll_delay_ms(attempt: u32, remaining_ms: u64) -> Option<u64> {
+    if remaining_ms == 0 {
+        return None;
+    }
+    let delay = 25u64.saturating_mul(1 << attempt.min(4)).min(400);
+    Some(delay.min(remaining_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(expires_at_ms: u64) -> CachedToken {
+        CachedToken {
+            access_token: "at-1".into(),
+            token_type: TokenType::DPoP,
+            expires_at_ms,
+            refresh_at_ms: expires_at_ms - 60_000,
+            scope: Some("read".into()),
+        }
+    }
+
+    #[test]
+    fn keys_hash_every_part_and_reveal_none() {
+        let scope = |endpoint, client, key| StoreScope {
+            token_endpoint: endpoint,
+            client_id: client,
+            cache_key: key,
+        };
+        let a = store_key(&scope("https://as/token", "c1", "client_credentials|read||"));
+        assert!(a.starts_with("tokenfetch/v1/"));
+        assert_eq!(a.len(), "tokenfetch/v1/".len() + 43);
+        assert!(!a.contains("read") && !a.contains("c1"));
+        assert_eq!(a, store_key(&scope("https://as/token", "c1", "client_credentials|read||")));
+        assert_ne!(a, store_key(&scope("https://as/token", "c2", "client_credentials|read||")));
+        assert_ne!(a, store_key(&scope("https://as2/token", "c1", "client_credentials|read||")));
+        // Length-prefixed parts: moving a boundary changes the key.
+        assert_ne!(store_key(&scope("ab", "c", "k")), store_key(&scope("a", "bc", "k")));
+        assert_eq!(lock_key(&a), format!("{a}/lock"));
+    }
+
+    #[test]
+    fn records_round_trip_under_the_readers_policy() {
+        let policy = CachePolicy::default();
+        let issued = 1_000_000;
+        let stored = record(&token(issued + 3_600_000), issued);
+        assert!(!stored.contains("refresh"), "the reader decides when to refresh");
+        let read = open(&stored, &policy, TokenType::DPoP, issued + 10).unwrap();
+        assert_eq!(read.access_token, "at-1");
+        assert_eq!(read.expires_at_ms, issued + 3_600_000);
+        assert_eq!(read.refresh_at_ms, issued + 3_600_000 - 60_000);
+        assert_eq!(read.scope.as_deref(), Some("read"));
+        // A reader with a longer refresh buffer refreshes earlier.
+        let eager = CachePolicy { refresh_before_ms: 600_000, ..policy };
+        assert_eq!(open(&stored, &eager, TokenType::DPoP, issued).unwrap().refresh_at_ms, issued + 3_000_000);
+        // In the refresh window or expired: a miss.
+        assert!(open(&stored, &policy, TokenType::DPoP, issued + 3_540_000).is_none());
+        assert!(open(&stored, &policy, TokenType::DPoP, issued + 4_000_000).is_none());
+    }
+
+    #[test]
+    fn odd_records_read_as_misses() {
+        let policy = CachePolicy::default();
+        let now = 5_000_000;
+        let good = record(&token(now + 600_000), now);
+        assert!(open(&good, &policy, TokenType::DPoP, now).is_some());
+        // A Bearer client never takes a DPoP token (nor the reverse).
+        assert!(open(&good, &policy, TokenType::Bearer, now).is_none());
+        for bad in [
+            "",
+            "not json",
+            "{}",
+            r#"{"v":2,"a":"x","t":"DPoP","i":5000000,"e":5600000}"#,
+            r#"{"v":1,"a":"","t":"DPoP","i":5000000,"e":5600000}"#,
+            r#"{"v":1,"a":"x","t":"MAC","i":5000000,"e":5600000}"#,
+            r#"{"v":1,"a":"x","t":"DPoP","i":5600000,"e":5000000}"#,
+            r#"{"v":1,"a":"x","t":"DPoP","i":5000000,"e":5000000}"#,
+            r#"{"v":1,"a":"x","t":"DPoP","i":-1,"e":5600000}"#,
+            r#"{"v":1,"a":"x","t":"DPoP","i":5000000,"e":99999999999999999}"#,
+            // Issued an hour in the future: a wrong clock or a forged record.
+            r#"{"v":1,"a":"x","t":"DPoP","i":8600000,"e":9600000}"#,
+        ] {
+            assert!(open(bad, &policy, TokenType::DPoP, now).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ttl_and_polling_are_bounded() {
+        assert_eq!(ttl_secs(&token(100_500), 99_000), 2);
+        assert_eq!(ttl_secs(&token(99_000), 100_000), 1);
+        assert_eq!(lock_ttl_ms(30_000), 31_000);
+        let delays: Vec<_> = (0..7).map(|n| poll_delay_ms(n, 10_000).unwrap()).collect();
+        assert_eq!(delays, [25, 50, 100, 200, 400, 400, 400]);
+        assert_eq!(poll_delay_ms(3, 30), Some(30));
+        assert_eq!(poll_delay_ms(0, 0), None);
+    }
+}
