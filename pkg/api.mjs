@@ -9,3 +9,4 @@ export {
   jwkThumbprint,
   helseIdAuthorization,
 } from './gen/tokenfetch_bg.js';
+export { kvStore, denoKvStore, redisStore } from './stores.mjs';

@@ -131,7 +131,49 @@ export interface BaseClientOptions {
   cacheSize?: number;
   /** Called synchronously with each event; a throwing hook is ignored. Events never carry secrets. */
   onEvent?: (event: TokenEvent) => void;
+  /**
+   * After a failed refresh, keep serving the cached token (while it has not expired) for up to
+   * this many seconds past its refresh time. Default 0: the failure is the answer.
+   */
+  staleIfErrorSeconds?: number;
+  /**
+   * A cache shared by every instance (isolates, processes): read before asking the authority,
+   * written after. Adapters: `kvStore`, `denoKvStore`, `redisStore`. Needs `storeEncryptionKey`,
+   * and with DPoP a configured key (`privateJwk` or `keyPair`) that every instance shares.
+   * A failing store is reported (`store_error` events) and bypassed.
+   */
+  store?: TokenStore;
+  /**
+   * Seals every stored value (AES-GCM via WebCrypto, bound to its key): 16 or 32 random bytes as
+   * base64url, or an AES-GCM CryptoKey with encrypt and decrypt usages. Required with `store`.
+   */
+  storeEncryptionKey?: string | CryptoKey;
 }
+
+/**
+ * A shared key/value store. Values are sealed before `set`; keys are `tokenfetch/v1/<hash>`.
+ * `lock`/`unlock` (both or neither) make cold instances wait for one token request instead of each
+ * asking: `lock` takes `key` for `owner` for `ttlMs` unless held and says whether it did.
+ * Each call is bounded by `timeoutMs`.
+ */
+export interface TokenStore {
+  get(key: string): Promise<string | null | undefined>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  delete?(key: string): Promise<void>;
+  lock?(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  unlock?(key: string, owner: string): Promise<void>;
+}
+
+/** Cloudflare Workers KV (no lock: KV has no atomic write). */
+export function kvStore(namespace: {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void>;
+  delete(key: string): Promise<void>;
+}): TokenStore;
+/** Deno KV (`await Deno.openKv()`), with a lock by atomic check-and-set. */
+export function denoKvStore(kv: unknown, options?: { prefix?: unknown[] }): TokenStore;
+/** Redis through a node-redis (v4+) or ioredis client, with a `SET NX PX` lock. */
+export function redisStore(client: unknown, options?: { prefix?: string }): TokenStore;
 
 /** What `onEvent` receives. `cacheKey` holds scope, resource, hashes and thumbprints only. */
 export type TokenEvent =
@@ -139,7 +181,13 @@ export type TokenEvent =
   | { type: 'token_request' | 'refresh'; time: number; cacheKey: string; durationMs: number; attempts: number }
   | { type: 'error'; time: number; cacheKey: string; durationMs: number; attempts: number; code: TokenErrorCode }
   | { type: 'nonce_retry'; time: number; at: 'token_endpoint' | 'resource'; url: string }
-  | { type: 'invalid_token_retry'; time: number; url: string };
+  | { type: 'invalid_token_retry'; time: number; url: string }
+  /** A fresh token from the shared store; `waitedMs` > 0 when another instance was asking for it. */
+  | { type: 'store_hit'; time: number; cacheKey: string; waitedMs: number }
+  /** The store failed (`op`: get, set, delete, lock, unlock) and was bypassed. */
+  | { type: 'store_error'; time: number; cacheKey: string; op: string; message: string }
+  /** A refresh failed with `code`; the cached token (valid `expiresInMs` more) was served. */
+  | { type: 'stale_if_error'; time: number; cacheKey: string; code: TokenErrorCode; expiresInMs: number };
 
 /** Per-call overrides of the client's defaults. */
 export interface TokenRequestOptions {

@@ -23,4 +23,6 @@ module.exports = {
   createDpopProof: glue.createDpopProof,
   jwkThumbprint: glue.jwkThumbprint,
   helseIdAuthorization: glue.helseIdAuthorization,
+  // Store adapters (ESM, loaded through require(esm): Node >= 20.19).
+  ...require('./stores.mjs'),
 };

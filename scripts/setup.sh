@@ -3,7 +3,8 @@
 #   - the wasm32-unknown-unknown target (rustup; falls back to Debian's rustc-web route),
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
 #   - Node packages from package-lock.json (npm ci), with working deno, bun and workerd binaries,
-#   - Debian's chromium and chromium-driver for the browser tests.
+#   - Debian's chromium and chromium-driver for the browser tests, and redis-server for the
+#     shared-store tests.
 # Idempotent: a second run checks and returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,4 +66,13 @@ else
   log "installing Debian chromium + chromium-driver"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# --- Redis for the shared-store tests ----------------------------------------------------------
+if [ -x /usr/bin/redis-server ]; then
+  log "redis-server (present)"
+else
+  log "installing Debian redis-server"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi

@@ -189,13 +189,19 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     /// misses sharing one request.
     pub async fn get_token(&self, options: &RequestOptions) -> Result<CachedToken> {
         let target = self.target(options)?;
-        self.token_for(&target, options.force_refresh).await
+        self.token_for(&target, options.force_refresh, None).await
     }
 
-    /// Drop the cached token for `options`.
-    pub fn invalidate(&self, options: &RequestOptions) -> Result<()> {
+    /// Drop the cached token for `options`, here and in the shared store.
+    pub async fn invalidate(&self, options: &RequestOptions) -> Result<()> {
         let target = self.target(options)?;
         self.inner.cache.borrow_mut().clear(&target.key);
+        if let Some(store) = &self.inner.store {
+            let key = self.inner.store_key(&target).await?;
+            if let Err(e) = store.delete(&key).await {
+                self.inner.store_error(&target, "delete", e);
+            }
+        }
         Ok(())
     }
 
@@ -225,7 +231,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         options: &RequestOptions,
     ) -> Result<C::Response, C::Error> {
         let target = self.target(options)?;
-        let mut token = self.token_for(&target, options.force_refresh).await?;
+        let mut token = self.token_for(&target, options.force_refresh, None).await?;
         let mut budget = RetryBudget::default();
         loop {
             let authorization = format!("{} {}", token.token_type.as_str(), token.access_token);
@@ -264,8 +270,9 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
                         .env
                         .event(Event::InvalidTokenRetry { url: crate::dpop::htu(call.url()).to_owned() });
                     self.inner.cache.borrow_mut().evict(&target.key, &token.access_token);
-                    // Forced: a shared store may still hold the rejected token.
-                    token = self.token_for(&target, true).await?;
+                    // A shared store may still hold the rejected token: never take it from there.
+                    let rejected = std::mem::take(&mut token.access_token);
+                    token = self.token_for(&target, false, Some(rejected)).await?;
                 }
             }
         }
@@ -320,7 +327,13 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         Ok(Target { key, subject_hash: hash, scope, resource, subject })
     }
 
-    async fn token_for(&self, target: &Rc<Target>, force: bool) -> Result<CachedToken> {
+    /// `rejected`: a token an API refused, not to be taken from the shared store again.
+    async fn token_for(
+        &self,
+        target: &Rc<Target>,
+        force: bool,
+        rejected: Option<String>,
+    ) -> Result<CachedToken> {
         let now = self.inner.env.now_ms();
         let found = self.inner.cache.borrow_mut().lookup(&target.key, now, force);
         match found {
@@ -336,7 +349,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
                 let pending = async move {
                     let started = inner.env.now_ms();
                     let attempts = Cell::new(0);
-                    let result = inner.obtain(&owned, force, &attempts).await;
+                    let result = inner.obtain(&owned, force, rejected, &attempts).await;
                     inner.cache.borrow_mut().complete(&owned.key, result.as_ref().ok().cloned());
                     if attempts.get() > 0 || result.is_err() {
                         inner.env.event(Event::TokenRequest {
@@ -380,17 +393,26 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
 
     /// A token from the shared store or, failing that, the authority. With a store that locks,
     /// one instance asks while the others wait (bounded by `timeoutMs`) for its token to appear.
-    /// `force` skips what the store holds now, but still joins another instance's request.
-    async fn obtain(&self, target: &Target, force: bool, attempts: &Cell<u32>) -> Result<CachedToken> {
+    /// `force` skips what the store holds now, but still joins another instance's request;
+    /// `rejected` is never taken from the store.
+    async fn obtain(
+        &self,
+        target: &Target,
+        force: bool,
+        rejected: Option<String>,
+        attempts: &Cell<u32>,
+    ) -> Result<CachedToken> {
         let Some(store) = &self.store else {
             return self.request_token(target, attempts).await;
         };
         let key = self.store_key(target).await?;
         let found = self.read_store(store, target, &key).await;
         let avoid = match found {
-            Some(token) if !force => return Ok(self.store_hit(target, token, 0)),
-            Some(token) => Some(token.access_token),
-            None => None,
+            Some(token) if force => Some(token.access_token),
+            Some(token) if rejected.as_ref() != Some(&token.access_token) => {
+                return Ok(self.store_hit(target, token, 0));
+            }
+            _ => rejected,
         };
         let accept = |token: &CachedToken| avoid.as_deref() != Some(token.access_token.as_str());
         let lock = store::lock_key(&key);

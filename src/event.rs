@@ -45,7 +45,7 @@ pub enum Event {
     StoreError {
         /// The cache key.
         key: String,
-        /// `get`, `set`, `lock` or `unlock`.
+        /// `get`, `set`, `delete`, `lock` or `unlock`.
         op: &'static str,
         /// What the store said (no token or secret: values are sealed before they reach it).
         message: String,

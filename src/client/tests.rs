@@ -902,3 +902,21 @@ fn stale_if_error_serves_an_unexpired_token_when_a_refresh_fails() {
     clock.now.set(clock.now.get() + 260_000);
     assert!(block_on(c.get_token(&req)).is_err());
 }
+
+#[test]
+fn a_token_an_api_rejected_is_not_taken_from_the_store_again() {
+    let store = MemStore::default();
+    let (a, script_a, _) = instance(&secret_options(), &store, 1);
+    let (b, script_b, _) = instance(&secret_options(), &store, 2);
+    script_a.token("t1", "Bearer", 3600);
+    script_b.token("t2", "Bearer", 3600);
+    block_on(a.get_token(&RequestOptions::default())).unwrap();
+    let www = Some(r#"Bearer error="invalid_token""#);
+    let mut api = Api { replies: VecDeque::from([(401, www, None), (200, None, None)]), seen: vec![] };
+    assert_eq!(block_on(b.fetch(&mut api, &RequestOptions::default())).unwrap().0, 200);
+    let auth: Vec<&str> = api.seen.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(auth, ["Bearer t1", "Bearer t2"], "t1 came from the store, t2 from the authority");
+    // The fresh token replaced the rejected one in the store.
+    let (c, _, _) = instance(&secret_options(), &store, 3);
+    assert_eq!(block_on(c.get_token(&RequestOptions::default())).unwrap().access_token, "t2");
+}

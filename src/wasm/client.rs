@@ -9,13 +9,14 @@ use wasm_bindgen_futures::future_to_promise;
 use web_sys::Request;
 
 use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport, Outgoing};
+use super::store::JsStore;
 use super::{error, get, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
 use crate::key::SigningKey;
 use crate::{RequestOptions, TokenError};
 
-type Engine = crate::TokenClient<JsTransport, JsEnv>;
+type Engine = crate::TokenClient<JsTransport, JsEnv, JsStore>;
 
 /// A managed OAuth client for one API (see DESIGN: `TokenClient`).
 #[wasm_bindgen(js_name = TokenClient)]
@@ -58,16 +59,15 @@ impl JsTokenClient {
             return Err(TokenError::config("options", "must be an object"));
         }
         let custom = optional_function(options, "fetch")?;
-        if !get(options, "store").is_undefined() {
-            return Err(TokenError::config("store", "shared stores are not supported yet"));
-        }
         reject_non_finite(options)?;
         let json = to_json("options", options).map_err(|e| TokenError::config("options", e.message))?;
         let config = crate::config::parse_with(&json, host_keys(options)?)?;
         let fetcher = Fetcher::new(custom);
         let transport = JsTransport { fetcher: fetcher.clone() };
         let on_event = optional_function(options, "onEvent")?;
-        Ok(JsTokenClient { engine: Engine::new(config, transport, JsEnv { on_event })?, fetcher })
+        let store = JsStore::from_options(options, config.timeout_ms)?;
+        let engine = Engine::with_store(config, transport, JsEnv { on_event }, store)?;
+        Ok(JsTokenClient { engine, fetcher })
     }
 
     /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
@@ -116,7 +116,7 @@ impl JsTokenClient {
     pub fn invalidate(&self, req: JsValue) -> Promise {
         let engine = self.engine.clone();
         future_to_promise(async move {
-            engine.invalidate(&request_options(&req)?)?;
+            engine.invalidate(&request_options(&req)?).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -247,6 +247,7 @@ fn reject_non_finite(options: &JsValue) -> Result<(), TokenError> {
         ("refreshBeforeExpirySeconds", get(options, "refreshBeforeExpirySeconds")),
         ("cacheSize", get(options, "cacheSize")),
         ("retries", get(options, "retries")),
+        ("staleIfErrorSeconds", get(options, "staleIfErrorSeconds")),
         ("clientAuth.lifetimeSeconds", get(&auth, "lifetimeSeconds")),
     ];
     for (field, value) in numbers {

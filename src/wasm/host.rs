@@ -53,6 +53,20 @@ impl Env for JsEnv {
                 set("url", url.as_str().into());
             }
             Event::InvalidTokenRetry { url } => set("url", url.as_str().into()),
+            Event::StoreHit { key, waited_ms } => {
+                set("cacheKey", key.as_str().into());
+                set("waitedMs", (*waited_ms as f64).into());
+            }
+            Event::StoreError { key, op, message } => {
+                set("cacheKey", key.as_str().into());
+                set("op", (*op).into());
+                set("message", message.as_str().into());
+            }
+            Event::StaleIfError { key, error, expires_in_ms } => {
+                set("cacheKey", key.as_str().into());
+                set("code", (*error).into());
+                set("expiresInMs", (*expires_in_ms as f64).into());
+            }
         }
         // A throwing hook must not break the client.
         let _ = hook.call1(&JsValue::UNDEFINED, &o);

@@ -6,6 +6,7 @@ mod error;
 mod helpers;
 mod host;
 mod signer;
+mod store;
 
 use wasm_bindgen::prelude::*;
 

@@ -129,7 +129,8 @@ fn sign_params(alg: Alg) -> Object {
     }
 }
 
-async fn call(method: &str, args: &[JsValue]) -> std::result::Result<JsValue, JsValue> {
+/// `crypto.subtle[method](...args)`, awaited.
+pub(super) async fn subtle_call(method: &str, args: &[JsValue]) -> std::result::Result<JsValue, JsValue> {
     let subtle = subtle()?;
     let f: Function = get(&subtle, method).dyn_into()?;
     let promise: Promise = f.apply(&subtle, &args.iter().collect::<Array>())?.dyn_into()?;
@@ -149,7 +150,7 @@ async fn crypto_key(key: HostKey<'_>) -> Result<JsValue> {
     let jwk = js_sys::JSON::parse(jwk).map_err(|_| TokenError::key("key", "private JWK is not JSON"))?;
     let usages: JsValue = Array::of1(&"sign".into()).into();
     let imported =
-        call("importKey", &["jwk".into(), jwk, import_params(key.alg).into(), false.into(), usages])
+        subtle_call("importKey", &["jwk".into(), jwk, import_params(key.alg).into(), false.into(), usages])
             .await
             .map_err(|e| {
                 host_error(&format!("WebCrypto could not import the {} key", key.alg.as_str()), &e)
@@ -166,7 +167,7 @@ pub async fn sign(key: HostKey<'_>, input: &[u8]) -> Result<Vec<u8>> {
     }
     let crypto_key = crypto_key(key).await?;
     let data: JsValue = Uint8Array::from(input).into();
-    let signature = call("sign", &[sign_params(key.alg).into(), crypto_key, data])
+    let signature = subtle_call("sign", &[sign_params(key.alg).into(), crypto_key, data])
         .await
         .map_err(|e| host_error(&format!("WebCrypto could not sign with {}", key.alg.as_str()), &e))?;
     Ok(Uint8Array::new(&signature).to_vec())
@@ -177,7 +178,7 @@ pub async fn public_jwk(key: HostKey<'_>) -> Result<serde_json::Value> {
     let public = PUBLIC_KEYS
         .with(|k| k.borrow().get(key.id).cloned())
         .ok_or_else(|| TokenError::key("key", "no public key was registered"))?;
-    let jwk = call("exportKey", &["jwk".into(), public])
+    let jwk = subtle_call("exportKey", &["jwk".into(), public])
         .await
         .map_err(|e| host_error("WebCrypto could not export the public key", &e))?;
     super::to_json("publicKey", &jwk)

@@ -30,9 +30,10 @@ function runJson(cmd, args, env) {
 /**
  * Bundle a Worker the way wrangler does (workerd/worker/browser conditions, the .wasm kept as a
  * module import and copied beside the bundle) and start it in miniflare (workerd).
- * Returns the Miniflare instance; the caller disposes of it.
+ * Other options (e.g. kvNamespaces) go to Miniflare as they are. Returns the Miniflare instance; the caller
+ * disposes of it.
  */
-export async function startWorker({ entry, outDir, compatibilityDate, bindings }) {
+export async function startWorker({ entry, outDir, compatibilityDate, bindings, ...miniflare }) {
   const { build } = await import('esbuild');
   const { Miniflare } = await import('miniflare');
   mkdirSync(join(outDir, 'gen'), { recursive: true });
@@ -50,6 +51,7 @@ export async function startWorker({ entry, outDir, compatibilityDate, bindings }
     modulesRoot: outDir,
     compatibilityDate,
     bindings,
+    ...miniflare,
   });
 }
 
