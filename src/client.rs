@@ -230,10 +230,61 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         call: &mut C,
         options: &RequestOptions,
     ) -> Result<C::Response, C::Error> {
+        self.fetch_from(call, options, None).await
+    }
+
+    /// The fast path of a plain `fetch` (no per-call options, no DPoP): the `Authorization`
+    /// value of a fresh cached token, found without awaiting anything. The host sends with it and
+    /// hands a 401 to [`TokenClient::continue_fetch`]; `None` means: take [`TokenClient::fetch`].
+    pub fn cached_authorization(&self) -> Option<String> {
+        if !matches!(self.inner.config.dpop, DpopSetting::Off) {
+            return None;
+        }
+        let target = self.target(&RequestOptions::default()).ok()?;
+        let now = self.inner.env.now_ms();
+        let Lookup::Fresh(token) = self.inner.cache.borrow_mut().lookup(&target.key, now, false) else {
+            return None;
+        };
+        self.inner.env.event(Event::CacheHit { key: target.key.clone() });
+        Some(format!("{} {}", token.token_type.as_str(), token.access_token))
+    }
+
+    /// Go on with a call whose first attempt, sent with [`TokenClient::cached_authorization`],
+    /// got `response`: the same decisions as [`TokenClient::fetch`] from there.
+    pub async fn continue_fetch<C: ApiCall>(
+        &self,
+        call: &mut C,
+        response: C::Response,
+    ) -> Result<C::Response, C::Error> {
+        self.fetch_from(call, &RequestOptions::default(), Some(response)).await
+    }
+
+    async fn fetch_from<C: ApiCall>(
+        &self,
+        call: &mut C,
+        options: &RequestOptions,
+        mut first: Option<C::Response>,
+    ) -> Result<C::Response, C::Error> {
         let target = self.target(options)?;
         let mut token = self.token_for(&target, options.force_refresh, None).await?;
         let mut budget = RetryBudget::default();
         loop {
+            if let Some(response) = first.take() {
+                let status = call.status(&response);
+                let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
+                let seen = ApiResponse { status, www_authenticate: www.as_deref(), has_dpop_nonce: false };
+                match budget.decide(seen, false, call.replayable()) {
+                    ApiDecision::RetryWithNewToken => {
+                        self.inner
+                            .env
+                            .event(Event::InvalidTokenRetry { url: crate::dpop::htu(call.url()).to_owned() });
+                        self.inner.cache.borrow_mut().evict(&target.key, &token.access_token);
+                        let rejected = std::mem::take(&mut token.access_token);
+                        token = self.token_for(&target, false, Some(rejected)).await?;
+                    }
+                    _ => return Ok(response),
+                }
+            }
             let authorization = format!("{} {}", token.token_type.as_str(), token.access_token);
             let proof = match &self.inner.dpop().await? {
                 Some(dpop) => {
