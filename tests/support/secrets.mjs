@@ -69,8 +69,9 @@ export class SecretScan {
     return this;
   }
 
-  /** A client's shared secret, and the Basic credential it becomes (RFC 6749 §2.3.1). */
-  addClient(label, { clientId, clientSecret }) {
+  /** A client's private JWK, or its shared secret and the Basic credential that becomes (RFC 6749 §2.3.1). */
+  addClient(label, { clientId, clientSecret, privateJwk }) {
+    this.addKey(`${label} key`, privateJwk);
     if (!clientSecret) return this;
     this.add(`${label} client secret`, clientSecret);
     const form = (s) => new URLSearchParams({ v: s }).toString().slice(2);
