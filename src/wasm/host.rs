@@ -145,13 +145,13 @@ pub struct JsTransport {
 impl Transport for JsTransport {
     async fn send(&self, request: HttpRequest) -> crate::Result<HttpResponse> {
         let url = crate::dpop::htu(&request.url).to_owned();
-        let timeout = request.timeout_ms;
-        exchange(&self.fetcher, request).await.map_err(|e| match e {
-            Failed::Js(e) => transport_error(&e, &url, timeout),
-            Failed::TooLarge => TokenError::new(
+        exchange(&self.fetcher, &request).await.map_err(|e| match e {
+            Failed::Js(e) => transport_error(&e, &url, &request),
+            Failed::TooLarge(status) => TokenError::new(
                 ErrorCode::InvalidTokenResponse,
                 format!("response from {url} is larger than {} KiB", MAX_BODY_BYTES / 1024),
-            ),
+            )
+            .with_status(status),
         })
     }
 }
@@ -161,7 +161,8 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 
 enum Failed {
     Js(JsValue),
-    TooLarge,
+    /// The body passed [`MAX_BODY_BYTES`]; the response's status.
+    TooLarge(u16),
 }
 
 impl From<JsValue> for Failed {
@@ -176,7 +177,7 @@ async fn read_limited(response: &Response) -> Result<Vec<u8>, Failed> {
     let body = super::get(response, "body");
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         cancel(&body);
-        return Err(Failed::TooLarge);
+        return Err(Failed::TooLarge(response.status()));
     }
     if body.is_null() || body.is_undefined() {
         return Ok(Vec::new());
@@ -195,7 +196,7 @@ async fn read_limited(response: &Response) -> Result<Vec<u8>, Failed> {
             if let Ok(cancel) = super::get(&reader, "cancel").dyn_into::<Function>() {
                 let _ = cancel.call0(&reader);
             }
-            return Err(Failed::TooLarge);
+            return Err(Failed::TooLarge(response.status()));
         }
     }
 }
@@ -206,7 +207,7 @@ fn cancel(body: &JsValue) {
     }
 }
 
-async fn exchange(fetcher: &Fetcher, request: HttpRequest) -> Result<HttpResponse, Failed> {
+async fn exchange(fetcher: &Fetcher, request: &HttpRequest) -> Result<HttpResponse, Failed> {
     let headers = Headers::new()?;
     for (name, value) in &request.headers {
         headers.append(name, value)?;
@@ -231,25 +232,67 @@ async fn exchange(fetcher: &Fetcher, request: HttpRequest) -> Result<HttpRespons
     })
 }
 
-/// Map a fetch rejection to a TokenError; the message names the endpoint and the cause, which
-/// never holds request content.
-fn transport_error(e: &JsValue, url: &str, timeout_ms: u32) -> TokenError {
+/// Map a fetch rejection to a TokenError naming the endpoint and the cause: the cause's `code`
+/// (`ECONNRESET`) or else the error's message, unless that repeats part of what was sent (a
+/// custom fetch or a wrapper may quote the request's `Authorization` header or form in its errors).
+fn transport_error(e: &JsValue, url: &str, request: &HttpRequest) -> TokenError {
     let name = super::get(e, "name").as_string().unwrap_or_default();
     if name == "TimeoutError" || name == "AbortError" {
         return TokenError::new(
             ErrorCode::Timeout,
-            format!("request to {url} did not complete within {timeout_ms} ms"),
+            format!("request to {url} did not complete within {} ms", request.timeout_ms),
         );
     }
     let cause = super::get(e, "cause");
     let detail = super::get(&cause, "code")
         .as_string()
         .or_else(|| super::get(e, "message").as_string())
+        .map(|d| crate::jose::printable(&d))
+        .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "fetch failed".into());
-    TokenError::new(
-        ErrorCode::Network,
-        format!("token request to {url} failed: {}", crate::jose::printable(&detail)),
-    )
+    let detail = if quotes_request(&detail, request) {
+        "fetch failed (the error's details quote the request and are withheld)".to_owned()
+    } else {
+        detail
+    };
+    TokenError::new(ErrorCode::Network, format!("token request to {url} failed: {detail}"))
+}
+
+/// The shortest piece of the request that, repeated in a host error, counts as quoting it.
+const QUOTE_MIN_BYTES: usize = 8;
+
+/// Whether `detail` repeats [`QUOTE_MIN_BYTES`] or more bytes of a header value or the body of
+/// `request`, raw or form-decoded (client secrets, assertions and subject tokens travel there).
+fn quotes_request(detail: &str, request: &HttpRequest) -> bool {
+    let mut sent: Vec<Vec<u8>> = request.headers.iter().map(|(_, v)| v.as_bytes().to_vec()).collect();
+    if let Some(body) = &request.body {
+        sent.push(body.as_bytes().to_vec());
+        sent.extend(body.split(['&', '=']).map(form_decode));
+    }
+    detail
+        .as_bytes()
+        .windows(QUOTE_MIN_BYTES)
+        .any(|piece| sent.iter().any(|s| s.windows(QUOTE_MIN_BYTES).any(|w| w == piece)))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value (`+` is a space).
+fn form_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let hex = |i: usize| bytes.get(i).and_then(|&b| (b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'+', ..) => out.push(b' '),
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 2;
+            }
+            (b, ..) => out.push(b),
+        }
+        i += 1;
+    }
+    out
 }
 
 /// What one `client.fetch` sends: a URL with the caller's init (the common case: one Request

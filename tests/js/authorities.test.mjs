@@ -12,6 +12,7 @@ import {
   JWT_BEARER, TOKEN_EXCHANGE, TOKEN_TYPES, createUserTokenIssuer, generateKey, startAnyAlgDpopApi,
   startEntraAuthority, startHelseIdAuthority, startMaskinportenAuthority, startTokenExchangeAuthority,
 } from '../support/authorities.mjs';
+import { secrets } from '../support/secrets.mjs';
 
 let users; // the user token issuer (Entra OBO / token exchange subjects)
 let helse; let maskinporten; let entra; let exchange; // authorities
@@ -44,6 +45,15 @@ before(async () => {
     startAnyAlgDpopApi({ name: 'any-alg', issuer: helse.issuer, jwksUri: helse.jwksUri, audience: helseApi.audience }),
     api('te-bearer', exchange, { dpop: false, audience: teApi.audience }),
   ]);
+  // The secret scan (tests/support/secrets.mjs) looks for every key, client secret and token of these authorities
+  // in every error rejectsWith() sees.
+  const authorities = { helse, maskinporten, entra, exchange };
+  for (const [name, a] of Object.entries(authorities)) {
+    for (const [which, c] of Object.entries(a.clients ?? {})) secrets.addClient(`${name} ${which}`, c);
+    for (const [which, k] of Object.entries(a.keys ?? {})) secrets.addKey(`${name} ${which} key`, k.privateJwk);
+    secrets.addSource(`a token issued by ${name}`, () => a.issuedTokens);
+  }
+  secrets.addSource('a user (subject) token', () => users.minted);
   helse.setAudience(helseApi.audience);
   maskinporten.setAudience(mpApi.audience);
   entra.setAudience(oboApi.audience);
@@ -67,6 +77,7 @@ async function rejectsWith(promise, code, pattern) {
     assert.ok(err instanceof TokenError, `expected a TokenError, got ${err?.name}: ${err?.message}`);
     assert.equal(err.code, code, err.message);
     if (pattern) assert.match(err.message, pattern);
+    secrets.check(err, `TokenError ${code}`);
     return true;
   });
 }
@@ -305,7 +316,7 @@ describe('Maskinporten-style: jwt-bearer grant, the assertion is the only creden
     assert.equal(requests[0].status, 400);
     assert.equal(requests[0].error, 'invalid_grant');
     assert.equal(maskinporten.grantLog.at(-1).reason, 'unknown claims: foo');
-    const err = await client.getToken().catch((e) => e);
+    const err = secrets.check(await client.getToken().catch((e) => e), 'the refusal');
     assert.equal(err.error, 'invalid_grant');
     assert.equal(err.status, 400);
   });

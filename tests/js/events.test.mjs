@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TokenClient } from 'tokenfetch';
 import { startScenario } from '../support/index.mjs';
+import { scanScenario, secrets } from './helpers.mjs';
 
 let s;
-before(async () => { s = await startScenario(); });
+before(async () => { s = scanScenario(await startScenario()); });
 after(async () => { await s?.close(); });
 
 test('events follow the flow: nonce retries, token request, cache hit, invalid_token retry', async () => {
@@ -32,15 +33,21 @@ test('events follow the flow: nonce retries, token request, cache hit, invalid_t
   const text = JSON.stringify(events);
   const token = (await client.getToken()).accessToken;
   for (const secret of [s.clients.helseid.privateJwk.d, token]) assert.ok(!text.includes(secret));
+  events.forEach((e, i) => secrets.check(e, `event #${i} (${e.type})`));
 });
 
 test('a failed token request is an error event with its code', async () => {
   const events = [];
   const client = new TokenClient({
     tokenEndpoint: s.clients.duende.tokenEndpoint, clientId: s.clients.duende.clientId,
-    clientAuth: { method: 'client_secret_basic', clientSecret: 'wrong' }, onEvent: (e) => events.push(e),
+    clientAuth: { method: 'client_secret_basic', clientSecret: 'wrong-secret' }, onEvent: (e) => events.push(e),
   });
-  await assert.rejects(client.getToken(), { code: 'oauth_error' });
+  secrets.add('the wrong secret', 'wrong-secret');
+  await assert.rejects(client.getToken(), (e) => {
+    secrets.check(e, 'the error');
+    return e.code === 'oauth_error';
+  });
   assert.deepEqual(events.map((e) => [e.type, e.code]), [['error', 'oauth_error']]);
+  secrets.check(events[0], 'the error event');
   assert.throws(() => new TokenClient({ ...s.clients.duende, onEvent: 'log' }), { code: 'invalid_config' });
 });

@@ -1,9 +1,13 @@
 // Small helpers for tests/js/tokenfetch.test.mjs: client builders for the standard scenario, counter deltas,
-// a recording fetch, TokenError assertions and leak checks.
+// a recording fetch, TokenError assertions and leak checks (every TokenError asserted here goes through the file's
+// secret scan, tests/support/secrets.mjs).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { TokenClient, TokenError } from 'tokenfetch';
+import { secrets } from '../support/secrets.mjs';
+
+export { secrets };
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -22,6 +26,16 @@ export async function logged(log, action) {
   const start = log.length;
   const result = await action();
   return { result, entries: log.slice(start) };
+}
+
+/** Register a scenario's secrets with this file's scan: both client secrets, authority A's key, every token issued. */
+export function scanScenario(s) {
+  secrets.addClient('authority A client', s.clients.helseid)
+    .addClient('authority B basic client', s.clients.duende)
+    .addClient('authority B post client', s.clients.duendePost)
+    .addSource('a token issued by authority A', () => s.authorityA.issuedTokens)
+    .addSource('a token issued by authority B', () => s.authorityB.issuedTokens);
+  return s;
 }
 
 /** Options for API 1 of a scenario: private_key_jwt + DPoP (ephemeral key), baseUrl = API 1. */
@@ -86,6 +100,7 @@ export async function expectTokenError(fnOrPromise, code, fields = {}) {
   assert.ok(caught instanceof Error);
   assert.equal(caught.code, code, `code of: ${caught.message}`);
   for (const [k, v] of Object.entries(fields)) assert.equal(caught[k], v, `${k} of: ${caught.message}`);
+  secrets.check(caught, `TokenError ${code}`);
   return caught;
 }
 
@@ -100,6 +115,7 @@ export function expectTokenErrorSync(fn, code) {
   assert.ok(caught !== undefined, `expected a TokenError (${code}), nothing was thrown`);
   assert.ok(caught instanceof TokenError, `expected a TokenError, got ${caught?.name}: ${caught?.message}`);
   assert.equal(caught.code, code, `code of: ${caught.message}`);
+  secrets.check(caught, `TokenError ${code}`);
   return caught;
 }
 
@@ -114,12 +130,17 @@ export function renderings(err) {
   };
 }
 
-/** Assert that no rendering of `err` contains any of `secrets` (non-empty strings). */
-export function assertNoLeak(err, secrets) {
+/**
+ * Assert that no rendering of `err` contains any of `values` (non-empty strings); they join the file's secret scan,
+ * which then checks `err` for every secret registered so far.
+ */
+export function assertNoLeak(err, values) {
   for (const [how, text] of Object.entries(renderings(err))) {
-    for (const secret of secrets) {
+    for (const secret of values) {
       assert.ok(secret && secret.length >= 4, 'a meaningful secret to look for');
       assert.ok(!text.includes(secret), `${how} of the error contains a secret (${secret.slice(0, 3)}…)`);
     }
   }
+  secrets.add('a secret named by the test', values.filter((v) => v.length >= 8));
+  secrets.check(err, 'the error');
 }

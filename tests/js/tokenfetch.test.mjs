@@ -19,7 +19,7 @@ import {
 } from '../support/index.mjs';
 import {
   assertNoLeak, delta, duendeClient, duendeOptions, expectTokenError, expectTokenErrorSync, helseidClient,
-  helseidOptions, logged, recordingFetch, sha256url, sleep,
+  helseidOptions, logged, recordingFetch, scanScenario, secrets, sha256url, sleep,
 } from './helpers.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -27,7 +27,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Start a scenario for the enclosing describe and close it afterwards; returns a getter. */
 function useScenario(opts) {
   let s;
-  before(async () => { s = await startScenario(opts); });
+  before(async () => { s = scanScenario(await startScenario(opts)); });
   after(async () => { await s?.close(); });
   return () => s;
 }
@@ -137,8 +137,10 @@ describe('single-flight: concurrent cold callers share one token request', () =>
       assert.equal(r.status, 'rejected');
       assert.ok(r.reason instanceof TokenError);
       assert.equal(r.reason.code, 'oauth_error');
+      secrets.check(r.reason, 'a waiting caller');
     }
     const again = await delta(s.authorityB.counters, () => client.getToken().catch((e) => e));
+    secrets.check(again.result, 'the second failure');
     assert.equal(again.diff.tokenRequests, 1, 'the failure was not cached');
     assert.equal(again.result.error, 'invalid_client');
   });
@@ -148,6 +150,8 @@ describe('refresh before expiry (authority B with accessTokenTTL: 4)', () => {
   let authority; let api;
   before(async () => {
     authority = await startAuthorityB({ accessTokenTTL: 4 });
+    secrets.addClient('short-TTL authority client', authority.clients.post)
+      .addSource('a token issued by the short-TTL authority', () => authority.issuedTokens);
     api = await startApi({ name: 'short', issuer: authority.issuer, jwksUri: authority.jwksUri, dpop: false });
     authority.setAudience(api.audience);
   });

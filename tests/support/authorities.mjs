@@ -97,19 +97,23 @@ function authMethodOf(ctx, form) {
 
 /**
  * The "user token issuer" a test owns (no server): signs ES256 user access tokens that the Entra-style and
- * token-exchange authorities trust. Returns { issuer, publicJwk, mint({ sub, aud, ttl? = 300, claims? }) }.
+ * token-exchange authorities trust. Returns { issuer, publicJwk, mint({ sub, aud, ttl? = 300, claims? }), minted: [tokens] }.
  */
 export async function createUserTokenIssuer(issuer = 'https://login.user-issuer.example/tenant') {
   const key = await generateEs256Jwk();
+  const minted = [];
   return {
     issuer,
     publicJwk: key.publicJwk,
-    mint({ sub, aud, ttl = 300, claims = {} }) {
-      return new SignJWT({ ...claims })
+    minted,
+    async mint({ sub, aud, ttl = 300, claims = {} }) {
+      const token = await new SignJWT({ ...claims })
         .setProtectedHeader({ alg: 'ES256', kid: key.privateJwk.kid, typ: 'at+jwt' })
         .setIssuer(issuer).setSubject(sub).setAudience(aud).setIssuedAt().setExpirationTime(`${ttl}s`)
         .setJti(randomUUID())
         .sign(key.keyPair.privateKey);
+      minted.push(token);
+      return token;
     },
   };
 }
@@ -120,7 +124,7 @@ export async function createUserTokenIssuer(issuer = 'https://login.user-issuer.
  * Returned handle: { url, issuer, tokenEndpoint, jwksUri, provider, counters: { tokenRequests, tokensIssued,
  * discovery }, requests: [{ time, grantType, form, authScheme, authMethod, hadDpop, dpopProof, assertion,
  * clientAssertion, derivedClientId?, status, error, errorDescription, clientId, tokenType, accessToken (claims) }],
- * requestsFor(grantType, clientId?), setAudience(url), audience, discoveryRequests, setDiscoveryMode(mode), close() }.
+ * issuedTokens: [raw access tokens], requestsFor(grantType, clientId?), setAudience(url), audience, discoveryRequests, setDiscoveryMode(mode), close() }.
  * opts: { clients, clientAuthMethods, dpop, scopes, enabledJWA?, accessTokenTTL? = 300,
  *         grants?: [{ type, params, dupes?, handler(ctx, tools) }], deriveClientId?(form) -> client_id | undefined }.
  */
@@ -132,6 +136,7 @@ async function startProvider(opts) {
   const state = { audience: undefined };
   const counters = { tokenRequests: 0, tokensIssued: 0, discovery: 0 };
   const requests = [];
+  const issuedTokens = []; // every access token issued, for the secret scan
   // 'openid': oidc-provider as is (only /.well-known/openid-configuration). 'oauth': that path is 404 and the same
   // document is served at the RFC 8414 path /.well-known/oauth-authorization-server instead.
   const discovery = { mode: 'openid', requests: [] };
@@ -253,6 +258,7 @@ async function startProvider(opts) {
         tokenType: ctx.body?.token_type,
         accessToken: ctx.body?.access_token ? decodeJwt(ctx.body.access_token) : undefined,
       });
+      if (typeof ctx.body?.access_token === 'string') issuedTokens.push(ctx.body.access_token);
       requests.push(entry);
     }
   });
@@ -266,6 +272,7 @@ async function startProvider(opts) {
     provider,
     counters,
     requests,
+    issuedTokens,
     /** Token POSTs with this grant_type (and client_id, when given). */
     requestsFor(grantType, clientId) {
       return requests.filter((r) => r.grantType === grantType && (!clientId || r.clientId === clientId));

@@ -48,6 +48,7 @@ async function startProvider({ port = 0, clients, clientAuthMethods, dpop, audie
   const state = { audience };
   const counters = { tokenRequests: 0, tokensIssued: 0 };
   const requests = [];
+  const issuedTokens = []; // every access token issued, for the secret scan
 
   const resourceInfo = () => ({
     scope, audience: state.audience, accessTokenFormat: 'jwt', accessTokenTTL, jwt: { sign: { alg: 'ES256' } },
@@ -87,6 +88,7 @@ async function startProvider({ port = 0, clients, clientAuthMethods, dpop, audie
       await next();
     } finally {
       if (ctx.status === 200) counters.tokensIssued += 1;
+      if (typeof ctx.body?.access_token === 'string') issuedTokens.push(ctx.body.access_token);
       requests.push({
         time: Date.now(),
         status: ctx.status,
@@ -107,6 +109,7 @@ async function startProvider({ port = 0, clients, clientAuthMethods, dpop, audie
     provider,
     counters,
     requests,
+    issuedTokens,
     /** Set the resource server audience (= default `resource`) once the API's URL is known. */
     setAudience(value) { state.audience = value; },
     get audience() { return state.audience; },
@@ -119,7 +122,7 @@ async function startProvider({ port = 0, clients, clientAuthMethods, dpop, audie
  * must send DPoP proofs with a server nonce; tokens are DPoP-bound ES256 JWTs for `api1Audience`, scope `api1.read`.
  * opts: { api1Audience?, accessTokenTTL? = 300, port? = 0 }.
  * Returns { url, issuer, tokenEndpoint, jwksUri, clientId, privateJwk, publicJwk, keyPair, counters, requests,
- *           setAudience(url), audience, provider, close() }; counters = { tokenRequests, tokensIssued };
+ *           issuedTokens, setAudience(url), audience, provider, close() }; counters = { tokenRequests, tokensIssued };
  * requests = [{ time, status, error?, hadDpop, clientId?, authMethod }] (one per POST /token).
  */
 export async function startAuthorityA(opts = {}) {
