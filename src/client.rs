@@ -197,7 +197,8 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         let target = self.target(options)?;
         self.inner.cache.borrow_mut().clear(&target.key);
         if let Some(store) = &self.inner.store {
-            let key = self.inner.store_key(&target).await?;
+            let deadline = self.inner.env.now_ms().saturating_add(u64::from(self.inner.config.timeout_ms));
+            let key = self.inner.store_key(&target, deadline).await?;
             if let Err(e) = store.delete(&key).await {
                 self.inner.store_error(&target, "delete", e);
             }
@@ -453,10 +454,12 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         rejected: Option<String>,
         attempts: &Cell<u32>,
     ) -> Result<CachedToken> {
+        // One deadline for everything getting this token takes: discovery, the store, retries.
+        let deadline = self.env.now_ms().saturating_add(u64::from(self.config.timeout_ms));
         let Some(store) = &self.store else {
-            return self.request_token(target, attempts).await;
+            return self.request_token(target, attempts, deadline).await;
         };
-        let key = self.store_key(target).await?;
+        let key = self.store_key(target, deadline).await?;
         let found = self.read_store(store, target, &key).await;
         let avoid = match found {
             Some(token) if force => Some(token.access_token),
@@ -469,7 +472,8 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         let lock = store::lock_key(&key);
         let owner = self.jti();
         let started = self.env.now_ms();
-        let deadline = started.saturating_add(u64::from(self.config.timeout_ms));
+        // Wait for another instance at most half the time, so that asking ourselves still fits.
+        let wait_until = started.saturating_add(u64::from(self.config.timeout_ms / 2));
         let mut polls = 0;
         let held = loop {
             match store.lock(&lock, &owner, store::lock_ttl_ms(self.config.timeout_ms)).await {
@@ -483,7 +487,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                 }
                 Ok(Some(false)) => {
                     let now = self.env.now_ms();
-                    let Some(delay) = store::poll_delay_ms(polls, deadline.saturating_sub(now)) else {
+                    let Some(delay) = store::poll_delay_ms(polls, wait_until.saturating_sub(now)) else {
                         break false; // waited long enough: ask the authority ourselves
                     };
                     polls += 1;
@@ -499,7 +503,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                 }
             }
         };
-        let result = self.request_token(target, attempts).await;
+        let result = self.request_token(target, attempts, deadline).await;
         if let Ok(token) = &result {
             let now = self.env.now_ms();
             let value = store::record(token, now);
@@ -515,8 +519,8 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
 
     /// The key `target`'s tokens have in the shared store: it names the token endpoint, the
     /// client and the DPoP key by thumbprint, so instances agree on it.
-    async fn store_key(&self, target: &Target) -> Result<String> {
-        let token_endpoint = self.token_endpoint().await?;
+    async fn store_key(&self, target: &Target, deadline: u64) -> Result<String> {
+        let token_endpoint = self.token_endpoint(deadline).await?;
         let jkt = self.dpop().await?.map(|key| key.thumbprint().to_owned());
         let grant = self.config.grant.name();
         let cache_key =
@@ -577,6 +581,11 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         Ok(token)
     }
 
+    /// What is left of `deadline` for one HTTP exchange (at least 1 ms, at most `timeoutMs`).
+    fn remaining_ms(&self, deadline: u64) -> u32 {
+        deadline.saturating_sub(self.env.now_ms()).clamp(1, u64::from(self.config.timeout_ms)) as u32
+    }
+
     fn random_u32(&self) -> u32 {
         let mut bytes = [0u8; 4];
         self.env.fill_random(&mut bytes);
@@ -603,13 +612,13 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
 
     /// The token endpoint: configured, or discovered from the issuer once (failures are retried
     /// on the next call, not cached).
-    async fn token_endpoint(&self) -> Result<String> {
+    async fn token_endpoint(&self, deadline: u64) -> Result<String> {
         if let Some(url) = self.endpoint.borrow().as_ref() {
             return Ok(url.clone());
         }
         let url = match &self.config.token_endpoint {
             TokenEndpoint::Configured(url) => url.clone(),
-            TokenEndpoint::Discover(issuer) => self.discover(issuer).await?.token_endpoint,
+            TokenEndpoint::Discover(issuer) => self.discover(issuer, deadline).await?.token_endpoint,
         };
         *self.endpoint.borrow_mut() = Some(url.clone());
         Ok(url)
@@ -617,7 +626,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
 
     /// Fetch the issuer's metadata (OpenID configuration, then RFC 8414) and check it against
     /// this client's authentication method and algorithms.
-    async fn discover(&self, issuer: &str) -> Result<Metadata> {
+    async fn discover(&self, issuer: &str, deadline: u64) -> Result<Metadata> {
         let [openid, oauth] = discovery::metadata_urls(issuer);
         let mut result = Err(TokenError::new(ErrorCode::InvalidConfig, "issuer: no metadata"));
         for url in [openid, oauth] {
@@ -626,7 +635,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                 url: url.clone(),
                 headers: vec![("accept", "application/json".to_owned())],
                 body: None,
-                timeout_ms: self.config.timeout_ms,
+                timeout_ms: self.remaining_ms(deadline),
             };
             let response = self.transport.send(request).await?;
             result = discovery::parse(issuer, &url, response.status, &response.body);
@@ -677,12 +686,16 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     }
 
     /// One token request, retried once on a DPoP nonce challenge with a fresh assertion and proof.
-    async fn request_token(&self, target: &Target, attempts: &Cell<u32>) -> Result<CachedToken> {
+    async fn request_token(
+        &self,
+        target: &Target,
+        attempts: &Cell<u32>,
+        deadline: u64,
+    ) -> Result<CachedToken> {
         let config = &self.config;
-        let endpoint = &self.token_endpoint().await?;
+        let endpoint = &self.token_endpoint(deadline).await?;
         let mut may_retry_nonce = true;
         let mut retries = 0;
-        let deadline = self.env.now_ms().saturating_add(u64::from(config.timeout_ms));
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
             let subject =
@@ -732,8 +745,6 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                 let nonce = self.nonce_for(endpoint);
                 headers.push(("dpop", self.proof(dpop, "POST", endpoint, None, nonce.as_deref()).await?));
             }
-            let now = self.env.now_ms();
-            let remaining = deadline.saturating_sub(now);
             attempts.set(attempts.get() + 1);
             let sent = self
                 .transport
@@ -743,7 +754,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                     headers,
                     body: Some(request.body),
                     // The whole exchange, retries included, ends by the deadline.
-                    timeout_ms: remaining.clamp(1, u64::from(config.timeout_ms)) as u32,
+                    timeout_ms: self.remaining_ms(deadline),
                 })
                 .await;
             let failure = match &sent {

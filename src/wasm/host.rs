@@ -404,6 +404,10 @@ impl ApiCall for JsApiCall {
     }
 
     fn header(&self, response: &Response, name: &str) -> Option<String> {
+        // A nonce from wherever a redirect led belongs to that server, not to the one asked.
+        if name == "dpop-nonce" && response.redirected() {
+            return None;
+        }
         response.headers().get(name).ok().flatten()
     }
 }

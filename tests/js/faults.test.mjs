@@ -112,6 +112,25 @@ describe('the token endpoint misbehaves: a typed TokenError within timeoutMs, bo
     assert.ok(await eventually(() => server.requests[0].closedAt), 'the client closed the hung connection');
   });
 
+  test('slow discovery, then a hanging token endpoint: one deadline for both', { timeout: 15_000 }, async () => {
+    const hang = await serve('hang');
+    const { createServer } = await import('node:http');
+    const metadata = createServer((req, res) => setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ issuer, token_endpoint: hang.tokenEndpoint, token_endpoint_auth_methods_supported: ['client_secret_basic'] }));
+    }, 900));
+    await new Promise((resolve) => metadata.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${metadata.address().port}`;
+    try {
+      const c = client(undefined, { issuer });
+      await fault(() => c.getToken(), 'timeout');
+      assert.equal(hang.count, 1, 'the token request got what was left of timeoutMs');
+    } finally {
+      metadata.closeAllConnections();
+      metadata.close();
+    }
+  });
+
   test('slow drip: headers, then a byte every 100 ms: timeout, the body abandoned', { timeout: 15_000 }, async () => {
     const server = await serve('drip', { everyMs: 100 });
     await fault(() => client(server.tokenEndpoint).getToken(), 'timeout');
