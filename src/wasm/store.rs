@@ -1,7 +1,8 @@
 //! The `store` option: the caller's key/value adapter (Workers KV, Deno KV, Redis, ...), with
 //! every value sealed by AES-GCM through WebCrypto under `storeEncryptionKey`, bound to its key
 //! (as additional data) so that a value moved to another key does not open. Each call to the
-//! adapter is bounded by `timeoutMs`: a hanging store cannot hang the client.
+//! adapter is bounded by a quarter of `timeoutMs` (at most 2 s): a hanging store cannot hang the
+//! client, and leaves it time to ask the authority.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -70,6 +71,8 @@ impl JsStore {
         }
         let key = seal_key(&key)?;
         let locks = has("lock");
+        // A store answers in milliseconds; one that does not must leave time to ask the authority.
+        let timeout_ms = (timeout_ms / 4).clamp(1, 2000);
         let inner = Inner { adapter, locks, key: RefCell::new(key), timeout_ms };
         Ok(Some(JsStore { inner: Rc::new(inner) }))
     }
@@ -90,7 +93,7 @@ impl JsStore {
         within(promise, self.inner.timeout_ms).await.map_err(|e| match e {
             Bounded::TimedOut => TokenError::new(
                 ErrorCode::Timeout,
-                format!("store.{name} did not answer within timeoutMs ({} ms)", self.inner.timeout_ms),
+                format!("store.{name} did not answer within {} ms", self.inner.timeout_ms),
             ),
             Bounded::Failed(e) => fail(e),
         })

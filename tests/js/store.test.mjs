@@ -175,10 +175,10 @@ test('a store that hangs or throws is bounded by timeoutMs, reported, and bypass
     });
     const started = performance.now();
     assert.ok((await client.getToken()).accessToken);
-    assert.ok(performance.now() - started < 3000, 'each store call is bounded');
+    assert.ok(performance.now() - started < 400 + 300, 'within timeoutMs (and some slack)');
     const errors = events.filter((e) => e.type === 'store_error');
     assert.deepEqual(errors.map((e) => e.op), ops);
-    if (store === hanging) assert.match(errors[0].message, /did not answer within timeoutMs \(400 ms\)/);
+    if (store === hanging) assert.match(errors[0].message, /^store\.get did not answer within 100 ms/); // timeoutMs / 4
     else assert.match(errors[0].message, /^store\.get failed: ECONNREFUSED/);
   }
 });
