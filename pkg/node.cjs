@@ -13,6 +13,7 @@ class TokenError extends Error {
 }
 glue.__registerTokenError(TokenError);
 glue.__registerNativeSigner(require('./node-signer.cjs').nodeSigner);
+require('./fast-path.mjs').installFastPath(glue.TokenClient, glue.ClientRegistry);
 
 module.exports = {
   TokenError,

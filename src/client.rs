@@ -231,7 +231,9 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         call: &mut C,
         options: &RequestOptions,
     ) -> Result<C::Response, C::Error> {
-        self.fetch_from(call, options, None).await
+        let target = self.target(options)?;
+        let token = self.token_for(&target, options.force_refresh, None).await?;
+        self.send(call, &target, token, RetryBudget::default()).await
     }
 
     /// The fast path of a plain `fetch` (no per-call options, no DPoP): the `Authorization`
@@ -250,42 +252,47 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         Some(format!("{} {}", token.token_type.as_str(), token.access_token))
     }
 
-    /// Go on with a call whose first attempt, sent with [`TokenClient::cached_authorization`],
-    /// got `response`: the same decisions as [`TokenClient::fetch`] from there.
+    /// Go on with a call whose first attempt, sent with `authorization` from
+    /// [`TokenClient::cached_authorization`], got `response`: the same decisions as
+    /// [`TokenClient::fetch`] from there.
     pub async fn continue_fetch<C: ApiCall>(
         &self,
         call: &mut C,
+        authorization: &str,
         response: C::Response,
     ) -> Result<C::Response, C::Error> {
-        self.fetch_from(call, &RequestOptions::default(), Some(response)).await
+        let target = self.target(&RequestOptions::default())?;
+        let status = call.status(&response);
+        let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
+        let seen = ApiResponse { status, www_authenticate: www.as_deref(), has_dpop_nonce: false };
+        let mut budget = RetryBudget::default();
+        match budget.decide(seen, false, call.replayable()) {
+            ApiDecision::RetryWithNewToken => {
+                let sent = authorization.split_once(' ').map_or(authorization, |(_, token)| token);
+                let token = self.renew(call.url(), &target, sent.to_owned()).await?;
+                self.send(call, &target, token, budget).await
+            }
+            _ => Ok(response),
+        }
     }
 
-    async fn fetch_from<C: ApiCall>(
+    /// After an API said `invalid_token`: drop `rejected` and get another token (never that one
+    /// again from a shared store).
+    async fn renew(&self, url: &str, target: &Rc<Target>, rejected: String) -> Result<CachedToken> {
+        self.inner.env.event(Event::InvalidTokenRetry { url: crate::dpop::htu(url).to_owned() });
+        self.inner.cache.borrow_mut().evict(&target.key, &rejected);
+        self.token_for(target, false, Some(rejected)).await
+    }
+
+    /// Send `call` with `token` (and a fresh proof), then retry as `budget` allows.
+    async fn send<C: ApiCall>(
         &self,
         call: &mut C,
-        options: &RequestOptions,
-        mut first: Option<C::Response>,
+        target: &Rc<Target>,
+        mut token: CachedToken,
+        mut budget: RetryBudget,
     ) -> Result<C::Response, C::Error> {
-        let target = self.target(options)?;
-        let mut token = self.token_for(&target, options.force_refresh, None).await?;
-        let mut budget = RetryBudget::default();
         loop {
-            if let Some(response) = first.take() {
-                let status = call.status(&response);
-                let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
-                let seen = ApiResponse { status, www_authenticate: www.as_deref(), has_dpop_nonce: false };
-                match budget.decide(seen, false, call.replayable()) {
-                    ApiDecision::RetryWithNewToken => {
-                        self.inner
-                            .env
-                            .event(Event::InvalidTokenRetry { url: crate::dpop::htu(call.url()).to_owned() });
-                        self.inner.cache.borrow_mut().evict(&target.key, &token.access_token);
-                        let rejected = std::mem::take(&mut token.access_token);
-                        token = self.token_for(&target, false, Some(rejected)).await?;
-                    }
-                    _ => return Ok(response),
-                }
-            }
             let authorization = format!("{} {}", token.token_type.as_str(), token.access_token);
             let proof = match &self.inner.dpop().await? {
                 Some(dpop) => {
@@ -318,13 +325,8 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
                     url: crate::dpop::htu(call.url()).to_owned(),
                 }),
                 ApiDecision::RetryWithNewToken => {
-                    self.inner
-                        .env
-                        .event(Event::InvalidTokenRetry { url: crate::dpop::htu(call.url()).to_owned() });
-                    self.inner.cache.borrow_mut().evict(&target.key, &token.access_token);
-                    // A shared store may still hold the rejected token: never take it from there.
                     let rejected = std::mem::take(&mut token.access_token);
-                    token = self.token_for(&target, false, Some(rejected)).await?;
+                    token = self.renew(call.url(), target, rejected).await?;
                 }
             }
         }

@@ -923,3 +923,36 @@ fn a_token_an_api_rejected_is_not_taken_from_the_store_again() {
     let (c, _, _) = instance(&secret_options(), &store, 3);
     assert_eq!(block_on(c.get_token(&RequestOptions::default())).unwrap().access_token, "t2");
 }
+
+#[test]
+fn the_fast_path_continues_from_a_401_with_the_token_it_sent() {
+    let (c, script, clock) = secret_client();
+    script.token("t1", "Bearer", 300);
+    script.token("t2", "Bearer", 300);
+    script.token("t3", "Bearer", 300);
+    assert_eq!(c.cached_authorization(), None, "nothing cached yet");
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    let sent = c.cached_authorization().unwrap();
+    assert_eq!(sent, "Bearer t1");
+    assert_eq!(kinds(&clock).last(), Some(&"cache_hit"));
+    let www = Some(r#"Bearer error="invalid_token""#);
+    // The first caller's 401: a new token, one retry.
+    let mut api = Api { replies: VecDeque::from([(200, None, None)]), seen: vec![] };
+    let response = block_on(c.continue_fetch(&mut api, &sent, (401, www, None))).unwrap();
+    assert_eq!(response.0, 200);
+    assert_eq!(api.seen[0].0, "Bearer t2");
+    // A second caller's 401 for the same old token: t2 stays, no new request.
+    let mut api = Api { replies: VecDeque::from([(200, None, None)]), seen: vec![] };
+    block_on(c.continue_fetch(&mut api, &sent, (401, www, None))).unwrap();
+    assert_eq!(api.seen[0].0, "Bearer t2");
+    assert_eq!(script.sent.borrow().len(), 2);
+    // Anything but invalid_token is the answer as it is.
+    let mut api = Api { replies: VecDeque::new(), seen: vec![] };
+    assert_eq!(block_on(c.continue_fetch(&mut api, "Bearer t2", (401, None, None))).unwrap().0, 401);
+    assert!(api.seen.is_empty());
+    // DPoP clients always take the full path.
+    let (d, script, _) = dpop_client();
+    script.token("d1", "DPoP", 300);
+    block_on(d.get_token(&RequestOptions::default())).unwrap();
+    assert_eq!(d.cached_authorization(), None);
+}

@@ -93,6 +93,50 @@ impl JsTokenClient {
         })
     }
 
+    /// The fast path of `fetch` (installed by the package entries): with a fresh cached Bearer
+    /// token and a URL input, send now and return `[fetch's Promise, the Authorization sent]`, with
+    /// no Rust future in between; `undefined` when the full path must run. A 401 goes to
+    /// `__continueFetch` with that Authorization.
+    #[wasm_bindgen(js_name = __fastFetch)]
+    pub fn fast_fetch(&self, input: JsValue, init: JsValue, req: JsValue) -> JsValue {
+        if !req.is_undefined() && !req.is_null() {
+            return JsValue::UNDEFINED;
+        }
+        // Requests and streamed bodies are sent as Requests: the full path clones those per attempt.
+        if input.has_type::<Request>() || (init.is_object() && is_stream(&get(&init, "body"))) {
+            return JsValue::UNDEFINED;
+        }
+        let Ok(call) = self.call(&input, &init) else {
+            return JsValue::UNDEFINED; // the full path reports the error
+        };
+        let Some(authorization) = self.engine.cached_authorization() else {
+            return JsValue::UNDEFINED;
+        };
+        let sent = match call.start(&authorization) {
+            Some(Ok(promise)) => promise,
+            Some(Err(e)) => Promise::reject(&e),
+            None => return JsValue::UNDEFINED,
+        };
+        js_sys::Array::of2(&sent, &JsValue::from(authorization)).into()
+    }
+
+    /// After `__fastFetch`'s request got a 401: the same decisions as `fetch` from there (a new
+    /// token and one retry on `invalid_token`).
+    #[wasm_bindgen(js_name = __continueFetch)]
+    pub fn continue_fetch(
+        &self,
+        response: web_sys::Response,
+        input: JsValue,
+        init: JsValue,
+        authorization: String,
+    ) -> Promise {
+        let this = self.clone();
+        future_to_promise(async move {
+            let mut call = this.call(&input, &init)?;
+            Ok(this.engine.continue_fetch(&mut call, &authorization, response).await?.into())
+        })
+    }
+
     /// A DPoP proof with this client's key, for requests the caller makes itself.
     #[wasm_bindgen(js_name = createDpopProof)]
     pub fn create_dpop_proof(&self, method: String, url: String, opts: JsValue) -> Promise {

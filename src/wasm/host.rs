@@ -119,6 +119,11 @@ impl Fetcher {
 
     /// Call `fetch(input, init)`.
     pub async fn call_with(&self, input: &JsValue, init: Option<&JsValue>) -> Result<Response, JsValue> {
+        JsFuture::from(self.start(input, init)?).await?.dyn_into::<Response>()
+    }
+
+    /// Call `fetch(input, init)` and return its Promise (a synchronous throw is an `Err`).
+    pub fn start(&self, input: &JsValue, init: Option<&JsValue>) -> Result<Promise, JsValue> {
         let global = js_sys::global();
         let fetch = match &self.custom {
             Some(f) => f.clone(),
@@ -126,12 +131,11 @@ impl Fetcher {
                 .dyn_into::<Function>()
                 .map_err(|_| JsValue::from(js_sys::TypeError::new("globalThis.fetch is not a function")))?,
         };
-        let promise: Promise = match init {
+        let promise = match init {
             Some(init) => fetch.call2(&global, input, init)?,
             None => fetch.call1(&global, input)?,
-        }
-        .dyn_into()?;
-        JsFuture::from(promise).await?.dyn_into::<Response>()
+        };
+        Ok(Promise::resolve(&promise))
     }
 }
 
@@ -326,36 +330,53 @@ impl JsApiCall {
         auth: &str,
         proof: Option<&str>,
     ) -> Result<Response, JsValue> {
-        // A plain record: fetch converts it faster than a Headers instance (measured ~20% of a
-        // loopback request). The caller's headers are copied, except their own Authorization/DPoP.
-        let headers = js_sys::Object::new();
-        let given = init.map(|i| super::get(i, "headers")).filter(|h| !h.is_undefined() && !h.is_null());
-        if let Some(given) = given {
-            let pairs: js_sys::Array = if given.is_instance_of::<Headers>() || js_sys::Array::is_array(&given)
-            {
-                js_sys::Array::from(&Headers::new_with_headers(given.unchecked_ref())?.into())
-            } else {
-                js_sys::Object::entries(given.unchecked_ref())
-            };
-            for pair in pairs.iter() {
-                let pair: js_sys::Array = pair.unchecked_into();
-                let name = pair.get(0).as_string().unwrap_or_default();
-                if !name.eq_ignore_ascii_case("authorization") && !name.eq_ignore_ascii_case("dpop") {
-                    js_sys::Reflect::set(&headers, &pair.get(0), &pair.get(1))?;
-                }
-            }
-        }
-        js_sys::Reflect::set(&headers, &"authorization".into(), &auth.into())?;
-        if let Some(proof) = proof {
-            js_sys::Reflect::set(&headers, &"dpop".into(), &proof.into())?;
-        }
-        let attempt = js_sys::Object::new();
-        if let Some(init) = init {
-            js_sys::Object::assign(&attempt, init);
-        }
-        js_sys::Reflect::set(&attempt, &"headers".into(), &headers)?;
+        let attempt = parts_init(init, auth, proof)?;
         self.fetcher.call_with(url, Some(&attempt)).await
     }
+
+    /// The fast path: send a URL-and-init call with `authorization` now, without awaiting; `None`
+    /// when the call is a Request (the engine's path handles those).
+    pub fn start(&self, authorization: &str) -> Option<Result<Promise, JsValue>> {
+        let Outgoing::Parts { url, init } = &self.outgoing else {
+            return None;
+        };
+        Some(
+            parts_init(init.as_ref(), authorization, None)
+                .and_then(|attempt| self.fetcher.start(url, Some(&attempt))),
+        )
+    }
+}
+
+/// The caller's init with the caller's headers, our `Authorization` and `DPoP` set over theirs.
+fn parts_init(init: Option<&js_sys::Object>, auth: &str, proof: Option<&str>) -> Result<JsValue, JsValue> {
+    // A plain record: fetch converts it faster than a Headers instance (measured ~20% of a
+    // loopback request). The caller's headers are copied, except their own Authorization/DPoP.
+    let headers = js_sys::Object::new();
+    let given = init.map(|i| super::get(i, "headers")).filter(|h| !h.is_undefined() && !h.is_null());
+    if let Some(given) = given {
+        let pairs: js_sys::Array = if given.is_instance_of::<Headers>() || js_sys::Array::is_array(&given) {
+            js_sys::Array::from(&Headers::new_with_headers(given.unchecked_ref())?.into())
+        } else {
+            js_sys::Object::entries(given.unchecked_ref())
+        };
+        for pair in pairs.iter() {
+            let pair: js_sys::Array = pair.unchecked_into();
+            let name = pair.get(0).as_string().unwrap_or_default();
+            if !name.eq_ignore_ascii_case("authorization") && !name.eq_ignore_ascii_case("dpop") {
+                js_sys::Reflect::set(&headers, &pair.get(0), &pair.get(1))?;
+            }
+        }
+    }
+    js_sys::Reflect::set(&headers, &"authorization".into(), &auth.into())?;
+    if let Some(proof) = proof {
+        js_sys::Reflect::set(&headers, &"dpop".into(), &proof.into())?;
+    }
+    let attempt = js_sys::Object::new();
+    if let Some(init) = init {
+        js_sys::Object::assign(&attempt, init);
+    }
+    js_sys::Reflect::set(&attempt, &"headers".into(), &headers)?;
+    Ok(attempt.into())
 }
 
 impl ApiCall for JsApiCall {
