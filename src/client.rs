@@ -90,6 +90,12 @@ enum DpopState {
     Pending(Box<SigningKey>),
 }
 
+/// After an API response: hand it back, or send again with this token.
+enum Next<R> {
+    Done(R),
+    Retry(CachedToken),
+}
+
 /// A resolved request: the cache key and what to ask for.
 struct Target {
     key: String,
@@ -236,24 +242,44 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         self.send(call, &target, token, RetryBudget::default()).await
     }
 
-    /// The fast path of a plain `fetch` (no per-call options, no DPoP): the `Authorization`
-    /// value of a fresh cached token, found without awaiting anything. The host sends with it and
-    /// hands a 401 to [`TokenClient::continue_fetch`]; `None` means: take [`TokenClient::fetch`].
-    pub fn cached_authorization(&self) -> Option<String> {
-        if !matches!(self.inner.config.dpop, DpopSetting::Off) {
-            return None;
-        }
+    /// The fast path of a plain `fetch` (no per-call options): the `Authorization` value of a
+    /// fresh cached token and, with DPoP, a proof for `method` and `url` when it can be signed
+    /// without awaiting. The host sends with them and hands a 401 (or a response with a
+    /// `DPoP-Nonce`) to [`TokenClient::continue_fetch`]; `None` means: take [`TokenClient::fetch`].
+    pub fn cached_headers(&self, method: &str, url: &str) -> Option<(String, Option<String>)> {
+        let dpop = match &*self.inner.dpop.borrow() {
+            DpopState::Off => None,
+            DpopState::Ready(key) => Some(Rc::clone(key)),
+            DpopState::Pending(_) => return None,
+        };
         let target = self.target(&RequestOptions::default()).ok()?;
         let now = self.inner.env.now_ms();
         let Lookup::Fresh(token) = self.inner.cache.borrow_mut().lookup(&target.key, now, false) else {
             return None;
         };
+        let proof = match &dpop {
+            None => None,
+            Some(key) => {
+                let jti = self.inner.jti();
+                let nonce = self.inner.nonce_for(url);
+                let access_token = Some(token.access_token.as_str());
+                let claims = ProofClaims {
+                    method,
+                    url,
+                    now_secs: now / 1000,
+                    jti: &jti,
+                    access_token,
+                    nonce: nonce.as_deref(),
+                };
+                Some(key.key().sign_now(&self.inner.env, key.signing_input(claims))?.ok()?)
+            }
+        };
         self.inner.env.event(Event::CacheHit { key: target.key.clone() });
-        Some(format!("{} {}", token.token_type.as_str(), token.access_token))
+        Some((format!("{} {}", token.token_type.as_str(), token.access_token), proof))
     }
 
-    /// Go on with a call whose first attempt, sent with `authorization` from
-    /// [`TokenClient::cached_authorization`], got `response`: the same decisions as
+    /// Go on with a call whose first attempt, sent with `authorization` (and a proof when it is
+    /// a DPoP token) from [`TokenClient::cached_headers`], got `response`: the same decisions as
     /// [`TokenClient::fetch`] from there.
     pub async fn continue_fetch<C: ApiCall>(
         &self,
@@ -262,17 +288,19 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         response: C::Response,
     ) -> Result<C::Response, C::Error> {
         let target = self.target(&RequestOptions::default())?;
-        let status = call.status(&response);
-        let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
-        let seen = ApiResponse { status, www_authenticate: www.as_deref(), has_dpop_nonce: false };
+        let (scheme, sent) = authorization.split_once(' ').unwrap_or(("Bearer", authorization));
+        let token_type = if scheme == "DPoP" { TokenType::DPoP } else { TokenType::Bearer };
+        let token = CachedToken {
+            access_token: sent.to_owned(),
+            token_type,
+            expires_at_ms: 0,
+            refresh_at_ms: 0,
+            scope: None,
+        };
         let mut budget = RetryBudget::default();
-        match budget.decide(seen, false, call.replayable()) {
-            ApiDecision::RetryWithNewToken => {
-                let sent = authorization.split_once(' ').map_or(authorization, |(_, token)| token);
-                let token = self.renew(call.url(), &target, sent.to_owned()).await?;
-                self.send(call, &target, token, budget).await
-            }
-            _ => Ok(response),
+        match self.decide(call, &target, token, response, &mut budget).await? {
+            Next::Done(response) => Ok(response),
+            Next::Retry(token) => self.send(call, &target, token, budget).await,
         }
     }
 
@@ -309,27 +337,44 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
                 None => None,
             };
             let response = call.send(&authorization, proof.as_deref()).await?;
-            let nonce = proof.as_ref().and_then(|_| call.header(&response, "dpop-nonce"));
-            if let Some(nonce) = &nonce {
-                self.inner.nonces.borrow_mut().remember(call.url(), nonce);
-            }
-            let status = call.status(&response);
-            // Only a 401 carries a challenge worth reading (one header lookup less per request).
-            let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
-            let seen =
-                ApiResponse { status, www_authenticate: www.as_deref(), has_dpop_nonce: nonce.is_some() };
-            match budget.decide(seen, token.token_type == TokenType::DPoP, call.replayable()) {
-                ApiDecision::Done => return Ok(response),
-                ApiDecision::RetryWithNonce => self.inner.env.event(Event::NonceRetry {
-                    at: "resource",
-                    url: crate::dpop::htu(call.url()).to_owned(),
-                }),
-                ApiDecision::RetryWithNewToken => {
-                    let rejected = std::mem::take(&mut token.access_token);
-                    token = self.renew(call.url(), target, rejected).await?;
-                }
+            match self.decide(call, target, token, response, &mut budget).await? {
+                Next::Done(response) => return Ok(response),
+                Next::Retry(next) => token = next,
             }
         }
+    }
+
+    /// What to do with `response` to `call` sent with `token`: remember a DPoP nonce, then hand
+    /// the response back or retry (with which token) as `budget` allows.
+    async fn decide<C: ApiCall>(
+        &self,
+        call: &C,
+        target: &Rc<Target>,
+        mut token: CachedToken,
+        response: C::Response,
+        budget: &mut RetryBudget,
+    ) -> Result<Next<C::Response>, C::Error> {
+        let dpop = token.token_type == TokenType::DPoP;
+        let nonce = if dpop { call.header(&response, "dpop-nonce") } else { None };
+        if let Some(nonce) = &nonce {
+            self.inner.nonces.borrow_mut().remember(call.url(), nonce);
+        }
+        let status = call.status(&response);
+        // Only a 401 carries a challenge worth reading (one header lookup less per request).
+        let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
+        let seen = ApiResponse { status, www_authenticate: www.as_deref(), has_dpop_nonce: nonce.is_some() };
+        match budget.decide(seen, dpop, call.replayable()) {
+            ApiDecision::Done => return Ok(Next::Done(response)),
+            ApiDecision::RetryWithNonce => self
+                .inner
+                .env
+                .event(Event::NonceRetry { at: "resource", url: crate::dpop::htu(call.url()).to_owned() }),
+            ApiDecision::RetryWithNewToken => {
+                let rejected = std::mem::take(&mut token.access_token);
+                token = self.renew(call.url(), target, rejected).await?;
+            }
+        }
+        Ok(Next::Retry(token))
     }
 
     /// The request's target; the common case (no per-call overrides) is computed once.

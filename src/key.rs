@@ -252,6 +252,20 @@ impl SigningKey {
         Ok(crate::jose::compact(signing_input, &signature))
     }
 
+    /// [`SigningKey::sign`] without awaiting: `None` when only the host's asynchronous signer
+    /// can sign (WebCrypto, a caller's `CryptoKey`).
+    pub fn sign_now<E: crate::Env>(&self, env: &E, signing_input: String) -> Option<Result<String>> {
+        let local = if env.prefers_host(self.alg) { None } else { self.sign_local(signing_input.as_bytes()) };
+        let signature = match local {
+            Some(signature) => signature,
+            None => match env.sign_now(self.host_key(), signing_input.as_bytes())? {
+                Ok(signature) => signature,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        Some(Ok(crate::jose::compact(signing_input, &signature)))
+    }
+
     /// Sign here when this crate holds the key (ES256 from a JWK); `None` when the host signs.
     pub fn sign_local(&self, signing_input: &[u8]) -> Option<Vec<u8>> {
         match &self.material {

@@ -76,6 +76,13 @@ pub trait Env {
         false
     }
 
+    /// Sign now, without awaiting, when the host can (a synchronous native signer); `None` when
+    /// signing needs [`Env::sign`]. Lets a cached-token request go out without a future.
+    fn sign_now(&self, key: HostKey<'_>, signing_input: &[u8]) -> Option<Result<Vec<u8>>> {
+        let _ = (key, signing_input);
+        None
+    }
+
     /// Sign a JWS signing input with a key the host signs with (RSA, EC P-384/P-521, a caller's
     /// `CryptoKey`): the JWS signature bytes (for ECDSA, `R || S`). ES256 keys from a JWK sign in
     /// the crate unless [`Env::prefers_host`] says otherwise. The default has no signer.

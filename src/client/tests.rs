@@ -930,10 +930,11 @@ fn the_fast_path_continues_from_a_401_with_the_token_it_sent() {
     script.token("t1", "Bearer", 300);
     script.token("t2", "Bearer", 300);
     script.token("t3", "Bearer", 300);
-    assert_eq!(c.cached_authorization(), None, "nothing cached yet");
+    let url = "https://api.example/r?x=1";
+    assert_eq!(c.cached_headers("POST", url), None, "nothing cached yet");
     block_on(c.get_token(&RequestOptions::default())).unwrap();
-    let sent = c.cached_authorization().unwrap();
-    assert_eq!(sent, "Bearer t1");
+    let (sent, proof) = c.cached_headers("POST", url).unwrap();
+    assert_eq!((sent.as_str(), proof), ("Bearer t1", None));
     assert_eq!(kinds(&clock).last(), Some(&"cache_hit"));
     let www = Some(r#"Bearer error="invalid_token""#);
     // The first caller's 401: a new token, one retry.
@@ -950,9 +951,34 @@ fn the_fast_path_continues_from_a_401_with_the_token_it_sent() {
     let mut api = Api { replies: VecDeque::new(), seen: vec![] };
     assert_eq!(block_on(c.continue_fetch(&mut api, "Bearer t2", (401, None, None))).unwrap().0, 401);
     assert!(api.seen.is_empty());
-    // DPoP clients always take the full path.
-    let (d, script, _) = dpop_client();
+}
+
+#[test]
+fn the_dpop_fast_path_signs_now_and_continues_from_a_nonce_challenge() {
+    let (d, script, clock) = dpop_client();
     script.token("d1", "DPoP", 300);
     block_on(d.get_token(&RequestOptions::default())).unwrap();
-    assert_eq!(d.cached_authorization(), None);
+    let url = "https://api.example/r?x=1";
+    let (sent, proof) = d.cached_headers("POST", url).unwrap();
+    assert_eq!(sent, "DPoP d1");
+    let claims = claims(&proof.unwrap());
+    assert_eq!(
+        (claims["htm"].as_str(), claims["htu"].as_str()),
+        (Some("POST"), Some("https://api.example/r"))
+    );
+    assert_eq!(claims["ath"], crate::dpop::ath("d1"));
+    assert!(claims.get("nonce").is_none());
+    assert_eq!(kinds(&clock).last(), Some(&"cache_hit"));
+    // The API asks for a nonce: remembered, one retry with a proof that carries it.
+    let www = Some(r#"DPoP error="use_dpop_nonce""#);
+    let mut api = Api { replies: VecDeque::from([(200, None, None)]), seen: vec![] };
+    let response = block_on(d.continue_fetch(&mut api, &sent, (401, www, Some("n-1")))).unwrap();
+    assert_eq!(response.0, 200);
+    let (auth, retry_proof) = &api.seen[0];
+    assert_eq!(auth, "DPoP d1");
+    assert_eq!(self::claims(retry_proof.as_deref().unwrap())["nonce"], "n-1");
+    // The next fast proof carries the remembered nonce.
+    let (_, proof) = d.cached_headers("GET", url).unwrap();
+    assert_eq!(self::claims(&proof.unwrap())["nonce"], "n-1");
+    assert_eq!(script.sent.borrow().len(), 1);
 }

@@ -93,10 +93,11 @@ impl JsTokenClient {
         })
     }
 
-    /// The fast path of `fetch` (installed by the package entries): with a fresh cached Bearer
-    /// token and a URL input, send now and return `[fetch's Promise, the Authorization sent]`, with
-    /// no Rust future in between; `undefined` when the full path must run. A 401 goes to
-    /// `__continueFetch` with that Authorization.
+    /// The fast path of `fetch` (installed by the package entries): with a fresh cached token, a
+    /// URL input and (with DPoP) a signer that answers at once, send now and return `[fetch's
+    /// Promise, the Authorization sent, whether a DPoP proof went]`, with no Rust future in
+    /// between; `undefined` when the full path must run. A 401, or a `DPoP-Nonce` after a proof,
+    /// goes to `__continueFetch` with that Authorization.
     #[wasm_bindgen(js_name = __fastFetch)]
     pub fn fast_fetch(&self, input: JsValue, init: JsValue, req: JsValue) -> JsValue {
         if !req.is_undefined() && !req.is_null() {
@@ -109,15 +110,15 @@ impl JsTokenClient {
         let Ok(call) = self.call(&input, &init) else {
             return JsValue::UNDEFINED; // the full path reports the error
         };
-        let Some(authorization) = self.engine.cached_authorization() else {
+        let Some((authorization, proof)) = self.engine.cached_headers(&call.method, &call.url) else {
             return JsValue::UNDEFINED;
         };
-        let sent = match call.start(&authorization) {
+        let sent = match call.start(&authorization, proof.as_deref()) {
             Some(Ok(promise)) => promise,
             Some(Err(e)) => Promise::reject(&e),
             None => return JsValue::UNDEFINED,
         };
-        js_sys::Array::of2(&sent, &JsValue::from(authorization)).into()
+        js_sys::Array::of3(&sent, &JsValue::from(authorization), &JsValue::from(proof.is_some())).into()
     }
 
     /// After `__fastFetch`'s request got a 401: the same decisions as `fetch` from there (a new

@@ -96,6 +96,10 @@ impl Env for JsEnv {
         alg != crate::jose::Alg::Es256 || super::signer::prefers_host()
     }
 
+    fn sign_now(&self, key: crate::key::HostKey<'_>, input: &[u8]) -> Option<crate::Result<Vec<u8>>> {
+        super::signer::sign_now(key, input)
+    }
+
     async fn sign(&self, key: crate::key::HostKey<'_>, input: &[u8]) -> crate::Result<Vec<u8>> {
         super::signer::sign(key, input).await
     }
@@ -336,12 +340,12 @@ impl JsApiCall {
 
     /// The fast path: send a URL-and-init call with `authorization` now, without awaiting; `None`
     /// when the call is a Request (the engine's path handles those).
-    pub fn start(&self, authorization: &str) -> Option<Result<Promise, JsValue>> {
+    pub fn start(&self, authorization: &str, proof: Option<&str>) -> Option<Result<Promise, JsValue>> {
         let Outgoing::Parts { url, init } = &self.outgoing else {
             return None;
         };
         Some(
-            parts_init(init.as_ref(), authorization, None)
+            parts_init(init.as_ref(), authorization, proof)
                 .and_then(|attempt| self.fetcher.start(url, Some(&attempt))),
         )
     }

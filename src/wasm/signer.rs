@@ -85,6 +85,20 @@ async fn sign_native(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> 
     Some(result.map(|signature| Uint8Array::new(&signature).to_vec()).map_err(fail))
 }
 
+/// Sign with the native signer now, when it is registered, the key is a JWK, and it answers
+/// synchronously (node:crypto does); `None` otherwise.
+pub fn sign_now(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> {
+    let jwk = key.private_jwk?;
+    let signer = NATIVE.with(|n| n.borrow().clone())?;
+    let args: [JsValue; 4] =
+        [key.id.into(), key.alg.as_str().into(), jwk.into(), Uint8Array::from(input).into()];
+    match signer.apply(&JsValue::UNDEFINED, &args.iter().collect::<Array>()) {
+        Ok(value) if value.has_type::<Promise>() => None,
+        Ok(signature) => Some(Ok(Uint8Array::new(&signature).to_vec())),
+        Err(e) => Some(Err(host_error(&format!("node:crypto could not sign with {}", key.alg.as_str()), &e))),
+    }
+}
+
 fn subtle() -> std::result::Result<JsValue, TokenError> {
     let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
     if subtle.is_undefined() {
