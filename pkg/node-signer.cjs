@@ -1,12 +1,14 @@
 // The native signer for Node and Bun: node:crypto, synchronous (measured the fastest; see
 // BENCHMARKS.md). Keys arrive once as private JWKs and are kept as KeyObjects by key id.
 'use strict';
-const { createPrivateKey, sign, constants } = require('node:crypto');
-
+// node:crypto is loaded on the first signature: it costs ~7 ms of a cold start that may need none.
+let crypto;
 const keys = new Map();
 
 /** (keyId, alg, privateJwkJson, data) => signature bytes; ECDSA in IEEE P1363 (R || S) form. */
 function nodeSigner(id, alg, jwk, data) {
+  crypto ??= require('node:crypto');
+  const { createPrivateKey, sign, constants } = crypto;
   let key = keys.get(id);
   if (key === undefined) {
     key = createPrivateKey({ key: JSON.parse(jwk), format: 'jwk' });
