@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: format and lint, native Rust tests of the core and engine, the
-# wasm package build, the JS integration tests against real local servers, and the scenario.
+# Sets up and runs every test: format and lint, native Rust tests of the core and engine, a short
+# fuzz run of the parsers, the wasm package build, the JS integration tests against real local
+# servers, and the scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -11,6 +12,7 @@ if [ "$(cat target/.wasm-route 2>/dev/null)" != debian ]; then
   step "cargo clippy (wasm32)"; cargo clippy --locked --target wasm32-unknown-unknown -- -D warnings
 fi
 step "cargo test";             cargo test --locked
+step "fuzz (12 s per target)"; bash scripts/fuzz.sh 12
 step "wasm-bindgen tests (Node, Chromium)"; bash scripts/test-wasm.sh
 step "build pkg/";             bash scripts/build.sh
 step "scenario";               node examples/scenario.mjs

@@ -199,7 +199,7 @@ impl SigningKey {
         if kty != self.alg.kty() {
             return Err(TokenError::key(
                 "dpop",
-                format!("public key \"kty\" {kty} does not fit {}", self.alg.as_str()),
+                format!("public key \"kty\" \"{}\" does not fit {}", printable(kty), self.alg.as_str()),
             ));
         }
         let members: &[&str] = if kty == "EC" { &["crv", "kty", "x", "y"] } else { &["e", "kty", "n"] };
