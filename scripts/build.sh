@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the npm package in pkg/: the wasm module (release, LTO, wasm-opt) and the bindings
-# for ESM (bundler glue) and CommonJS (nodejs glue), both using the one pkg/gen/tokenfetch_bg.wasm.
+# Builds the npm package in pkg/: the wasm module (release, LTO, wasm-opt) and its one ESM glue
+# (bundler target); every entry, the CommonJS one too (require(esm)), loads these two files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=pkg/gen
@@ -15,13 +15,11 @@ else
 fi
 rm -rf "$tmp" && mkdir -p "$tmp" "$out"
 wasm-bindgen --target bundler --out-dir "$tmp/esm" --out-name tokenfetch "$wasm"
-wasm-bindgen --target nodejs --out-dir "$tmp/cjs" --out-name tokenfetch "$wasm"
-cmp -s "$tmp/esm/tokenfetch_bg.wasm" "$tmp/cjs/tokenfetch_bg.wasm" || { echo "build: glue targets disagree on the wasm" >&2; exit 1; }
 node_modules/.bin/wasm-opt -O3 --strip-debug --strip-producers \
   --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
   --enable-nontrapping-float-to-int --enable-mutable-globals \
   "$tmp/esm/tokenfetch_bg.wasm" -o "$out/tokenfetch_bg.wasm"
 cp "$tmp/esm/tokenfetch_bg.js" "$out/tokenfetch_bg.js"
-cp "$tmp/cjs/tokenfetch.js" "$out/tokenfetch_node.cjs"
+rm -f "$out/tokenfetch_node.cjs"
 printf 'build: pkg/gen/tokenfetch_bg.wasm %s bytes (gzip %s)\n' \
   "$(wc -c < "$out/tokenfetch_bg.wasm")" "$(gzip -9c "$out/tokenfetch_bg.wasm" | wc -c)"
