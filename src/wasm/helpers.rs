@@ -54,7 +54,7 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
     if let Some(key) = PARSED.with(|p| p.borrow().get(&id).cloned()) {
         return Ok(key);
     }
-    let jwk: serde_json::Value = serde_json::from_str(&text)
+    let jwk: serde_json::Value = serde_json::from_slice(text.as_bytes())
         .map_err(|_| TokenError::argument("privateJwk", "must be a JWK object"))?;
     let key = SigningKey::from_jwk("privateJwk", &jwk, alg, kid)?;
     PARSED.with(|p| {
