@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, signing_input, EncodedHeader};
+use crate::jose::{b64url, object, signing_input, EncodedHeader};
 use crate::key::SigningKey;
 
 /// A DPoP key: signs proofs whose header (`typ`, `alg`, public `jwk`) is encoded once.
@@ -37,8 +37,9 @@ impl DpopKey {
     /// Wrap a signing key for DPoP use; its public key must be known (it goes in every proof).
     pub fn new(key: SigningKey) -> Result<Self> {
         let jwk = key.public_jwk().ok_or_else(|| TokenError::key("dpop", "the public key is not known"))?;
-        let header = json!({ "typ": "dpop+jwt", "alg": key.alg().as_str(), "jwk": jwk });
-        Ok(DpopKey { header: EncodedHeader::new(&header), key })
+        let header =
+            object([("typ", "dpop+jwt".into()), ("alg", key.alg().as_str().into()), ("jwk", jwk.clone())]);
+        Ok(DpopKey { header: EncodedHeader::new(&Value::Object(header)), key })
     }
 
     /// RFC 7638 thumbprint of the public key: the `jkt` tokens are bound to.
@@ -53,19 +54,19 @@ impl DpopKey {
 
     /// The JWS signing input of a proof; sign it with [`Self::key`].
     pub fn signing_input(&self, claims: ProofClaims<'_>) -> String {
-        let mut body = json!({
-            "jti": claims.jti,
-            "htm": claims.method,
-            "htu": htu(claims.url),
-            "iat": claims.now_secs,
-        });
+        let mut body = object([
+            ("jti", claims.jti.into()),
+            ("htm", claims.method.into()),
+            ("htu", htu(claims.url).into()),
+            ("iat", claims.now_secs.into()),
+        ]);
         if let Some(token) = claims.access_token {
-            body["ath"] = json!(ath(token));
+            body.insert("ath".into(), ath(token).into());
         }
         if let Some(nonce) = claims.nonce {
-            body["nonce"] = json!(nonce);
+            body.insert("nonce".into(), nonce.into());
         }
-        signing_input(&self.header, &body)
+        signing_input(&self.header, &Value::Object(body))
     }
 }
 

@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{Result, TokenError};
 
@@ -142,6 +142,17 @@ pub fn compact(mut signing_input: String, signature: &[u8]) -> String {
     signing_input.push('.');
     signing_input.push_str(&b64url(signature));
     signing_input
+}
+
+/// A JSON object from `(name, value)` members. Built directly rather than with `json!`, whose
+/// generic `to_value(..).unwrap()` per value costs the wasm module a serializer per type and a
+/// panic path; serde_json's `Map` keeps members sorted by name either way.
+pub fn object<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (name, value) in members {
+        map.insert(name.to_owned(), value);
+    }
+    map
 }
 
 /// A short, printable rendering of a value for an error message (never used for secrets).

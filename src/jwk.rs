@@ -1,6 +1,6 @@
 //! JSON Web Keys (RFC 7517/7518 §6): reading the members tokenfetch needs, and RFC 7638 thumbprints.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};
@@ -22,7 +22,7 @@ pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
     };
     let mut canonical = Map::new();
     for name in members {
-        canonical.insert((*name).to_owned(), json!(str_member(field, obj, name)?));
+        canonical.insert((*name).to_owned(), str_member(field, obj, name)?.into());
     }
     // serde_json's Map is ordered by key (BTreeMap), and its output has no whitespace: RFC 7638 §3.3.
     Ok(b64url(Sha256::digest(Value::Object(canonical).to_string())))
@@ -54,6 +54,7 @@ pub(crate) fn opt_str_member<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// RFC 7638 §3.1: the RSA key and its thumbprint.
     #[test]
