@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, printable};
+use crate::jose::{b64url, printable, text};
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order, base64url.
 /// Supports `EC`, `RSA`, `OKP` and `oct` keys; private members are ignored.
@@ -25,7 +25,7 @@ pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
         canonical.insert((*name).to_owned(), str_member(field, obj, name)?.into());
     }
     // serde_json's Map is ordered by key (BTreeMap), and its output has no whitespace: RFC 7638 §3.3.
-    Ok(b64url(Sha256::digest(Value::Object(canonical).to_string())))
+    Ok(b64url(Sha256::digest(text(&Value::Object(canonical)))))
 }
 
 pub(crate) fn as_object<'a>(field: &str, jwk: &'a Value) -> Result<&'a Map<String, Value>> {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, b64url_decode, object, printable, Alg};
+use crate::jose::{b64url, b64url_decode, object, printable, text, Alg};
 use crate::jwk::{as_object, opt_str_member, str_member, thumbprint};
 
 /// A private key that signs JWS (client assertions, DPoP proofs). Its public JWK and RFC 7638
@@ -180,7 +180,7 @@ impl SigningKey {
             alg,
             kid,
             public: Some(PublicKey { jwk: public, thumbprint }),
-            material: Material::Jwk { id, private: Zeroizing::new(private.to_string()) },
+            material: Material::Jwk { id, private: Zeroizing::new(text(private)) },
         })
     }
 
@@ -249,7 +249,7 @@ impl SigningKey {
         let material = Material::P256 {
             key: inner,
             id: format!("ES256:{thumbprint}"),
-            private: Zeroizing::new(Value::Object(private).to_string()),
+            private: Zeroizing::new(text(&Value::Object(private))),
         };
         SigningKey { alg: Alg::Es256, kid, public: Some(PublicKey { jwk, thumbprint }), material }
     }
