@@ -3,13 +3,12 @@
 use std::collections::HashMap;
 
 use js_sys::{Function, Object, Promise};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::Request;
 
 use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport, Outgoing};
-use super::{error, get, signer, to_json};
+use super::{error, get, object, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
 use crate::key::SigningKey;
@@ -25,24 +24,17 @@ pub struct JsTokenClient {
     fetcher: Fetcher,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsToken<'a> {
-    access_token: &'a str,
-    token_type: &'a str,
-    expires_at: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<&'a str>,
-}
-
+/// `{ accessToken, tokenType, expiresAt, scope? }`.
 fn token_to_js(token: &CachedToken) -> JsValue {
-    let view = JsToken {
-        access_token: &token.access_token,
-        token_type: token.token_type.as_str(),
-        expires_at: token.expires_at_ms as f64,
-        scope: token.scope.as_deref(),
-    };
-    super::to_js(&view)
+    let view = object(&[
+        ("accessToken", token.access_token.as_str().into()),
+        ("tokenType", token.token_type.as_str().into()),
+        ("expiresAt", (token.expires_at_ms as f64).into()),
+    ]);
+    if let Some(scope) = &token.scope {
+        let _ = js_sys::Reflect::set(&view, &"scope".into(), &scope.as_str().into());
+    }
+    view
 }
 
 #[wasm_bindgen(js_class = TokenClient)]
@@ -125,43 +117,24 @@ impl JsTokenClient {
     /// (no token values).
     #[wasm_bindgen(js_name = inspect)]
     pub fn inspect(&self) -> JsValue {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Entry {
-            key: String,
-            token_type: &'static str,
-            expires_at: f64,
-            refresh_at: f64,
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Nonce {
-            origin: String,
-            nonce: String,
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Inspection {
-            token_requests: f64,
-            cache: Vec<Entry>,
-            nonces: Vec<Nonce>,
-        }
-        let view = Inspection {
-            token_requests: self.engine.token_requests() as f64,
-            cache: self
-                .engine
-                .cached_tokens()
-                .into_iter()
-                .map(|(key, t)| Entry {
-                    key,
-                    token_type: t.token_type.as_str(),
-                    expires_at: t.expires_at_ms as f64,
-                    refresh_at: t.refresh_at_ms as f64,
-                })
-                .collect(),
-            nonces: self.engine.nonces().into_iter().map(|(origin, nonce)| Nonce { origin, nonce }).collect(),
-        };
-        super::to_js(&view)
+        let cache = self.engine.cached_tokens().into_iter().map(|(key, t)| {
+            object(&[
+                ("key", key.into()),
+                ("tokenType", t.token_type.as_str().into()),
+                ("expiresAt", (t.expires_at_ms as f64).into()),
+                ("refreshAt", (t.refresh_at_ms as f64).into()),
+            ])
+        });
+        let nonces = self
+            .engine
+            .nonces()
+            .into_iter()
+            .map(|(origin, nonce)| object(&[("origin", origin.into()), ("nonce", nonce.into())]));
+        object(&[
+            ("tokenRequests", (self.engine.token_requests() as f64).into()),
+            ("cache", cache.collect::<js_sys::Array>().into()),
+            ("nonces", nonces.collect::<js_sys::Array>().into()),
+        ])
     }
 
     /// What `client.fetch` sends: relative inputs resolve against `baseUrl`; a string or URL input

@@ -71,7 +71,7 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
 #[wasm_bindgen(js_name = generateDpopKey)]
 pub fn generate_dpop_key() -> Promise {
     let key = SigningKey::generate(|b| JsEnv::default().fill_random(b));
-    let jwk = super::to_js(&key.to_private_jwk());
+    let jwk = super::json_to_js(key.to_private_jwk().as_ref());
     Promise::resolve(&jwk)
 }
 
@@ -134,7 +134,7 @@ pub fn create_dpop_proof(o: JsValue) -> Promise {
 pub fn helseid_authorization(o: JsValue) -> Result<JsValue, JsValue> {
     let parent = get(&o, "parentOrganization").as_string();
     let child = get(&o, "childOrganization").as_string();
-    Ok(super::to_js(&crate::helseid::authorization(parent.as_deref(), child.as_deref())?))
+    Ok(super::json_to_js(Some(&crate::helseid::authorization(parent.as_deref(), child.as_deref())?)))
 }
 
 /// RFC 7638 thumbprint (SHA-256, base64url) of a JWK.

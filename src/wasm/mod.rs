@@ -35,9 +35,18 @@ pub fn wasm_memory_bytes() -> f64 {
     (core::arch::wasm32::memory_size(0) * 65536) as f64
 }
 
-/// Serialize to a plain JS value (objects, not Maps).
-fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+/// A plain JS object with these properties, in this order.
+fn object(members: &[(&str, JsValue)]) -> JsValue {
+    let o: JsValue = js_sys::Object::new().into();
+    for (name, value) in members {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(name), value);
+    }
+    o
+}
+
+/// A JSON value as a plain JS value (`JSON.parse` of its text; `null` for `None`).
+fn json_to_js(value: Option<&serde_json::Value>) -> JsValue {
+    value.and_then(|v| js_sys::JSON::parse(&crate::jose::text(v)).ok()).unwrap_or(JsValue::NULL)
 }
 
 #[cfg(test)]
