@@ -41,8 +41,7 @@ pub fn parse(issuer: &str, url: &str, status: u16, body: &[u8]) -> Result<Metada
     if status != 200 {
         return Err(fail(format!("metadata request answered HTTP {status}")).with_status(status));
     }
-    // One `Value` parse path for every JSON body (a typed `Map` would instantiate another).
-    let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(body) else {
+    let Some(Value::Object(doc)) = crate::json::parse(body) else {
         return Err(fail("metadata is not a JSON object".into()));
     };
     let string = |name: &str| doc.get(name).and_then(Value::as_str);

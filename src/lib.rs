@@ -20,6 +20,7 @@ pub mod event;
 pub mod grant;
 pub mod helseid;
 pub mod jose;
+pub mod json;
 pub mod jwk;
 pub mod key;
 pub mod profile;

@@ -4,11 +4,10 @@ use std::collections::HashMap;
 
 use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::Request;
 
 use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport, Outgoing};
-use super::{error, get, object, signer, to_json};
+use super::{error, future_to_promise, get, object, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
 use crate::key::SigningKey;

@@ -54,8 +54,8 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
     if let Some(key) = PARSED.with(|p| p.borrow().get(&id).cloned()) {
         return Ok(key);
     }
-    let jwk: serde_json::Value = serde_json::from_slice(text.as_bytes())
-        .map_err(|_| TokenError::argument("privateJwk", "must be a JWK object"))?;
+    let jwk = crate::json::parse(text.as_bytes())
+        .ok_or_else(|| TokenError::argument("privateJwk", "must be a JWK object"))?;
     let key = SigningKey::from_jwk("privateJwk", &jwk, alg, kid)?;
     PARSED.with(|p| {
         let mut parsed = p.borrow_mut();
@@ -145,5 +145,5 @@ pub fn jwk_thumbprint(jwk: JsValue) -> Result<String, JsValue> {
 }
 
 fn settle(f: impl std::future::Future<Output = Result<String, TokenError>> + 'static) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move { Ok(JsValue::from_str(&f.await?)) })
+    super::future_to_promise(async move { Ok(JsValue::from_str(&f.await?)) })
 }

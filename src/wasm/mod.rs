@@ -7,6 +7,9 @@ mod helpers;
 mod host;
 mod signer;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use wasm_bindgen::prelude::*;
 
 /// `JSON.parse(JSON.stringify(value))` into serde: drops functions and `undefined`, as options
@@ -19,9 +22,15 @@ fn to_json(field: &str, value: &JsValue) -> Result<serde_json::Value, crate::Tok
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))?;
-    // from_slice, as for response bodies: one parser instantiation in the module, not two.
-    serde_json::from_slice(text.as_bytes())
-        .map_err(|_| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))
+    crate::json::parse(text.as_bytes())
+        .ok_or_else(|| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))
+}
+
+/// `wasm_bindgen_futures::future_to_promise` over one boxed future type: every async export
+/// shares one copy of the promise and task machinery instead of one per future type.
+fn future_to_promise(future: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
+    let future: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(future);
+    wasm_bindgen_futures::future_to_promise(future)
 }
 
 /// A property of a JS object (`undefined` when absent or unreadable).
