@@ -1,7 +1,5 @@
 //! DPoP proofs (RFC 9449 §4) and the per-origin nonce store (RFC 9449 §8, §9).
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -91,26 +89,26 @@ pub fn origin(url: &str) -> &str {
 }
 
 /// The latest `DPoP-Nonce` per origin, from error and success replies alike (RFC 9449 §8.2, §9).
+/// A client talks to a handful of origins: a list is enough (and smaller in wasm than a map).
 #[derive(Clone, Debug, Default)]
 pub struct NonceStore {
-    by_origin: HashMap<String, String>,
+    by_origin: Vec<(String, String)>,
 }
 
 impl NonceStore {
     /// The nonce to put in the next proof for `url`, if the server gave one.
     pub fn get(&self, url: &str) -> Option<&str> {
-        self.by_origin.get(origin(url)).map(String::as_str)
+        let origin = origin(url);
+        self.by_origin.iter().find(|(o, _)| o == origin).map(|(_, n)| n.as_str())
     }
 
     /// Remember the `DPoP-Nonce` a response from `url` carried.
     pub fn remember(&mut self, url: &str, nonce: &str) {
         let origin = origin(url);
-        match self.by_origin.get_mut(origin) {
-            Some(current) if current == nonce => {}
-            Some(current) => nonce.clone_into(current),
-            None => {
-                self.by_origin.insert(origin.to_owned(), nonce.to_owned());
-            }
+        match self.by_origin.iter_mut().find(|(o, _)| o == origin) {
+            Some((_, current)) if current == nonce => {}
+            Some((_, current)) => nonce.clone_into(current),
+            None => self.by_origin.push((origin.to_owned(), nonce.to_owned())),
         }
     }
 

@@ -1,7 +1,5 @@
 //! `TokenClient` and `ClientRegistry` as JavaScript classes.
 
-use std::collections::HashMap;
-
 use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::Request;
@@ -283,7 +281,8 @@ fn request_options(req: &JsValue) -> Result<RequestOptions, TokenError> {
 /// Named clients (see DESIGN: `ClientRegistry`).
 #[wasm_bindgen]
 pub struct ClientRegistry {
-    clients: HashMap<String, JsTokenClient>,
+    /// By name, in the options' order (a registry names a handful of APIs).
+    clients: Vec<(String, JsTokenClient)>,
 }
 
 #[wasm_bindgen]
@@ -294,7 +293,7 @@ impl ClientRegistry {
         if !clients.is_object() {
             return Err(TokenError::config("clients", "must be an object of client options").into());
         }
-        let mut map = HashMap::new();
+        let mut list = Vec::new();
         for name in Object::keys(clients.unchecked_ref::<Object>()).iter() {
             let name = name.as_string().unwrap_or_default();
             let options = get(&clients, &name);
@@ -303,14 +302,14 @@ impl ClientRegistry {
                 e.message = format!("clients.{name}.{}", e.message);
                 error::to_js(e)
             })?;
-            map.insert(name, client);
+            list.push((name, client));
         }
-        Ok(ClientRegistry { clients: map })
+        Ok(ClientRegistry { clients: list })
     }
 
     /// The client named `name`; throws `TokenError` for an unknown name.
     pub fn get(&self, name: &str) -> Result<JsTokenClient, JsValue> {
-        self.clients.get(name).cloned().ok_or_else(|| {
+        self.clients.iter().find(|(n, _)| n == name).map(|(_, c)| c.clone()).ok_or_else(|| {
             TokenError::argument("name", format!("no client named \"{}\"", crate::jose::printable(name)))
                 .into()
         })

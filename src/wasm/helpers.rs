@@ -2,7 +2,6 @@
 //! `jwkThumbprint`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use js_sys::Promise;
 use sha2::{Digest, Sha256};
@@ -32,7 +31,7 @@ fn required(o: &JsValue, name: &str) -> Result<String, TokenError> {
 thread_local! {
     /// Keys the helpers parsed, by SHA-256 of (JWK, alg, kid): deriving an EC public key costs as
     /// much as a signature, so a caller signing with the same JWK again skips it. Bounded.
-    static PARSED: RefCell<HashMap<[u8; 32], SigningKey>> = RefCell::new(HashMap::new());
+    static PARSED: RefCell<Vec<([u8; 32], SigningKey)>> = const { RefCell::new(Vec::new()) };
 }
 const PARSED_MAX: usize = 32;
 
@@ -51,7 +50,8 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
         hasher.update([0]);
     }
     let id: [u8; 32] = hasher.finalize().into();
-    if let Some(key) = PARSED.with(|p| p.borrow().get(&id).cloned()) {
+    if let Some(key) = PARSED.with(|p| p.borrow().iter().find(|(k, _)| *k == id).map(|(_, key)| key.clone()))
+    {
         return Ok(key);
     }
     let jwk = crate::json::parse(text.as_bytes())
@@ -62,7 +62,7 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
         if parsed.len() >= PARSED_MAX {
             parsed.clear();
         }
-        parsed.insert(id, key.clone());
+        parsed.push((id, key.clone()));
     });
     Ok(key)
 }
