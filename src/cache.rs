@@ -229,10 +229,15 @@ pub fn cache_key(
     subject_hash: Option<&str>,
     dpop_jkt: Option<&str>,
 ) -> String {
+    // A sorted set built by binary-search insertion: lists are a few items, and the module then
+    // needs no sort algorithm.
     let sorted = |items: &[String]| {
-        let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
-        v.sort_unstable();
-        v.dedup();
+        let mut v: Vec<&str> = Vec::with_capacity(items.len());
+        for item in items {
+            if let Err(at) = v.binary_search(&item.as_str()) {
+                v.insert(at, item);
+            }
+        }
         v.join(" ")
     };
     format!(
