@@ -26,6 +26,7 @@ pub mod key;
 pub mod profile;
 pub mod resource;
 pub mod retry;
+mod shared;
 pub mod token;
 mod transport;
 pub mod www_authenticate;
