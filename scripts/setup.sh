@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing tokenfetch needs, and nothing twice:
 #   - the wasm32-unknown-unknown target (rustup; falls back to Debian's rustc-web route),
+#   - rust-src (the release module builds std from source; see scripts/build.sh),
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
 #   - Node packages from package-lock.json (npm ci), with working deno, bun and workerd binaries,
 #   - Debian's chromium and chromium-driver for the browser tests, and redis-server for the
@@ -22,6 +23,17 @@ else
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src lld-22
   fi
   mkdir -p target && echo debian > target/.wasm-route
+fi
+
+# --- std sources: the release module is built with std from source (scripts/build.sh) --------
+if [ "$(cat target/.wasm-route 2>/dev/null)" != debian ]; then
+  if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+    log "rust-src (present)"
+  elif timeout 300 rustup component add rust-src; then
+    log "rust-src (installed)"
+  else
+    log "rustup could not add rust-src; scripts/build.sh falls back to the plain (larger) build"
+  fi
 fi
 
 # --- wasm-bindgen-cli pinned to Cargo.lock ---------------------------------------------------

@@ -1,8 +1,8 @@
 //! JWT client assertions for `private_key_jwt` (RFC 7523 §2.2 and §3; OpenID Connect Core §9).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::jose::{signing_input, EncodedHeader};
+use crate::jose::{object, signing_input, EncodedHeader};
 use crate::key::SigningKey;
 
 /// Mints client assertions for one client: the header is fixed per key and encoded once.
@@ -34,12 +34,12 @@ pub struct AssertionParams {
 impl AssertionSigner {
     /// Prepare a signer for `params` with `key` (header: `alg`, `typ`, and `kid` when the key has one).
     pub fn new(key: SigningKey, params: AssertionParams) -> Self {
-        let mut header = json!({ "alg": key.alg().as_str(), "typ": params.typ });
+        let mut header = object([("alg", key.alg().as_str().into()), ("typ", params.typ.into())]);
         if let Some(kid) = key.kid() {
-            header["kid"] = json!(kid);
+            header.insert("kid".into(), kid.into());
         }
         AssertionSigner {
-            header: EncodedHeader::new(&header),
+            header: EncodedHeader::new(&Value::Object(header)),
             key,
             client_id: params.client_id,
             audience: params.audience,
@@ -53,13 +53,13 @@ impl AssertionSigner {
     pub fn signing_input(&self, now_secs: u64, jti: &str) -> String {
         let mut claims = self.claims.clone();
         let registered = [
-            ("iss", json!(self.client_id)),
-            ("sub", json!(self.client_id)),
-            ("aud", json!(self.audience)),
-            ("jti", json!(jti)),
-            ("iat", json!(now_secs)),
-            ("nbf", json!(now_secs)),
-            ("exp", json!(now_secs + self.lifetime_secs)),
+            ("iss", self.client_id.as_str().into()),
+            ("sub", self.client_id.as_str().into()),
+            ("aud", self.audience.as_str().into()),
+            ("jti", jti.into()),
+            ("iat", now_secs.into()),
+            ("nbf", now_secs.into()),
+            ("exp", (now_secs + self.lifetime_secs).into()),
         ];
         for (name, value) in registered {
             claims.insert(name.to_owned(), value);
@@ -79,12 +79,12 @@ impl AssertionSigner {
     ) -> String {
         let mut claims = self.claims.clone();
         let registered = [
-            ("iss", json!(self.client_id)),
-            ("aud", json!(self.audience)),
-            ("scope", json!(scope.join(" "))),
-            ("iat", json!(now_secs)),
-            ("exp", json!(now_secs + self.lifetime_secs)),
-            ("jti", json!(jti)),
+            ("iss", self.client_id.as_str().into()),
+            ("aud", self.audience.as_str().into()),
+            ("scope", scope.join(" ").into()),
+            ("iat", now_secs.into()),
+            ("exp", (now_secs + self.lifetime_secs).into()),
+            ("jti", jti.into()),
         ];
         for (name, value) in registered {
             claims.insert(name.to_owned(), value);
@@ -92,10 +92,10 @@ impl AssertionSigner {
         match resource {
             [] => {}
             [one] => {
-                claims.insert("resource".into(), json!(one));
+                claims.insert("resource".into(), one.as_str().into());
             }
             many => {
-                claims.insert("resource".into(), json!(many));
+                claims.insert("resource".into(), many.into());
             }
         }
         signing_input(&self.header, &Value::Object(claims))
@@ -117,6 +117,7 @@ mod tests {
     use super::*;
     use crate::jose::b64url_decode;
     use crate::key::tests::rfc7515_jwk;
+    use serde_json::json;
 
     /// Sign locally (test keys are ES256) and return the compact JWS.
     fn mint(s: &AssertionSigner, now: u64, jti: &str) -> String {

@@ -4,7 +4,7 @@
 //!
 //! The waiter type `W` is the engine's (a shared future); this module only decides.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
@@ -78,7 +78,7 @@ pub enum Lookup<W> {
 struct Slot<W> {
     token: Option<CachedToken>,
     pending: Option<W>,
-    /// Position in the recency order.
+    /// When it was last used (a counter): the least recently used key leaves first.
     used: u64,
 }
 
@@ -86,8 +86,6 @@ struct Slot<W> {
 #[derive(Debug)]
 pub struct TokenCache<W> {
     slots: HashMap<String, Slot<W>>,
-    /// Keys by last use, oldest first.
-    recency: BTreeMap<u64, String>,
     clock: u64,
     capacity: usize,
 }
@@ -104,7 +102,7 @@ impl<W> Default for TokenCache<W> {
 impl<W> TokenCache<W> {
     /// An empty cache holding at most `capacity` keys (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
-        TokenCache { slots: HashMap::new(), recency: BTreeMap::new(), clock: 0, capacity: capacity.max(1) }
+        TokenCache { slots: HashMap::new(), clock: 0, capacity: capacity.max(1) }
     }
 
     /// How many keys are held.
@@ -119,31 +117,30 @@ impl<W> TokenCache<W> {
 
     fn touch(&mut self, key: &str) {
         if let Some(slot) = self.slots.get_mut(key) {
-            self.recency.remove(&slot.used);
             self.clock += 1;
             slot.used = self.clock;
-            self.recency.insert(self.clock, key.to_owned());
         }
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some(slot) = self.slots.remove(key) {
-            self.recency.remove(&slot.used);
-        }
+        self.slots.remove(key);
     }
 
-    /// Drop least recently used keys with no request in flight until within capacity.
+    /// Drop least recently used keys with no request in flight until within capacity. A scan
+    /// per dropped key: it runs only when a new key arrives (a token request) and the cache is
+    /// full, and it keeps lookups free of any recency bookkeeping beyond a counter.
     fn shrink(&mut self) {
-        let excess = self.slots.len().saturating_sub(self.capacity);
-        let victims: Vec<String> = self
-            .recency
-            .values()
-            .filter(|k| self.slots.get(*k).is_some_and(|s| s.pending.is_none()))
-            .take(excess)
-            .cloned()
-            .collect();
-        for key in victims {
-            self.remove(&key);
+        while self.slots.len() > self.capacity {
+            let oldest = self
+                .slots
+                .iter()
+                .filter(|(_, s)| s.pending.is_none())
+                .min_by_key(|(_, s)| s.used)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(key) => self.remove(&key),
+                None => break,
+            }
         }
     }
 }
@@ -234,10 +231,15 @@ pub fn cache_key(
     subject_hash: Option<&str>,
     dpop_jkt: Option<&str>,
 ) -> String {
+    // A sorted set built by binary-search insertion: lists are a few items, and the module then
+    // needs no sort algorithm.
     let sorted = |items: &[String]| {
-        let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
-        v.sort_unstable();
-        v.dedup();
+        let mut v: Vec<&str> = Vec::with_capacity(items.len());
+        for item in items {
+            if let Err(at) = v.binary_search(&item.as_str()) {
+                v.insert(at, item);
+            }
+        }
         v.join(" ")
     };
     format!(

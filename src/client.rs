@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use crate::shared::{ShareExt, Shared};
 
 use crate::cache::{cache_key, subject_hash, CachePolicy, CachedToken, Lookup, TokenCache};
 use crate::config::{ClientAuth, ClientConfig, DpopSetting, GrantKind, Secret, TokenEndpoint};
@@ -49,7 +49,7 @@ impl std::fmt::Debug for RequestOptions {
     }
 }
 
-type Pending = Shared<LocalBoxFuture<'static, Result<CachedToken>>>;
+type Pending = Shared<Result<CachedToken>>;
 
 /// A managed OAuth client: gets, caches and refreshes tokens, and makes API calls with them.
 /// Cheap to clone (clones share the cache).
@@ -461,7 +461,6 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
                     }
                     result.or_else(|e| inner.stale_if_error(&owned.key, e))
                 }
-                .boxed_local()
                 .shared();
                 self.inner.cache.borrow_mut().begin(&target.key, pending.clone());
                 pending.await

@@ -2,7 +2,7 @@
 //! Builds the metadata URLs, validates a document against the configured issuer (RFC 8414 §3.3)
 //! and checks the client's algorithms against what the server says it supports.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::http_url;
 use crate::error::{ErrorCode, Result, TokenError};
@@ -41,8 +41,9 @@ pub fn parse(issuer: &str, url: &str, status: u16, body: &[u8]) -> Result<Metada
     if status != 200 {
         return Err(fail(format!("metadata request answered HTTP {status}")).with_status(status));
     }
-    let doc: Map<String, Value> =
-        serde_json::from_slice(body).map_err(|_| fail("metadata is not a JSON object".into()))?;
+    let Some(Value::Object(doc)) = crate::json::parse(body) else {
+        return Err(fail("metadata is not a JSON object".into()));
+    };
     let string = |name: &str| doc.get(name).and_then(Value::as_str);
     let found = string("issuer").ok_or_else(|| fail("metadata has no \"issuer\"".into()))?;
     if found != issuer {

@@ -1,12 +1,10 @@
 //! DPoP proofs (RFC 9449 §4) and the per-origin nonce store (RFC 9449 §8, §9).
 
-use std::collections::HashMap;
-
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, signing_input, EncodedHeader};
+use crate::jose::{b64url, object, signing_input, EncodedHeader};
 use crate::key::SigningKey;
 
 /// A DPoP key: signs proofs whose header (`typ`, `alg`, public `jwk`) is encoded once.
@@ -37,8 +35,9 @@ impl DpopKey {
     /// Wrap a signing key for DPoP use; its public key must be known (it goes in every proof).
     pub fn new(key: SigningKey) -> Result<Self> {
         let jwk = key.public_jwk().ok_or_else(|| TokenError::key("dpop", "the public key is not known"))?;
-        let header = json!({ "typ": "dpop+jwt", "alg": key.alg().as_str(), "jwk": jwk });
-        Ok(DpopKey { header: EncodedHeader::new(&header), key })
+        let header =
+            object([("typ", "dpop+jwt".into()), ("alg", key.alg().as_str().into()), ("jwk", jwk.clone())]);
+        Ok(DpopKey { header: EncodedHeader::new(&Value::Object(header)), key })
     }
 
     /// RFC 7638 thumbprint of the public key: the `jkt` tokens are bound to.
@@ -53,19 +52,19 @@ impl DpopKey {
 
     /// The JWS signing input of a proof; sign it with [`Self::key`].
     pub fn signing_input(&self, claims: ProofClaims<'_>) -> String {
-        let mut body = json!({
-            "jti": claims.jti,
-            "htm": claims.method,
-            "htu": htu(claims.url),
-            "iat": claims.now_secs,
-        });
+        let mut body = object([
+            ("jti", claims.jti.into()),
+            ("htm", claims.method.into()),
+            ("htu", htu(claims.url).into()),
+            ("iat", claims.now_secs.into()),
+        ]);
         if let Some(token) = claims.access_token {
-            body["ath"] = json!(ath(token));
+            body.insert("ath".into(), ath(token).into());
         }
         if let Some(nonce) = claims.nonce {
-            body["nonce"] = json!(nonce);
+            body.insert("nonce".into(), nonce.into());
         }
-        signing_input(&self.header, &body)
+        signing_input(&self.header, &Value::Object(body))
     }
 }
 
@@ -90,26 +89,26 @@ pub fn origin(url: &str) -> &str {
 }
 
 /// The latest `DPoP-Nonce` per origin, from error and success replies alike (RFC 9449 §8.2, §9).
+/// A client talks to a handful of origins: a list is enough (and smaller in wasm than a map).
 #[derive(Clone, Debug, Default)]
 pub struct NonceStore {
-    by_origin: HashMap<String, String>,
+    by_origin: Vec<(String, String)>,
 }
 
 impl NonceStore {
     /// The nonce to put in the next proof for `url`, if the server gave one.
     pub fn get(&self, url: &str) -> Option<&str> {
-        self.by_origin.get(origin(url)).map(String::as_str)
+        let origin = origin(url);
+        self.by_origin.iter().find(|(o, _)| o == origin).map(|(_, n)| n.as_str())
     }
 
     /// Remember the `DPoP-Nonce` a response from `url` carried.
     pub fn remember(&mut self, url: &str, nonce: &str) {
         let origin = origin(url);
-        match self.by_origin.get_mut(origin) {
-            Some(current) if current == nonce => {}
-            Some(current) => nonce.clone_into(current),
-            None => {
-                self.by_origin.insert(origin.to_owned(), nonce.to_owned());
-            }
+        match self.by_origin.iter_mut().find(|(o, _)| o == origin) {
+            Some((_, current)) if current == nonce => {}
+            Some((_, current)) => nonce.clone_into(current),
+            None => self.by_origin.push((origin.to_owned(), nonce.to_owned())),
         }
     }
 
@@ -124,7 +123,7 @@ pub fn decode_unverified(jws: &str) -> Option<(Value, Value)> {
     let mut parts = jws.split('.');
     let mut next = || -> Option<Value> {
         let bytes = crate::jose::b64url_decode("jws", parts.next()?).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        crate::json::parse(&bytes)
     };
     Some((next()?, next()?))
 }

@@ -5,9 +5,10 @@
 //! `2.16.578.1.12.4.1.4.101` system; a multi-tenant client names the parent organization, and
 //! optionally the child, as `NO:ORGNR:<parent>[:<child>]` in the `1.0.6523` system.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::{Result, TokenError};
+use crate::jose::object;
 
 const SINGLE_TENANT_SYSTEM: &str = "urn:oid:2.16.578.1.12.4.1.4.101";
 const MULTI_TENANT_SYSTEM: &str = "urn:oid:1.0.6523";
@@ -36,12 +37,10 @@ pub fn authorization(parent: Option<&str>, child: Option<&str>) -> Result<Value>
             return Err(TokenError::argument("parentOrganization", "or childOrganization is required"))
         }
     };
-    Ok(json!({
-        "type": "helseid_authorization",
-        "practitioner_role": {
-            "organization": { "identifier": { "system": system, "type": "ENH", "value": value } }
-        }
-    }))
+    let identifier = object([("system", system.into()), ("type", "ENH".into()), ("value", value.into())]);
+    let organization = object([("identifier", identifier.into())]);
+    let role = object([("organization", organization.into())]);
+    Ok(object([("type", "helseid_authorization".into()), ("practitioner_role", role.into())]).into())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{Result, TokenError};
 
@@ -118,7 +118,7 @@ pub struct EncodedHeader(String);
 impl EncodedHeader {
     /// Serialize and encode `header` (a JSON object).
     pub fn new(header: &Value) -> Self {
-        EncodedHeader(b64url(header.to_string()))
+        EncodedHeader(b64url(text(header)))
     }
 
     /// The base64url text.
@@ -129,7 +129,7 @@ impl EncodedHeader {
 
 /// The JWS signing input `BASE64URL(header) '.' BASE64URL(claims)` (RFC 7515 §5.1 step 5).
 pub fn signing_input(header: &EncodedHeader, claims: &Value) -> String {
-    let claims = claims.to_string();
+    let claims = text(claims);
     let mut out = String::with_capacity(header.0.len() + 1 + claims.len() * 4 / 3 + 90);
     out.push_str(&header.0);
     out.push('.');
@@ -142,6 +142,24 @@ pub fn compact(mut signing_input: String, signature: &[u8]) -> String {
     signing_input.push('.');
     signing_input.push_str(&b64url(signature));
     signing_input
+}
+
+/// Compact JSON text of a value. serde_json's writer directly: `Value`'s `Display` would also
+/// bring the pretty printer (for `{:#}`) and the `fmt::Write` adapter into the wasm module.
+/// Serializing a `Value` cannot fail (its keys are strings).
+pub fn text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// A JSON object from `(name, value)` members. Built directly rather than with `json!`, whose
+/// generic `to_value(..).unwrap()` per value costs the wasm module a serializer per type and a
+/// panic path; serde_json's `Map` keeps members sorted by name either way.
+pub fn object<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (name, value) in members {
+        map.insert(name.to_owned(), value);
+    }
+    map
 }
 
 /// A short, printable rendering of a value for an error message (never used for secrets).

@@ -1,10 +1,10 @@
 //! JSON Web Keys (RFC 7517/7518 §6): reading the members tokenfetch needs, and RFC 7638 thumbprints.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, printable};
+use crate::jose::{b64url, printable, text};
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order, base64url.
 /// Supports `EC`, `RSA`, `OKP` and `oct` keys; private members are ignored.
@@ -22,10 +22,10 @@ pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
     };
     let mut canonical = Map::new();
     for name in members {
-        canonical.insert((*name).to_owned(), json!(str_member(field, obj, name)?));
+        canonical.insert((*name).to_owned(), str_member(field, obj, name)?.into());
     }
     // serde_json's Map is ordered by key (BTreeMap), and its output has no whitespace: RFC 7638 §3.3.
-    Ok(b64url(Sha256::digest(Value::Object(canonical).to_string())))
+    Ok(b64url(Sha256::digest(text(&Value::Object(canonical)))))
 }
 
 pub(crate) fn as_object<'a>(field: &str, jwk: &'a Value) -> Result<&'a Map<String, Value>> {
@@ -54,6 +54,7 @@ pub(crate) fn opt_str_member<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// RFC 7638 §3.1: the RSA key and its thumbprint.
     #[test]

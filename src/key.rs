@@ -6,11 +6,11 @@
 
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey as P256SigningKey};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, b64url_decode, printable, Alg};
+use crate::jose::{b64url, b64url_decode, object, printable, text, Alg};
 use crate::jwk::{as_object, opt_str_member, str_member, thumbprint};
 
 /// A private key that signs JWS (client assertions, DPoP proofs). Its public JWK and RFC 7638
@@ -129,10 +129,15 @@ impl SigningKey {
             }
             return Ok(key);
         }
-        let public = json!({ "crv": crv, "kty": "EC", "x": b64url(&x[..]), "y": b64url(&y[..]) });
+        let public = object([
+            ("crv", crv.into()),
+            ("kty", "EC".into()),
+            ("x", b64url(&x[..]).into()),
+            ("y", b64url(&y[..]).into()),
+        ]);
         let mut private = public.clone();
-        private["d"] = json!(b64url(&d[..]));
-        Self::host_jwk(alg, kid, public, &private)
+        private.insert("d".into(), b64url(&d[..]).into());
+        Self::host_jwk(alg, kid, public.into(), &private.into())
     }
 
     fn from_rsa(
@@ -151,19 +156,21 @@ impl SigningKey {
             return Err(TokenError::key(field, "RSA keys must be at least 2048 bits"));
         }
         let e = str_member(field, obj, "e")?;
-        let public = json!({ "e": e, "kty": "RSA", "n": n });
+        let public = object([("e", e.into()), ("kty", "RSA".into()), ("n", n.into())]);
         // Only the key members travel to the host: no `alg`, `use` or `key_ops` that could
         // contradict the algorithm the key is imported for.
         let mut private = public.clone();
         for name in ["d", "p", "q", "dp", "dq", "qi"] {
             match obj.get(name) {
-                Some(Value::String(v)) => private[name] = json!(v),
+                Some(Value::String(v)) => {
+                    private.insert(name.into(), v.as_str().into());
+                }
                 Some(_) => return Err(TokenError::key(field, format!("\"{name}\" must be a string"))),
                 None if name == "d" => return Err(TokenError::key(field, "\"d\" is missing")),
                 None => {}
             }
         }
-        Self::host_jwk(alg, kid, public, &private)
+        Self::host_jwk(alg, kid, public.into(), &private.into())
     }
 
     fn host_jwk(alg: Alg, kid: Option<String>, public: Value, private: &Value) -> Result<Self> {
@@ -173,7 +180,7 @@ impl SigningKey {
             alg,
             kid,
             public: Some(PublicKey { jwk: public, thumbprint }),
-            material: Material::Jwk { id, private: Zeroizing::new(private.to_string()) },
+            material: Material::Jwk { id, private: Zeroizing::new(text(private)) },
         })
     }
 
@@ -205,7 +212,7 @@ impl SigningKey {
         let members: &[&str] = if kty == "EC" { &["crv", "kty", "x", "y"] } else { &["e", "kty", "n"] };
         let mut public = Map::new();
         for name in members {
-            public.insert((*name).to_owned(), json!(str_member("dpop", obj, name)?));
+            public.insert((*name).to_owned(), str_member("dpop", obj, name)?.into());
         }
         let public = Value::Object(public);
         let thumbprint = thumbprint("dpop", &public)?;
@@ -229,14 +236,20 @@ impl SigningKey {
         let point = inner.verifying_key().to_encoded_point(false);
         // An uncompressed SEC1 point is 0x04 || x (32 bytes) || y (32 bytes).
         let (x, y) = point.as_bytes().get(1..).unwrap_or_default().split_at(32);
-        let jwk = json!({ "crv": "P-256", "kty": "EC", "x": b64url(x), "y": b64url(y) });
-        let thumbprint = thumbprint("jwk", &jwk).unwrap_or_default();
+        let jwk = object([
+            ("crv", "P-256".into()),
+            ("kty", "EC".into()),
+            ("x", b64url(x).into()),
+            ("y", b64url(y).into()),
+        ]);
         let mut private = jwk.clone();
-        private["d"] = json!(b64url(&Zeroizing::new(inner.to_bytes())[..]));
+        private.insert("d".into(), b64url(&Zeroizing::new(inner.to_bytes())[..]).into());
+        let jwk = Value::Object(jwk);
+        let thumbprint = thumbprint("jwk", &jwk).unwrap_or_default();
         let material = Material::P256 {
             key: inner,
             id: format!("ES256:{thumbprint}"),
-            private: Zeroizing::new(private.to_string()),
+            private: Zeroizing::new(text(&Value::Object(private))),
         };
         SigningKey { alg: Alg::Es256, kid, public: Some(PublicKey { jwk, thumbprint }), material }
     }
@@ -315,10 +328,10 @@ impl SigningKey {
             return None;
         };
         let d = Zeroizing::new(key.to_bytes());
-        let mut jwk = self.public_jwk()?.clone();
-        jwk["d"] = json!(b64url(&d[..]));
-        jwk["alg"] = json!(self.alg.as_str());
-        Some(jwk)
+        let mut jwk = self.public_jwk()?.as_object()?.clone();
+        jwk.insert("d".into(), b64url(&d[..]).into());
+        jwk.insert("alg".into(), self.alg.as_str().into());
+        Some(jwk.into())
     }
 }
 

@@ -14,7 +14,7 @@
 //! each value with AES-GCM, bound to its key, with the caller's `storeEncryptionKey`).
 #![allow(async_fn_in_trait)] // single-threaded engine; futures need not be Send
 
-use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::cache::{CachePolicy, CachedToken};
@@ -90,63 +90,54 @@ pub fn lock_key(store_key: &str) -> String {
     format!("{store_key}/lock")
 }
 
-#[derive(Serialize, Deserialize)]
-struct Record<'a> {
-    #[serde(rename = "v")]
-    version: u8,
-    #[serde(rename = "a", borrow)]
-    access_token: std::borrow::Cow<'a, str>,
-    #[serde(rename = "t")]
-    token_type: std::borrow::Cow<'a, str>,
-    /// Issued at (epoch ms).
-    #[serde(rename = "i")]
-    issued_at_ms: u64,
-    /// Expires at (epoch ms).
-    #[serde(rename = "e")]
-    expires_at_ms: u64,
-    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none", borrow)]
-    scope: Option<std::borrow::Cow<'a, str>>,
-}
-
-/// The stored form of `token`, received at `issued_at_ms`.
+/// The stored form of `token`, received at `issued_at_ms`: `{"v":1,"a":..,"t":..,"i":..,"e":..,"s"?:..}`.
 pub fn record(token: &CachedToken, issued_at_ms: u64) -> String {
-    let record = Record {
-        version: 1,
-        access_token: token.access_token.as_str().into(),
-        token_type: token.token_type.as_str().into(),
-        issued_at_ms,
-        expires_at_ms: token.expires_at_ms,
-        scope: token.scope.as_deref().map(Into::into),
-    };
+    let mut record = Map::new();
+    record.insert("v".into(), Value::from(1));
+    record.insert("a".into(), Value::from(token.access_token.as_str()));
+    record.insert("t".into(), Value::from(token.token_type.as_str()));
+    record.insert("i".into(), Value::from(issued_at_ms));
+    record.insert("e".into(), Value::from(token.expires_at_ms));
+    if let Some(scope) = &token.scope {
+        record.insert("s".into(), Value::from(scope.as_str()));
+    }
     serde_json::to_string(&record).unwrap_or_default()
 }
 
 /// A stored record as a cache entry under this client's `policy`, when it is well-formed, of the
 /// expected token type, and still fresh at `now_ms`. Anything else reads as a miss.
 pub fn open(value: &str, policy: &CachePolicy, expect: TokenType, now_ms: u64) -> Option<CachedToken> {
-    let record: Record<'_> = serde_json::from_str(value).ok()?;
-    let token_type = match &*record.token_type {
+    let parsed = crate::json::parse(value.as_bytes())?;
+    let record = parsed.as_object()?;
+    let text = |k: &str| record.get(k).and_then(Value::as_str);
+    let number = |k: &str| record.get(k).and_then(Value::as_u64);
+    let token_type = match text("t")? {
         "Bearer" => TokenType::Bearer,
         "DPoP" => TokenType::DPoP,
         _ => return None,
     };
-    let lifetime = record.expires_at_ms.checked_sub(record.issued_at_ms)?;
-    let sane = record.version == 1
+    let (access_token, issued_at_ms, expires_at_ms) = (text("a")?, number("i")?, number("e")?);
+    let scope = match record.get("s") {
+        None => None,
+        Some(s) => Some(s.as_str()?.to_owned()),
+    };
+    let lifetime = expires_at_ms.checked_sub(issued_at_ms)?;
+    let sane = number("v") == Some(1)
         && token_type == expect
-        && !record.access_token.is_empty()
+        && !access_token.is_empty()
         && lifetime > 0
         && lifetime <= MAX_LIFETIME_MS
-        && record.issued_at_ms <= now_ms.saturating_add(60_000); // tolerate clock skew between hosts
+        && issued_at_ms <= now_ms.saturating_add(60_000); // tolerate clock skew between hosts
     if !sane {
         return None;
     }
     let buffer = policy.refresh_before_ms.min(lifetime / 2);
     let token = CachedToken {
-        access_token: record.access_token.into_owned(),
+        access_token: access_token.to_owned(),
         token_type,
-        expires_at_ms: record.expires_at_ms,
-        refresh_at_ms: record.expires_at_ms - buffer,
-        scope: record.scope.map(|s| s.into_owned()),
+        expires_at_ms,
+        refresh_at_ms: expires_at_ms - buffer,
+        scope,
     };
     token.is_fresh(now_ms).then_some(token)
 }

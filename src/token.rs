@@ -73,7 +73,7 @@ const DESCRIPTION_CAP: usize = 200;
 /// Parse an OAuth error response body (RFC 6749 §5.2): a JSON object with a non-empty string
 /// `error` and an optional string `error_description` (ignored when not a string).
 pub fn parse_oauth_error(body: &[u8]) -> Option<OAuthError> {
-    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+    let Some(Value::Object(obj)) = crate::json::parse(body) else {
         return None;
     };
     let error = obj.get("error")?.as_str().filter(|e| !e.is_empty())?;
@@ -147,7 +147,7 @@ fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<
             return Err(field("content-type", problem));
         }
     }
-    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+    let Some(Value::Object(obj)) = crate::json::parse(body) else {
         return Err(invalid("token response body must be a JSON object"));
     };
     let access_token = match obj.get("access_token") {

@@ -1,6 +1,7 @@
 use super::*;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::VerifyingKey;
+use serde_json::json;
 
 /// RFC 7515 Appendix A.3 ES256 key.
 pub(crate) fn rfc7515_jwk() -> Value {

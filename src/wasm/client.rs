@@ -1,16 +1,12 @@
 //! `TokenClient` and `ClientRegistry` as JavaScript classes.
 
-use std::collections::HashMap;
-
 use js_sys::{Function, Object, Promise};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::Request;
 
 use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport, Outgoing};
 use super::store::JsStore;
-use super::{error, get, signer, to_json};
+use super::{error, future_to_promise, get, object, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
 use crate::key::SigningKey;
@@ -26,24 +22,17 @@ pub struct JsTokenClient {
     fetcher: Fetcher,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsToken<'a> {
-    access_token: &'a str,
-    token_type: &'a str,
-    expires_at: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<&'a str>,
-}
-
+/// `{ accessToken, tokenType, expiresAt, scope? }`.
 fn token_to_js(token: &CachedToken) -> JsValue {
-    let view = JsToken {
-        access_token: &token.access_token,
-        token_type: token.token_type.as_str(),
-        expires_at: token.expires_at_ms as f64,
-        scope: token.scope.as_deref(),
-    };
-    super::to_js(&view)
+    let view = object(&[
+        ("accessToken", token.access_token.as_str().into()),
+        ("tokenType", token.token_type.as_str().into()),
+        ("expiresAt", (token.expires_at_ms as f64).into()),
+    ]);
+    if let Some(scope) = &token.scope {
+        let _ = js_sys::Reflect::set(&view, &"scope".into(), &scope.as_str().into());
+    }
+    view
 }
 
 #[wasm_bindgen(js_class = TokenClient)]
@@ -170,43 +159,24 @@ impl JsTokenClient {
     /// (no token values).
     #[wasm_bindgen(js_name = inspect)]
     pub fn inspect(&self) -> JsValue {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Entry {
-            key: String,
-            token_type: &'static str,
-            expires_at: f64,
-            refresh_at: f64,
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Nonce {
-            origin: String,
-            nonce: String,
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Inspection {
-            token_requests: f64,
-            cache: Vec<Entry>,
-            nonces: Vec<Nonce>,
-        }
-        let view = Inspection {
-            token_requests: self.engine.token_requests() as f64,
-            cache: self
-                .engine
-                .cached_tokens()
-                .into_iter()
-                .map(|(key, t)| Entry {
-                    key,
-                    token_type: t.token_type.as_str(),
-                    expires_at: t.expires_at_ms as f64,
-                    refresh_at: t.refresh_at_ms as f64,
-                })
-                .collect(),
-            nonces: self.engine.nonces().into_iter().map(|(origin, nonce)| Nonce { origin, nonce }).collect(),
-        };
-        super::to_js(&view)
+        let cache = self.engine.cached_tokens().into_iter().map(|(key, t)| {
+            object(&[
+                ("key", key.into()),
+                ("tokenType", t.token_type.as_str().into()),
+                ("expiresAt", (t.expires_at_ms as f64).into()),
+                ("refreshAt", (t.refresh_at_ms as f64).into()),
+            ])
+        });
+        let nonces = self
+            .engine
+            .nonces()
+            .into_iter()
+            .map(|(origin, nonce)| object(&[("origin", origin.into()), ("nonce", nonce.into())]));
+        object(&[
+            ("tokenRequests", (self.engine.token_requests() as f64).into()),
+            ("cache", cache.collect::<js_sys::Array>().into()),
+            ("nonces", nonces.collect::<js_sys::Array>().into()),
+        ])
     }
 
     /// What `client.fetch` sends: relative inputs resolve against `baseUrl`; a string or URL input
@@ -357,7 +327,8 @@ fn request_options(req: &JsValue) -> Result<RequestOptions, TokenError> {
 /// Named clients (see DESIGN: `ClientRegistry`).
 #[wasm_bindgen]
 pub struct ClientRegistry {
-    clients: HashMap<String, JsTokenClient>,
+    /// By name, in the options' order (a registry names a handful of APIs).
+    clients: Vec<(String, JsTokenClient)>,
 }
 
 #[wasm_bindgen]
@@ -368,7 +339,7 @@ impl ClientRegistry {
         if !clients.is_object() {
             return Err(TokenError::config("clients", "must be an object of client options").into());
         }
-        let mut map = HashMap::new();
+        let mut list = Vec::new();
         for name in Object::keys(clients.unchecked_ref::<Object>()).iter() {
             let name = name.as_string().unwrap_or_default();
             let options = get(&clients, &name);
@@ -377,14 +348,14 @@ impl ClientRegistry {
                 e.message = format!("clients.{name}.{}", e.message);
                 error::to_js(e)
             })?;
-            map.insert(name, client);
+            list.push((name, client));
         }
-        Ok(ClientRegistry { clients: map })
+        Ok(ClientRegistry { clients: list })
     }
 
     /// The client named `name`; throws `TokenError` for an unknown name.
     pub fn get(&self, name: &str) -> Result<JsTokenClient, JsValue> {
-        self.clients.get(name).cloned().ok_or_else(|| {
+        self.clients.iter().find(|(n, _)| n == name).map(|(_, c)| c.clone()).ok_or_else(|| {
             TokenError::argument("name", format!("no client named \"{}\"", crate::jose::printable(name)))
                 .into()
         })

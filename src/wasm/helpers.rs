@@ -2,7 +2,6 @@
 //! `jwkThumbprint`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use js_sys::Promise;
 use sha2::{Digest, Sha256};
@@ -32,7 +31,7 @@ fn required(o: &JsValue, name: &str) -> Result<String, TokenError> {
 thread_local! {
     /// Keys the helpers parsed, by SHA-256 of (JWK, alg, kid): deriving an EC public key costs as
     /// much as a signature, so a caller signing with the same JWK again skips it. Bounded.
-    static PARSED: RefCell<HashMap<[u8; 32], SigningKey>> = RefCell::new(HashMap::new());
+    static PARSED: RefCell<Vec<([u8; 32], SigningKey)>> = const { RefCell::new(Vec::new()) };
 }
 const PARSED_MAX: usize = 32;
 
@@ -51,18 +50,19 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
         hasher.update([0]);
     }
     let id: [u8; 32] = hasher.finalize().into();
-    if let Some(key) = PARSED.with(|p| p.borrow().get(&id).cloned()) {
+    if let Some(key) = PARSED.with(|p| p.borrow().iter().find(|(k, _)| *k == id).map(|(_, key)| key.clone()))
+    {
         return Ok(key);
     }
-    let jwk: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|_| TokenError::argument("privateJwk", "must be a JWK object"))?;
+    let jwk = crate::json::parse(text.as_bytes())
+        .ok_or_else(|| TokenError::argument("privateJwk", "must be a JWK object"))?;
     let key = SigningKey::from_jwk("privateJwk", &jwk, alg, kid)?;
     PARSED.with(|p| {
         let mut parsed = p.borrow_mut();
         if parsed.len() >= PARSED_MAX {
             parsed.clear();
         }
-        parsed.insert(id, key.clone());
+        parsed.push((id, key.clone()));
     });
     Ok(key)
 }
@@ -71,7 +71,7 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
 #[wasm_bindgen(js_name = generateDpopKey)]
 pub fn generate_dpop_key() -> Promise {
     let key = SigningKey::generate(|b| JsEnv::default().fill_random(b));
-    let jwk = super::to_js(&key.to_private_jwk());
+    let jwk = super::json_to_js(key.to_private_jwk().as_ref());
     Promise::resolve(&jwk)
 }
 
@@ -134,7 +134,7 @@ pub fn create_dpop_proof(o: JsValue) -> Promise {
 pub fn helseid_authorization(o: JsValue) -> Result<JsValue, JsValue> {
     let parent = get(&o, "parentOrganization").as_string();
     let child = get(&o, "childOrganization").as_string();
-    Ok(super::to_js(&crate::helseid::authorization(parent.as_deref(), child.as_deref())?))
+    Ok(super::json_to_js(Some(&crate::helseid::authorization(parent.as_deref(), child.as_deref())?)))
 }
 
 /// RFC 7638 thumbprint (SHA-256, base64url) of a JWK.
@@ -145,5 +145,5 @@ pub fn jwk_thumbprint(jwk: JsValue) -> Result<String, JsValue> {
 }
 
 fn settle(f: impl std::future::Future<Output = Result<String, TokenError>> + 'static) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move { Ok(JsValue::from_str(&f.await?)) })
+    super::future_to_promise(async move { Ok(JsValue::from_str(&f.await?)) })
 }

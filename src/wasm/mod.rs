@@ -8,7 +8,16 @@ mod host;
 mod signer;
 mod store;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use wasm_bindgen::prelude::*;
+
+/// The allocator: talc instead of the default dlmalloc, smaller in the module and faster
+/// (single-threaded wasm, growing linear memory as needed).
+#[cfg(not(target_feature = "atomics"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 /// `JSON.parse(JSON.stringify(value))` into serde: drops functions and `undefined`, as options
 /// such as `fetch` and `store` are read separately.
@@ -20,8 +29,15 @@ fn to_json(field: &str, value: &JsValue) -> Result<serde_json::Value, crate::Tok
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))?;
-    serde_json::from_str(&text)
-        .map_err(|_| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))
+    crate::json::parse(text.as_bytes())
+        .ok_or_else(|| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))
+}
+
+/// `wasm_bindgen_futures::future_to_promise` over one boxed future type: every async export
+/// shares one copy of the promise and task machinery instead of one per future type.
+fn future_to_promise(future: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
+    let future: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(future);
+    wasm_bindgen_futures::future_to_promise(future)
 }
 
 /// A property of a JS object (`undefined` when absent or unreadable).
@@ -35,9 +51,18 @@ pub fn wasm_memory_bytes() -> f64 {
     (core::arch::wasm32::memory_size(0) * 65536) as f64
 }
 
-/// Serialize to a plain JS value (objects, not Maps).
-fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+/// A plain JS object with these properties, in this order.
+fn object(members: &[(&str, JsValue)]) -> JsValue {
+    let o: JsValue = js_sys::Object::new().into();
+    for (name, value) in members {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(name), value);
+    }
+    o
+}
+
+/// A JSON value as a plain JS value (`JSON.parse` of its text; `null` for `None`).
+fn json_to_js(value: Option<&serde_json::Value>) -> JsValue {
+    value.and_then(|v| js_sys::JSON::parse(&crate::jose::text(v)).ok()).unwrap_or(JsValue::NULL)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! [`prefers_host`] says so: by measurement, when a native signer is registered.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -18,8 +17,9 @@ use crate::key::HostKey;
 use crate::{Result, TokenError};
 
 thread_local! {
-    static KEYS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
-    static PUBLIC_KEYS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
+    /// Imported and registered `CryptoKey`s by key id, in a JS `Map` (no hash map in the module).
+    static KEYS: js_sys::Map = js_sys::Map::new();
+    static PUBLIC_KEYS: js_sys::Map = js_sys::Map::new();
     static NEXT_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static NATIVE: RefCell<Option<Function>> = const { RefCell::new(None) };
     static PREFERENCE: std::cell::Cell<Preference> = const { std::cell::Cell::new(Preference::Auto) };
@@ -157,7 +157,8 @@ fn host_error(what: &str, e: &JsValue) -> TokenError {
 }
 
 async fn crypto_key(key: HostKey<'_>) -> Result<JsValue> {
-    if let Some(found) = KEYS.with(|k| k.borrow().get(key.id).cloned()) {
+    let found = KEYS.with(|k| k.get(&key.id.into()));
+    if !found.is_undefined() {
         return Ok(found);
     }
     let jwk = key.private_jwk.ok_or_else(|| TokenError::key("key", "the host key is not registered"))?;
@@ -169,7 +170,7 @@ async fn crypto_key(key: HostKey<'_>) -> Result<JsValue> {
             .map_err(|e| {
                 host_error(&format!("WebCrypto could not import the {} key", key.alg.as_str()), &e)
             })?;
-    KEYS.with(|k| k.borrow_mut().insert(key.id.to_owned(), imported.clone()));
+    KEYS.with(|k| k.set(&key.id.into(), &imported));
     Ok(imported)
 }
 
@@ -189,9 +190,10 @@ pub async fn sign(key: HostKey<'_>, input: &[u8]) -> Result<Vec<u8>> {
 
 /// The public JWK of a registered key pair (`crypto.subtle.exportKey`: public keys always export).
 pub async fn public_jwk(key: HostKey<'_>) -> Result<serde_json::Value> {
-    let public = PUBLIC_KEYS
-        .with(|k| k.borrow().get(key.id).cloned())
-        .ok_or_else(|| TokenError::key("key", "no public key was registered"))?;
+    let public = PUBLIC_KEYS.with(|k| k.get(&key.id.into()));
+    if public.is_undefined() {
+        return Err(TokenError::key("key", "no public key was registered"));
+    }
     let jwk = subtle_call("exportKey", &["jwk".into(), public])
         .await
         .map_err(|e| host_error("WebCrypto could not export the public key", &e))?;
@@ -250,9 +252,9 @@ pub fn register(
         n.set(n.get() + 1);
         format!("cryptokey-{}", n.get())
     });
-    KEYS.with(|k| k.borrow_mut().insert(id.clone(), key.clone()));
+    KEYS.with(|k| k.set(&id.as_str().into(), key));
     if let Some(public) = public {
-        PUBLIC_KEYS.with(|k| k.borrow_mut().insert(id.clone(), public));
+        PUBLIC_KEYS.with(|k| k.set(&id.as_str().into(), &public));
     }
     Ok((id, inferred))
 }

@@ -135,8 +135,7 @@ impl JsStore {
     async fn seal(&self, store_key: &str, plaintext: &str) -> Result<String> {
         let key = self.crypto_key().await?;
         let mut iv = [0u8; 12];
-        getrandom::getrandom(&mut iv)
-            .map_err(|_| TokenError::new(ErrorCode::InvalidKey, "no randomness for the store IV"))?;
+        crate::Env::fill_random(&super::host::JsEnv::default(), &mut iv);
         let data = Uint8Array::from(plaintext.as_bytes());
         let sealed = super::signer::subtle_call("encrypt", &[Self::params(&iv, store_key), key, data.into()])
             .await

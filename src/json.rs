@@ -1,0 +1,107 @@
+//! JSON text to [`Value`]: the one place the crate parses JSON (token, error and metadata
+//! responses, options and JWKs handed over as text).
+//!
+//! Natively serde_json parses. In wasm the host's `JSON.parse` does, and the result is read into
+//! a [`Value`]: the module then carries no JSON parser of its own (serde_json's deserializer, its
+//! float parsing and error messages are about a tenth of the module). Both are strict RFC 8259
+//! parsers; the differences are bounded here: numbers become `u64`/`i64` when integral and in
+//! range (serde_json keeps `3600.0` a float; every reader of numbers here accepts both), nesting
+//! deeper than serde_json's limit (128) is refused the same way, and invalid UTF-8 is refused.
+
+use serde_json::Value;
+
+/// Parse JSON text; `None` when it is not valid JSON.
+pub fn parse(text: &[u8]) -> Option<Value> {
+    imp::parse(text)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod imp {
+    pub fn parse(text: &[u8]) -> Option<serde_json::Value> {
+        serde_json::from_slice(text).ok()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    use js_sys::{Array, JsString, Object, JSON};
+    use serde_json::{Map, Number, Value};
+    use wasm_bindgen::{JsCast, JsValue};
+
+    /// serde_json's recursion limit: deeper documents are refused, not walked.
+    const MAX_DEPTH: u32 = 128;
+
+    pub fn parse(text: &[u8]) -> Option<Value> {
+        let text = std::str::from_utf8(text).ok()?;
+        from_js(&JSON::parse(text).ok()?, 0)
+    }
+
+    fn from_js(v: &JsValue, depth: u32) -> Option<Value> {
+        if let Some(s) = v.as_string() {
+            return Some(Value::String(s));
+        }
+        if let Some(n) = v.as_f64() {
+            return Some(Value::Number(number(n)?));
+        }
+        if let Some(b) = v.as_bool() {
+            return Some(Value::Bool(b));
+        }
+        if v.is_null() {
+            return Some(Value::Null);
+        }
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        if Array::is_array(v) {
+            let items: &Array = v.unchecked_ref();
+            return items
+                .iter()
+                .map(|item| from_js(&item, depth + 1))
+                .collect::<Option<_>>()
+                .map(Value::Array);
+        }
+        let mut map = Map::new();
+        for entry in Object::entries(v.unchecked_ref()).iter() {
+            let entry: Array = entry.unchecked_into();
+            let key = entry.get(0).unchecked_into::<JsString>().into();
+            map.insert(key, from_js(&entry.get(1), depth + 1)?);
+        }
+        Some(Value::Object(map))
+    }
+
+    /// Integral numbers in range as integers (as serde_json reads `3600`), others as floats.
+    fn number(n: f64) -> Option<Number> {
+        if n.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&n) {
+            Some(Number::from(n as u64))
+        } else if n.fract() == 0.0 && (-9_223_372_036_854_775_808.0..0.0).contains(&n) {
+            Some(Number::from(n as i64))
+        } else {
+            Number::from_f64(n)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_objects_and_refuses_what_is_not_json() {
+        let v = parse(br#"{"a":[1,-2,1.5,"x",true,null],"b":{}}"#).unwrap();
+        assert_eq!(v["a"][0].as_u64(), Some(1));
+        assert_eq!(v["a"][1].as_i64(), Some(-2));
+        assert_eq!(v["a"][2].as_f64(), Some(1.5));
+        assert_eq!(v["a"][3], "x");
+        assert!(v["b"].is_object());
+        assert!(parse(b"{\"a\":").is_none());
+        assert!(parse(b"\xff").is_none());
+        assert!(parse(&[b'['; 200]).is_none());
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_refused() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(parse(deep(100).as_bytes()).is_some());
+        assert!(parse(deep(1000).as_bytes()).is_none());
+    }
+}
