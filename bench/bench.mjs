@@ -366,23 +366,27 @@ ${text}
 
 ## Gaps, and what bounds them
 
-- **Package size** meets the 100 KB gzip target with little room (99.3 KB). What remains is
-  mostly this crate's own code (about half of the 213 KB module before gzip: option validation
-  and the token-request state machine are 17-18 KB each), the ES256 signer (p256, ecdsa, sha2,
-  HMAC: about 25 KB, kept at opt-level 3), serde_json's writer and base64. A build without
-  rust-src falls back to about 113 KB.
-- **Cold start** is not bounded by the module's size: a fresh Node process imports the package in
-  27-28 ms with the 357 KB module and with the 213 KB one (V8 compiles wasm lazily), and gets its
-  first token (stub fetch) in about 70 ms either way; the rest is the first fetch and Response.
-- **Cached Bearer fetch vs raw fetch** is below the 0.95x target. With a stub fetch (no network)
-  tokenfetch adds about 10-17 µs per call; over loopback it costs 60-90 µs more than a raw fetch
-  carrying the same header. It is not CPU in tokenfetch: in a loopback loop its wasm is about 5%
-  of the profile, a cached \`getToken()\` costs about 3 µs alone, yet \`await getToken()\` before a
-  raw fetch already costs 20% of throughput, while a plain JS \`await\` in the same place costs
-  nothing measurable; and a larger young generation does not close it. The next step is the
-  scheduling of the promise path through wasm-bindgen-futures relative to the socket's event-loop
-  phases. On this shared 2-core machine the loopback rows also move by
-  20-30% between runs.
+- **Package size** is above the 100 KB gzip target: the size work alone (one glue file, the
+  host's \`JSON.parse\`, talc, an immediate-abort std build, no serde derive; see "Size") reached
+  99.3 KB, and the shared store (AES-GCM sealing through WebCrypto, the adapters, the lock and
+  polling) and the fetch fast path then added about 13 KB of wasm. What remains is mostly this
+  crate's own code (option validation and the token-request state machine are the largest
+  functions), the ES256 signer (p256, ecdsa, sha2, HMAC: about 25 KB, kept at opt-level 3 for
+  speed), serde_json's writer and base64; the next step is the \`format!\`-heavy error paths.
+  A build without rust-src falls back to the ordinary std (about 8 KB more).
+- **Cold start** is not bounded by the module's size (V8 compiles wasm lazily: import took the
+  same 27-28 ms with a 357 KB and a 213 KB module). Loading node:crypto at import cost about
+  7 ms and now waits for the first native signature; the rest is reading and linking the glue
+  and the first fetch, which both sides pay.
+- **Cached Bearer fetch vs raw fetch** is below the 0.95x target. \`client.fetch\` now has a fast
+  path: with a fresh cached token the wasm side builds the headers and calls \`fetch\` at once and
+  hands back fetch's own Promise (no Rust future, no wasm-bindgen-futures task); only a 401 goes
+  back to the engine. Measured with a stub fetch, that synchronous step costs 12-16 µs per call
+  (resolving the URL, the cache lookup, building the init object across the JS/wasm boundary),
+  about what the full path cost, so the fast path did not move the loopback ratio; over loopback
+  the gap is still several times that CPU cost, and on this shared 2-core machine these rows
+  move by 20-30% between runs. The next step is profiling where the synchronous step's 12-16 µs
+  go (boundary crossings per call) and why loopback magnifies it.
 - **DPoP fetch with 16 in flight**: the synchronous node:crypto signer runs on the main thread,
   while oauth4webapi's WebCrypto signs on libuv's threadpool, which on 2 cores overlaps signing
   with request handling; with one request in flight tokenfetch is ahead.
