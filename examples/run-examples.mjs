@@ -3,6 +3,7 @@
 //   cloudflare-worker  bundled as wrangler does, run in workerd (miniflare), two requests
 //   deno               the exact `deno run` command of examples/deno/README.md
 //   node-service       started on a free port, GET /report twice, then SIGTERM with a request in flight
+//   metrics            onEvent -> Prometheus text (examples/metrics), scraped and checked
 //   types              tsc -p examples --noEmit, deno check examples/deno/main.ts
 // Usage: node examples/run-examples.mjs [example ...]   (default: all). Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
@@ -242,10 +243,40 @@ async function types() {
   return { problems, details: [`tsc exit ${tsc.code}`, `deno check exit ${denoCheck.code}`] };
 }
 
+/** metrics: onEvent -> Prometheus text; the numbers must match what the clients did, and carry no secret. */
+async function metricsExample(scenario) {
+  const { tokenMetrics, registryFor } = await import('./metrics/metrics.mjs');
+  const env = settingsFor(scenario);
+  const metrics = tokenMetrics();
+  const registry = registryFor(env, metrics);
+  const statuses = [];
+  for (let i = 0; i < 3; i++) {
+    for (const name of ['api1', 'api2']) statuses.push((await registry.fetch(name, '/data')).status);
+  }
+  const text = metrics.render();
+  const value = (series) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
+  const problems = [];
+  if (statuses.some((s) => s !== 200)) problems.push(`statuses ${statuses}`);
+  for (const client of ['api1', 'api2']) {
+    const requests = value(`tokenfetch_events_total{client="${client}",type="token_request"}`);
+    const hits = value(`tokenfetch_events_total{client="${client}",type="cache_hit"}`);
+    if (requests !== 1) problems.push(`${client}: ${requests} token_request events (want 1)`);
+    if (!(hits >= 2)) problems.push(`${client}: ${hits} cache hits (want >= 2)`);
+    if (value(`tokenfetch_token_request_ms_count{client="${client}"}`) !== requests) problems.push(`${client}: histogram count`);
+    if (value(`tokenfetch_token_request_ms_bucket{client="${client}",le="+Inf"}`) !== requests) problems.push(`${client}: +Inf bucket`);
+  }
+  if (!(value('tokenfetch_events_total{client="api1",type="nonce_retry"}') >= 1)) problems.push('no nonce_retry counted for api1');
+  const tokens = await Promise.all(['api1', 'api2'].map(async (n) => (await registry.get(n).getToken()).accessToken));
+  for (const secret of [env.API2_CLIENT_SECRET, JSON.parse(env.HELSEID_PRIVATE_JWK).d, ...tokens]) {
+    if (text.includes(secret)) problems.push('a secret or token is in the metrics');
+  }
+  return { problems, details: [text] };
+}
+
 // ---------------------------------------------------------------------------------------------------
 
-const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, types };
-const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service']);
+const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, metrics: metricsExample, types };
+const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service', 'metrics']);
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(all);
 const verbose = process.env.VERBOSE === '1';
 let failed = 0;
