@@ -3,7 +3,7 @@
 //   cloudflare-worker  bundled as wrangler does, run in workerd (miniflare), two requests
 //   deno               the exact `deno run` command of examples/deno/README.md
 //   node-service       started on a free port, GET /report twice, then SIGTERM with a request in flight
-//   metrics            onEvent -> Prometheus text (examples/metrics), scraped and checked
+//   metrics            started on a free port, three calls per client, GET /metrics parsed and checked
 //   types              tsc -p examples --noEmit, deno check examples/deno/main.ts
 // Usage: node examples/run-examples.mjs [example ...]   (default: all). Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
@@ -243,39 +243,143 @@ async function types() {
   return { problems, details: [`tsc exit ${tsc.code}`, `deno check exit ${denoCheck.code}`] };
 }
 
-/** metrics: onEvent -> Prometheus text; the numbers must match what the clients did, and carry no secret. */
-async function metricsExample(scenario) {
-  const { tokenMetrics, registryFor } = await import('./metrics/metrics.mjs');
-  const env = settingsFor(scenario);
-  const metrics = tokenMetrics();
-  const registry = registryFor(env, metrics);
-  const statuses = [];
-  for (let i = 0; i < 3; i++) {
-    for (const name of ['api1', 'api2']) statuses.push((await registry.fetch(name, '/data')).status);
-  }
-  const text = metrics.render();
-  const value = (series) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
+// ---------------------------------------------------------------------------------------------------
+// metrics: examples/metrics/metrics.mjs started with the examples' environment and PORT=0. GET /metrics
+// before and after three calls per client (GET /call/<client>); the scrape is parsed as the Prometheus
+// text format and its numbers checked against what the calls must have produced and what the
+// authorities saw; no secret or token may appear in it. Then SIGTERM: it must exit 0 by itself.
+
+/** Parse the Prometheus text format: samples by `name{labels}` exactly as written, and format problems. */
+function parseExposition(text) {
+  const samples = new Map();
   const problems = [];
-  if (statuses.some((s) => s !== 200)) problems.push(`statuses ${statuses}`);
-  for (const client of ['api1', 'api2']) {
-    const requests = value(`tokenfetch_events_total{client="${client}",type="token_request"}`);
-    const hits = value(`tokenfetch_events_total{client="${client}",type="cache_hit"}`);
-    if (requests !== 1) problems.push(`${client}: ${requests} token_request events (want 1)`);
-    if (!(hits >= 2)) problems.push(`${client}: ${hits} cache hits (want >= 2)`);
-    if (value(`tokenfetch_token_request_ms_count{client="${client}"}`) !== requests) problems.push(`${client}: histogram count`);
-    if (value(`tokenfetch_token_request_ms_bucket{client="${client}",le="+Inf"}`) !== requests) problems.push(`${client}: +Inf bucket`);
+  const typed = new Set();
+  const labelNames = new Set();
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const meta = line.match(/^# (HELP|TYPE) ([a-zA-Z_:][\w:]*) (.+)$/);
+    if (meta) { if (meta[1] === 'TYPE') typed.add(meta[2]); continue; }
+    const m = line.match(/^([a-zA-Z_:][\w:]*)(\{(?:[a-zA-Z_]\w*="(?:[^"\\\n]|\\.)*",?)*\})? (\S+)$/);
+    if (!m || Number.isNaN(Number(m[3]))) { problems.push(`not a sample line: ${line}`); continue; }
+    const [, name, labels = '', value] = m;
+    if (!typed.has(name) && !typed.has(name.replace(/_(bucket|sum|count)$/, ''))) problems.push(`no # TYPE before ${name}`);
+    for (const [, label] of labels.matchAll(/([a-zA-Z_]\w*)="/g)) labelNames.add(label);
+    samples.set(name + labels, Number(value));
   }
-  if (!(value('tokenfetch_events_total{client="api1",type="nonce_retry"}') >= 1)) problems.push('no nonce_retry counted for api1');
-  const tokens = await Promise.all(['api1', 'api2'].map(async (n) => (await registry.get(n).getToken()).accessToken));
-  for (const secret of [env.API2_CLIENT_SECRET, JSON.parse(env.HELSEID_PRIVATE_JWK).d, ...tokens]) {
-    if (text.includes(secret)) problems.push('a secret or token is in the metrics');
+  return { samples, problems, labelNames };
+}
+
+async function metrics(scenario) {
+  const problems = [];
+  const details = [];
+  const settings = settingsFor(scenario);
+  const child = spawn(process.execPath, [join(examples, 'metrics/metrics.mjs')], {
+    cwd: root, env: { ...process.env, ...settings, PORT: '0' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const waitFor = async (re, ms, what) => {
+    for (const until = Date.now() + ms; !re.test(stdout); await new Promise((r) => setTimeout(r, 50))) {
+      if (child.exitCode !== null || Date.now() > until) throw new Error(`${what}: not seen; stderr: ${tail(stderr)}`);
+    }
+  };
+  const scrape = async (url) => {
+    const res = await fetch(`${url}/metrics`);
+    const text = await res.text();
+    if (res.status !== 200 || !res.headers.get('content-type')?.startsWith('text/plain; version=0.0.4')) {
+      problems.push(`GET /metrics: ${res.status} ${res.headers.get('content-type')}`);
+    }
+    return { text, ...parseExposition(text) };
+  };
+  const clients = ['helseid', 'duende'];
+  const calls = 3;
+  try {
+    await waitFor(/listening on http:\/\/\S+/, 10_000, 'startup');
+    const url = stdout.match(/listening on (http:\/\/\S+)/)[1];
+
+    // Before any call: every event type is there, at 0 (so rate() sees the first one).
+    const before = await scrape(url);
+    for (const client of clients) {
+      for (const type of ['token_request', 'cache_hit', 'error', 'nonce_retry', 'store_hit', 'store_error']) {
+        const v = before.samples.get(`tokenfetch_events_total{client="${client}",type="${type}"}`);
+        if (v !== 0) problems.push(`before any call: events_total{client="${client}",type="${type}"} is ${v} (want 0)`);
+      }
+    }
+
+    for (let i = 1; i <= calls; i++) {
+      for (const client of clients) {
+        const res = await fetch(`${url}/call/${client}`);
+        const body = await res.json();
+        if (res.status !== 200 || body.status !== 200) problems.push(`GET /call/${client} ${i}: ${res.status} ${JSON.stringify(body)}`);
+      }
+    }
+    const missing = await fetch(`${url}/call/nope`);
+    await missing.body?.cancel();
+    if (missing.status !== 404) problems.push(`GET /call/nope answered ${missing.status}`);
+
+    const after = await scrape(url);
+    details.push(after.text.split('\n').filter((l) => l && !l.startsWith('#') && !/ 0$/.test(l)).join('\n'));
+    problems.push(...after.problems);
+    const extra = [...after.labelNames].filter((l) => !['client', 'type', 'code', 'at', 'op', 'le'].includes(l));
+    if (extra.length) problems.push(`unexpected labels: ${extra.join(', ')}`);
+    const value = (series) => {
+      const v = after.samples.get(series);
+      if (v === undefined) problems.push(`no sample ${series}`);
+      return v;
+    };
+    const issued = { helseid: scenario.authorityA.counters.tokensIssued, duende: scenario.authorityB.counters.tokensIssued };
+    for (const client of clients) {
+      const event = (type) => value(`tokenfetch_events_total{client="${client}",type="${type}"}`);
+      const requests = event('token_request');
+      if (requests !== 1 || requests !== issued[client]) problems.push(`${client}: ${requests} token_request events; the authority issued ${issued[client]} (want 1)`);
+      if (!(event('cache_hit') >= calls - 1)) problems.push(`${client}: ${event('cache_hit')} cache hits (want >= ${calls - 1})`);
+      for (const type of ['error', 'refresh', 'store_error']) if (event(type) !== 0) problems.push(`${client}: ${event(type)} ${type} events (want 0)`);
+      const h = 'tokenfetch_token_request_duration_seconds';
+      const count = value(`${h}_count{client="${client}"}`);
+      if (count !== requests + event('refresh')) problems.push(`${client}: histogram _count ${count}, token requests ${requests}`);
+      if (value(`${h}_bucket{client="${client}",le="+Inf"}`) !== count) problems.push(`${client}: _bucket{le="+Inf"} is not _count`);
+      if (!(value(`${h}_sum{client="${client}"}`) > 0)) problems.push(`${client}: histogram _sum is not > 0`);
+      const buckets = [...after.samples].filter(([k]) => k.startsWith(`${h}_bucket{client="${client}",`)).map(([, v]) => v);
+      if (buckets.length < 2 || buckets.some((v, i) => i && v < buckets[i - 1])) problems.push(`${client}: buckets not cumulative: ${buckets}`);
+    }
+    // DPoP nonces: one challenge at the token endpoint (authority A), one at API 1; none for duende.
+    for (const at of ['token_endpoint', 'resource']) {
+      if (value(`tokenfetch_nonce_retries_total{client="helseid",at="${at}"}`) !== 1) problems.push(`helseid: nonce retries at ${at} (want 1)`);
+    }
+    if (value('tokenfetch_events_total{client="duende",type="nonce_retry"}') !== 0) problems.push('duende: nonce_retry events (want 0)');
+
+    // No secret and no token in either scrape.
+    const privateJwk = JSON.parse(settings.HELSEID_PRIVATE_JWK);
+    const secrets = {
+      'API2_CLIENT_SECRET': settings.API2_CLIENT_SECRET,
+      ...Object.fromEntries(['d', 'p', 'q', 'dp', 'dq', 'qi'].filter((k) => privateJwk[k]).map((k) => [`private JWK ${k}`, privateJwk[k]])),
+      ...Object.fromEntries([...scenario.authorityA.issuedTokens, ...scenario.authorityB.issuedTokens].map((t, i) => [`access token ${i + 1}`, t])),
+    };
+    if (Object.keys(secrets).length < 4) problems.push(`only ${Object.keys(secrets).length} secrets to look for`);
+    for (const [what, secret] of Object.entries(secrets)) {
+      if (before.text.includes(secret) || after.text.includes(secret)) problems.push(`the scrape contains the ${what}`);
+    }
+
+    child.kill('SIGTERM');
+    await waitFor(/^stopped$/m, 5_000, '"stopped" after SIGTERM');
+    const { code, signal } = await Promise.race([exited, new Promise((r) => setTimeout(() => r({ code: 'no exit within 5 s' }), 5_000))]);
+    if (code !== 0) problems.push(`after SIGTERM: exit ${code ?? signal}: ${tail(stderr)}`);
+  } catch (err) {
+    problems.push(err.message);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
   }
-  return { problems, details: [text] };
+  problems.push(...serverProblems(scenario, calls));
+  return { problems, details };
 }
 
 // ---------------------------------------------------------------------------------------------------
 
-const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, metrics: metricsExample, types };
+const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, metrics, types };
 const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service', 'metrics']);
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(all);
 const verbose = process.env.VERBOSE === '1';

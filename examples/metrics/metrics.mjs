@@ -1,72 +1,199 @@
-// Metrics from tokenfetch's onEvent hook, in Prometheus text format: events by client and type,
-// errors by code, and a histogram of token request durations. Events carry no secret; their
-// cacheKey is high-cardinality, so it is never a label.
+// Prometheus metrics from tokenfetch's `onEvent` hook, next to a ClientRegistry with two named clients:
+//   helseid  API 1 behind a HelseID-style authority: private_key_jwt client assertion + DPoP (nonces handled)
+//   duende   API 2 behind a Duende IdentityServer-style authority: client secret, Bearer token
+// Routes of the node:http server:
+//   GET /metrics         counters and a histogram in the Prometheus text exposition format (0.0.4)
+//   GET /call/<client>   one call to that client's API through tokenfetch: { client, status } (or { client, error })
 //
-//   node examples/metrics/metrics.mjs     (env as in examples/node-service; PORT, default 9464)
-//   curl localhost:9464/call ; curl localhost:9464/metrics
+// Events never carry secrets. Label values are only the client name and fixed sets (event type, TokenError
+// code, nonce retry `at`, store `op`); never an event's `cacheKey` or `url`, which have one value per
+// scope / resource / subject token: a label from them would grow a series per user.
+//
+// Run (see README.md): configured from the environment like the other examples (HELSEID_*, API1_*, API2_*,
+// PORT default 0 = a free port, HOST default 127.0.0.1), or with `--local` against local authorities and
+// APIs (tests/support). SIGTERM / SIGINT stop it.
 import { createServer } from 'node:http';
-import { ClientRegistry } from 'tokenfetch';
+import { ClientRegistry, TokenError } from 'tokenfetch';
 
-const BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+/** Upper bounds in seconds of the token request duration buckets (`+Inf` is added). */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Every `TokenEvent` type: each client's counters start at 0 so that rate() sees the first event. */
+const EVENT_TYPES = ['token_request', 'refresh', 'cache_hit', 'error', 'nonce_retry', 'invalid_token_retry', 'store_hit', 'store_error', 'stale_if_error'];
 
-/** Counters and a histogram fed by `hook(clientName)`; `render()` gives the exposition text. */
-export function tokenMetrics() {
-  const events = new Map(); // `client\ttype` -> count
-  const errors = new Map(); // `client\tcode` -> count
-  const durations = new Map(); // client -> { buckets: number[], sum, count }
-  const bump = (map, key) => map.set(key, (map.get(key) ?? 0) + 1);
-  const hook = (client) => (event) => {
-    bump(events, `${client}\t${event.type}`);
-    if (event.type === 'error' || event.type === 'stale_if_error') bump(errors, `${client}\t${event.code}`);
-    if (typeof event.durationMs === 'number') {
-      const h = durations.get(client) ?? { buckets: BUCKETS_MS.map(() => 0), sum: 0, count: 0 };
-      BUCKETS_MS.forEach((le, i) => { if (event.durationMs <= le) h.buckets[i] += 1; });
-      h.sum += event.durationMs;
-      h.count += 1;
-      durations.set(client, h);
-    }
+const FAMILIES = {
+  tokenfetch_events_total: ['counter', 'tokenfetch events (onEvent) by client and type.'],
+  tokenfetch_errors_total: ['counter', 'Failed token requests by client and TokenError code.'],
+  tokenfetch_nonce_retries_total: ['counter', 'Requests repeated after a DPoP nonce challenge, by client and where (token_endpoint, resource).'],
+  tokenfetch_store_errors_total: ['counter', 'Shared token store failures (bypassed) by client and operation.'],
+  tokenfetch_token_request_duration_seconds: ['histogram', 'Time to get a token from the authority (token_request and refresh, retries included).'],
+};
+
+/** `{a="1",b="2"}`, values escaped as the exposition format wants. */
+function labels(set) {
+  const escape = (v) => String(v).replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+  return `{${Object.entries(set).map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
+}
+
+/** Counters and a histogram fed by `onEvent` hooks; `render()` is the body of GET /metrics. */
+function createMetrics() {
+  const series = new Map(Object.keys(FAMILIES).map((name) => [name, new Map()])); // name -> labels -> value
+  const add = (name, set, by = 1) => {
+    const family = series.get(name);
+    const key = labels(set);
+    family.set(key, (family.get(key) ?? 0) + by);
   };
-  const labels = (pairs) => `{${pairs.map(([k, v]) => `${k}="${String(v).replace(/["\\\n]/g, '_')}"`).join(',')}}`;
-  const render = () => {
-    const lines = ['# HELP tokenfetch_events_total tokenfetch onEvent events.', '# TYPE tokenfetch_events_total counter'];
-    for (const [key, n] of events) { const [client, type] = key.split('\t'); lines.push(`tokenfetch_events_total${labels([['client', client], ['type', type]])} ${n}`); }
-    lines.push('# HELP tokenfetch_errors_total Failed token requests by TokenError code.', '# TYPE tokenfetch_errors_total counter');
-    for (const [key, n] of errors) { const [client, code] = key.split('\t'); lines.push(`tokenfetch_errors_total${labels([['client', client], ['code', code]])} ${n}`); }
-    lines.push('# HELP tokenfetch_token_request_ms Token request durations.', '# TYPE tokenfetch_token_request_ms histogram');
-    for (const [client, h] of durations) {
-      BUCKETS_MS.forEach((le, i) => lines.push(`tokenfetch_token_request_ms_bucket${labels([['client', client], ['le', le]])} ${h.buckets[i]}`));
-      lines.push(`tokenfetch_token_request_ms_bucket${labels([['client', client], ['le', '+Inf']])} ${h.count}`);
-      lines.push(`tokenfetch_token_request_ms_sum${labels([['client', client]])} ${h.sum}`);
-      lines.push(`tokenfetch_token_request_ms_count${labels([['client', client]])} ${h.count}`);
+  const durations = new Map(); // client -> { buckets: cumulative counts per bound, sum, count }
+
+  /** The `onEvent` option of the client named `client`. */
+  function hook(client) {
+    for (const type of EVENT_TYPES) add('tokenfetch_events_total', { client, type }, 0);
+    durations.set(client, { buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 });
+    return (event) => {
+      add('tokenfetch_events_total', { client, type: event.type });
+      switch (event.type) {
+        case 'token_request':
+        case 'refresh': {
+          const seconds = event.durationMs / 1000;
+          const h = durations.get(client);
+          DURATION_BUCKETS.forEach((le, i) => { if (seconds <= le) h.buckets[i] += 1; });
+          h.sum += seconds;
+          h.count += 1;
+          break;
+        }
+        case 'error': add('tokenfetch_errors_total', { client, code: event.code }); break;
+        case 'nonce_retry': add('tokenfetch_nonce_retries_total', { client, at: event.at }); break;
+        case 'store_error': add('tokenfetch_store_errors_total', { client, op: event.op }); break;
+        default: break; // cache_hit, store_hit, ...: counted above
+      }
+    };
+  }
+
+  function render() {
+    const lines = [];
+    for (const [name, [type, help]] of Object.entries(FAMILIES)) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [key, value] of series.get(name)) lines.push(`${name}${key} ${value}`);
+      if (type !== 'histogram') continue;
+      for (const [client, h] of durations) {
+        DURATION_BUCKETS.forEach((le, i) => lines.push(`${name}_bucket${labels({ client, le })} ${h.buckets[i]}`));
+        lines.push(`${name}_bucket${labels({ client, le: '+Inf' })} ${h.count}`);
+        lines.push(`${name}_sum${labels({ client })} ${h.sum}`, `${name}_count${labels({ client })} ${h.count}`);
+      }
     }
     return `${lines.join('\n')}\n`;
-  };
+  }
+
   return { hook, render };
 }
 
-/** The two clients of the seed scenario, each reporting to `metrics`. */
-export function registryFor(env, metrics) {
-  return new ClientRegistry({
-    api1: {
-      issuer: env.HELSEID_ISSUER, tokenEndpoint: env.HELSEID_TOKEN_ENDPOINT, clientId: env.HELSEID_CLIENT_ID,
-      clientAuth: { method: 'private_key_jwt', privateJwk: JSON.parse(env.HELSEID_PRIVATE_JWK) },
-      dpop: true, scope: env.API1_SCOPE, baseUrl: env.API1_URL, onEvent: metrics.hook('api1'),
-    },
-    api2: {
-      tokenEndpoint: env.API2_TOKEN_ENDPOINT, clientId: env.API2_CLIENT_ID,
-      clientAuth: { method: 'client_secret_basic', clientSecret: env.API2_CLIENT_SECRET },
-      scope: env.API2_SCOPE, baseUrl: env.API2_URL, onEvent: metrics.hook('api2'),
-    },
-  });
+// ---------------------------------------------------------------------------------------------------
+// The service: two named clients whose events feed the metrics.
+
+/** With `--local`: start local authorities and APIs and configure from them, as run-examples.mjs does. */
+async function localSettings() {
+  const { startScenario } = await import('../../tests/support/index.mjs');
+  const scenario = await startScenario();
+  const { helseid, duende } = scenario.clients;
+  console.log(`local authorities ${helseid.issuer} ${duende.issuer}, APIs ${scenario.api1.url} ${scenario.api2.url}`);
+  const vars = {
+    HELSEID_ISSUER: helseid.issuer, HELSEID_TOKEN_ENDPOINT: helseid.tokenEndpoint, HELSEID_CLIENT_ID: helseid.clientId,
+    HELSEID_PRIVATE_JWK: JSON.stringify(helseid.privateJwk), API1_URL: scenario.api1.url, API1_SCOPE: 'api1.read', API1_PATH: '/data',
+    API2_ISSUER: duende.issuer, API2_TOKEN_ENDPOINT: duende.tokenEndpoint, API2_CLIENT_ID: duende.clientId,
+    API2_CLIENT_SECRET: duende.clientSecret, API2_URL: scenario.api2.url, API2_SCOPE: 'api2.read', API2_PATH: '/data',
+  };
+  return { vars: { ...process.env, ...vars }, close: () => scenario.close() };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const metrics = tokenMetrics();
-  const registry = registryFor(process.env, metrics);
-  createServer(async (req, res) => {
-    if (req.url === '/metrics') return res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
-    const statuses = await Promise.all(['api1', 'api2'].map(async (name) =>
-      (await registry.fetch(name, process.env[`${name.toUpperCase()}_PATH`] ?? '/')).status));
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(statuses));
-  }).listen(Number(process.env.PORT ?? 9464), '127.0.0.1');
+const local = process.argv.includes('--local') ? await localSettings() : undefined;
+const vars = local?.vars ?? process.env;
+const env = (name) => {
+  if (!vars[name]) throw new Error(`set the environment variable ${name}`);
+  return vars[name];
+};
+/** JSON.parse's error message quotes its input: never let it echo a private key. */
+const privateJwk = (name) => {
+  const json = env(name);
+  try {
+    return JSON.parse(json);
+  } catch {
+    throw new Error(`${name} is not a JSON private JWK`);
+  }
+};
+
+const metrics = createMetrics();
+let apis;
+try {
+  apis = new ClientRegistry({
+    helseid: {
+      profile: 'helseid', // private_key_jwt, DPoP on
+      issuer: env('HELSEID_ISSUER'),
+      ...(vars.HELSEID_TOKEN_ENDPOINT ? { tokenEndpoint: vars.HELSEID_TOKEN_ENDPOINT } : {}),
+      clientId: env('HELSEID_CLIENT_ID'),
+      clientAuth: { method: 'private_key_jwt', privateJwk: privateJwk('HELSEID_PRIVATE_JWK') },
+      scope: env('API1_SCOPE'),
+      baseUrl: env('API1_URL'),
+      onEvent: metrics.hook('helseid'),
+    },
+    duende: {
+      profile: 'duende',
+      ...(vars.API2_ISSUER ? { issuer: vars.API2_ISSUER } : {}),
+      tokenEndpoint: env('API2_TOKEN_ENDPOINT'),
+      clientId: env('API2_CLIENT_ID'),
+      clientAuth: { method: 'client_secret_basic', clientSecret: env('API2_CLIENT_SECRET') },
+      scope: env('API2_SCOPE'),
+      baseUrl: env('API2_URL'),
+      onEvent: metrics.hook('duende'),
+    },
+  });
+} catch (err) {
+  // A TokenError (invalid_config) names the field (clients.helseid.clientAuth...), never a secret.
+  console.error(`configuration: ${err.message}`);
+  process.exit(1);
 }
+const paths = { helseid: vars.API1_PATH ?? '/', duende: vars.API2_PATH ?? '/' };
+
+function send(res, status, body, type = 'application/json') {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(type === 'application/json' ? JSON.stringify(body) : body);
+}
+
+async function handle(req, res) {
+  const path = new URL(req.url ?? '/', 'http://service.local').pathname;
+  if (req.method !== 'GET') return send(res, 405, { error: 'method_not_allowed' });
+  if (path === '/metrics') return send(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
+  const client = path.match(/^\/call\/([a-z]+)$/)?.[1];
+  if (!client || !Object.hasOwn(paths, client)) return send(res, 404, { error: 'not_found' });
+  try {
+    const upstream = await apis.fetch(client, paths[client]);
+    await upstream.arrayBuffer();
+    return send(res, upstream.status < 400 ? 200 : 502, { client, status: upstream.status });
+  } catch (err) {
+    if (!(err instanceof TokenError)) throw err;
+    return send(res, 502, { client, error: err.code }); // also counted: tokenfetch_errors_total{code}
+  }
+}
+
+const server = createServer((req, res) => {
+  handle(req, res).catch((err) => {
+    console.error('request failed:', err);
+    if (!res.headersSent) send(res, 500, { error: 'internal' });
+    else res.end();
+  });
+});
+const host = vars.HOST || '127.0.0.1';
+server.listen(Number(vars.PORT || 0), host, () => {
+  const url = `http://${host}:${server.address().port}`;
+  console.log(`listening on ${url}  (GET ${url}/metrics, GET ${url}/call/helseid, GET ${url}/call/duende)`);
+});
+
+function stop(signal) {
+  console.log(`${signal}: stopping`);
+  server.close(async () => {
+    apis.free();
+    await local?.close();
+    console.log('stopped');
+  });
+  server.closeIdleConnections();
+}
+process.once('SIGTERM', () => stop('SIGTERM'));
+process.once('SIGINT', () => stop('SIGINT'));
