@@ -107,6 +107,7 @@ pub fn interpret(
         return match parse_oauth_error(body) {
             Some(o)
                 if (o.error == "use_dpop_nonce" || o.error == "invalid_dpop_proof")
+                    && (400..=499).contains(&status)
                     && has_dpop_nonce_header
                     && expect.dpop
                     && expect.may_retry_nonce =>
@@ -301,6 +302,17 @@ mod tests {
     fn use_dpop_nonce_with_nonce_header_asks_for_one_retry() {
         let retry = run(400, true, NONCE, DPOP);
         assert_eq!(retry, Ok(TokenOutcome::RetryWithNonce));
+    }
+
+    #[test]
+    fn a_nonce_challenge_outside_4xx_is_no_retry() {
+        // Found by the token_response fuzz target: status 40 (not HTTP) was taken for a challenge.
+        let body = br#"{"error":"use_dpop_nonce"}"#;
+        let expect = Expectation { dpop: true, may_retry_nonce: true };
+        for status in [40, 99, 100, 500, 599] {
+            let outcome = interpret(status, Some("application/json"), true, body, expect);
+            assert!(outcome.is_err(), "{status}: {outcome:?}");
+        }
     }
 
     #[test]
