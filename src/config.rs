@@ -571,7 +571,8 @@ pub fn http_url(field: &str, url: &str) -> Result<String> {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => authority.split(':').next().unwrap_or(""),
     };
-    if host.is_empty() || authority.contains('@') || url.chars().any(char::is_whitespace) {
+    if host.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(TokenError::config(field, "must be an absolute https URL"));
     }
     if !secure && !matches!(host, "localhost" | "::1") && !host.starts_with("127.") {

@@ -55,6 +55,10 @@ fn token_endpoint_must_be_https_except_on_loopback() {
         err(o.clone()),
         "tokenEndpoint: must be an https URL (plain http is allowed only for loopback hosts)"
     );
+    for bad in ["https://as.example/to\u{0}ken", "https://as.example/\u{7f}"] {
+        o["tokenEndpoint"] = json!(bad);
+        assert!(parse(&o).is_err(), "control characters are refused: {bad:?}");
+    }
     for ok in ["http://127.0.0.1:8080/token", "http://localhost/t", "http://[::1]:9/t"] {
         o["tokenEndpoint"] = json!(ok);
         assert!(parse(&o).is_ok(), "{ok}");
