@@ -700,6 +700,15 @@ fn instance(options: &Value, store: &MemStore, seed: u8) -> (StoreClient, Script
     (client, script, clock)
 }
 
+/// Instance A has put "t1" in `store`; returns instance B (nothing cached yet) and its script.
+fn after_a_stored_t1(store: &MemStore) -> (StoreClient, Script) {
+    let (a, script_a, _) = instance(&secret_options(), store, 1);
+    script_a.token("t1", "Bearer", 3600);
+    block_on(a.get_token(&RequestOptions::default())).unwrap();
+    let (b, script_b, _) = instance(&secret_options(), store, 2);
+    (b, script_b)
+}
+
 fn secret_options() -> Value {
     json!({
         "tokenEndpoint": "https://as.example/token", "clientId": "c",
@@ -812,10 +821,7 @@ fn a_failing_store_is_reported_and_bypassed() {
 #[test]
 fn a_store_without_locks_still_shares_tokens() {
     let store = MemStore { without_locks: true, ..Default::default() };
-    let (a, script_a, _) = instance(&secret_options(), &store, 1);
-    let (b, script_b, _) = instance(&secret_options(), &store, 2);
-    script_a.token("t1", "Bearer", 3600);
-    block_on(a.get_token(&RequestOptions::default())).unwrap();
+    let (b, script_b) = after_a_stored_t1(&store);
     assert_eq!(block_on(b.get_token(&RequestOptions::default())).unwrap().access_token, "t1");
     assert_eq!(script_b.sent.borrow().len(), 0);
     assert!(!store.ops.borrow().iter().any(|op| op == "lock" || op == "unlock"));
@@ -824,11 +830,8 @@ fn a_store_without_locks_still_shares_tokens() {
 #[test]
 fn forcing_a_refresh_skips_the_stored_token() {
     let store = MemStore::default();
-    let (a, script_a, _) = instance(&secret_options(), &store, 1);
-    let (b, script_b, _) = instance(&secret_options(), &store, 2);
-    script_a.token("t1", "Bearer", 3600);
+    let (b, script_b) = after_a_stored_t1(&store);
     script_b.token("t2", "Bearer", 3600);
-    block_on(a.get_token(&RequestOptions::default())).unwrap();
     let forced = RequestOptions { force_refresh: true, ..Default::default() };
     assert_eq!(block_on(b.get_token(&forced)).unwrap().access_token, "t2");
     // The new token replaced the old one for everybody.
@@ -909,11 +912,8 @@ fn stale_if_error_serves_an_unexpired_token_when_a_refresh_fails() {
 #[test]
 fn a_token_an_api_rejected_is_not_taken_from_the_store_again() {
     let store = MemStore::default();
-    let (a, script_a, _) = instance(&secret_options(), &store, 1);
-    let (b, script_b, _) = instance(&secret_options(), &store, 2);
-    script_a.token("t1", "Bearer", 3600);
+    let (b, script_b) = after_a_stored_t1(&store);
     script_b.token("t2", "Bearer", 3600);
-    block_on(a.get_token(&RequestOptions::default())).unwrap();
     let www = Some(r#"Bearer error="invalid_token""#);
     let mut api = Api { replies: VecDeque::from([(401, www, None), (200, None, None)]), seen: vec![] };
     assert_eq!(block_on(b.fetch(&mut api, &RequestOptions::default())).unwrap().0, 200);
