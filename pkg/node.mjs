@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import * as glue from './gen/tokenfetch_bg.js';
 import { start } from './init.mjs';
-import { nodeSigner } from './node-signer.cjs';
+import { nodeSigner } from './node-signer.mjs';
 
 start(new WebAssembly.Module(readFileSync(new URL('./gen/tokenfetch_bg.wasm', import.meta.url))));
 glue.__registerNativeSigner(nodeSigner);
