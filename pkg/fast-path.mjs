@@ -1,28 +1,88 @@
-// The cached-token fast path of client.fetch, installed once per loaded glue. With a fresh cached
-// token, a URL input and (for DPoP) a signer that answers at once, the wasm side sends at once and
-// hands back fetch's own Promise (`__fastFetch`); only a 401, or a DPoP-Nonce after a proof, goes
-// back to wasm for the same decisions as the full path (`__continueFetch`). Everything else takes
-// the full path, unchanged.
+// The cached-token fast path of client.fetch, installed once per loaded glue. With a URL input
+// and a plain init, the wasm side only decides the headers (`__fastHeaders`: the cached token and,
+// with DPoP, a proof signed at once) and this file sends: one string crosses the boundary and
+// the caller gets fetch's own Promise. Only a 401, or a DPoP-Nonce after a proof, goes back to
+// wasm for the same decisions as the full path (`__continueFetch`); anything else (a Request, a
+// streamed body, per-call token options, no fresh token) takes the full path, unchanged.
+
+const STANDARD_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 
 /** Install the fast path on the glue's TokenClient and ClientRegistry classes. */
 export function installFastPath(TokenClient, ClientRegistry) {
   const full = TokenClient.prototype.fetch;
   TokenClient.prototype.fetch = function fetch(input, init, req) {
-    const fast = this.__fastFetch(input, init, req);
-    if (fast === undefined) return full.call(this, input, init, req);
-    const [sent, authorization, proofSent] = fast;
-    return sent.then((response) =>
-      (response.status === 401 || (proofSent && response.headers.has('dpop-nonce'))
-        ? this.__continueFetch(response, input, init, authorization)
-        : response));
+    return (req == null && fastFetch(this, input, init)) || full.call(this, input, init, req);
   };
   ClientRegistry.prototype.fetch = function fetch(name, input, init) {
     let client;
     try {
-      client = this.get(name);
+      // One wrapper per name, so the fast path's per-client setup is kept between calls.
+      const clients = (this.__clients ??= new Map());
+      client = clients.get(name);
+      if (client === undefined) clients.set(name, (client = this.get(name)));
     } catch (e) {
       return Promise.reject(e);
     }
     return client.fetch(input, init);
   };
+}
+
+/** Send `input` with the cached token's headers; `undefined` when the full path must run. */
+function fastFetch(client, input, init) {
+  if (typeof input !== 'string' && !(input instanceof URL)) return undefined;
+  let method = 'GET';
+  if (init != null) {
+    if (typeof init !== 'object' || isStream(init.body)) return undefined;
+    if (init.method !== undefined) {
+      if (typeof init.method !== 'string') return undefined;
+      const upper = init.method.toUpperCase();
+      method = STANDARD_METHODS.has(upper) ? upper : init.method;
+    }
+  }
+  const [custom, base] = (client.__fastSetupDone ??= client.__fastSetup());
+  let url;
+  try {
+    url = new URL(input, base).href;
+  } catch {
+    return undefined; // the full path reports the error
+  }
+  const headers = client.__fastHeaders(method, url);
+  if (headers === undefined) return undefined;
+  const cut = headers.indexOf('\n');
+  const authorization = cut < 0 ? headers : headers.slice(0, cut);
+  const proof = cut < 0 ? undefined : headers.slice(cut + 1);
+  const attempt = { ...init, headers: withAuth(init?.headers, authorization, proof) };
+  let sent;
+  try {
+    sent = Promise.resolve((custom ?? globalThis.fetch).call(globalThis, url, attempt));
+  } catch (e) {
+    sent = Promise.reject(e);
+  }
+  return sent.then((response) =>
+    (response.status === 401 || (proof !== undefined && response.headers.has('dpop-nonce'))
+      ? client.__continueFetch(response, input, init, authorization)
+      : response));
+}
+
+/**
+ * The caller's headers as a plain record (fetch converts a record faster than a Headers
+ * instance), without their own Authorization/DPoP, with ours set.
+ */
+function withAuth(given, authorization, proof) {
+  const headers = {};
+  if (given != null) {
+    const pairs = given instanceof Headers || Array.isArray(given) ? new Headers(given) : Object.entries(given);
+    for (const [name, value] of pairs) {
+      const lower = name.toLowerCase();
+      if (lower !== 'authorization' && lower !== 'dpop') headers[name] = value;
+    }
+  }
+  headers.authorization = authorization;
+  if (proof !== undefined) headers.dpop = proof;
+  return headers;
+}
+
+/** A ReadableStream body is sent once, so it needs the full path's cloneable Request. */
+function isStream(body) {
+  return body != null && typeof body === 'object' && typeof body.getReader === 'function';
 }

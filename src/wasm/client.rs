@@ -20,6 +20,8 @@ type Engine = crate::TokenClient<JsTransport, JsEnv, JsStore>;
 pub struct JsTokenClient {
     engine: Engine,
     fetcher: Fetcher,
+    /// The last Bearer `Authorization` the fast path handed out, as Rust and as JS string.
+    last_bearer: std::rc::Rc<std::cell::RefCell<Option<(String, JsValue)>>>,
 }
 
 /// `{ accessToken, tokenType, expiresAt, scope? }`.
@@ -56,7 +58,7 @@ impl JsTokenClient {
         let on_event = optional_function(options, "onEvent")?;
         let store = JsStore::from_options(options, config.timeout_ms)?;
         let engine = Engine::with_store(config, transport, JsEnv { on_event }, store)?;
-        Ok(JsTokenClient { engine, fetcher })
+        Ok(JsTokenClient { engine, fetcher, last_bearer: Default::default() })
     }
 
     /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
@@ -82,35 +84,37 @@ impl JsTokenClient {
         })
     }
 
-    /// The fast path of `fetch` (installed by the package entries): with a fresh cached token, a
-    /// URL input and (with DPoP) a signer that answers at once, send now and return `[fetch's
-    /// Promise, the Authorization sent, whether a DPoP proof went]`, with no Rust future in
-    /// between; `undefined` when the full path must run. A 401, or a `DPoP-Nonce` after a proof,
-    /// goes to `__continueFetch` with that Authorization.
-    #[wasm_bindgen(js_name = __fastFetch)]
-    pub fn fast_fetch(&self, input: JsValue, init: JsValue, req: JsValue) -> JsValue {
-        if !req.is_undefined() && !req.is_null() {
-            return JsValue::UNDEFINED;
+    /// The fast path of `fetch` (pkg/fast-path.mjs sends the request itself): with a fresh cached
+    /// token and (with DPoP) a signer that answers at once, the headers for a `method` request to
+    /// the absolute `url`: `"<Authorization>"`, or `"<Authorization>\n<DPoP proof>"` (neither
+    /// value can hold a line break); `undefined` when the full path must run. One string crosses
+    /// the boundary, and a Bearer value the JS side already holds is handed back, not copied.
+    #[wasm_bindgen(js_name = __fastHeaders)]
+    pub fn fast_headers(&self, method: &str, url: &str) -> Option<JsValue> {
+        let (authorization, proof) = self.engine.cached_headers(method, url)?;
+        if let Some(proof) = proof {
+            return Some(JsValue::from_str(&format!("{authorization}\n{proof}")));
         }
-        // Requests and streamed bodies are sent as Requests: the full path clones those per attempt.
-        if input.has_type::<Request>() || (init.is_object() && is_stream(&get(&init, "body"))) {
-            return JsValue::UNDEFINED;
+        let mut last = self.last_bearer.borrow_mut();
+        match &*last {
+            Some((sent, value)) if *sent == authorization => Some(value.clone()),
+            _ => {
+                let value = JsValue::from_str(&authorization);
+                *last = Some((authorization, value.clone()));
+                Some(value)
+            }
         }
-        let Ok(call) = self.call(&input, &init) else {
-            return JsValue::UNDEFINED; // the full path reports the error
-        };
-        let Some((authorization, proof)) = self.engine.cached_headers(&call.method, &call.url) else {
-            return JsValue::UNDEFINED;
-        };
-        let sent = match call.start(&authorization, proof.as_deref()) {
-            Some(Ok(promise)) => promise,
-            Some(Err(e)) => Promise::reject(&e),
-            None => return JsValue::UNDEFINED,
-        };
-        js_sys::Array::of3(&sent, &JsValue::from(authorization), &JsValue::from(proof.is_some())).into()
     }
 
-    /// After `__fastFetch`'s request got a 401: the same decisions as `fetch` from there (a new
+    /// What the fast path needs once per client: `[the fetch option or undefined, baseUrl or
+    /// undefined]`.
+    #[wasm_bindgen(js_name = __fastSetup)]
+    pub fn fast_setup(&self) -> js_sys::Array {
+        let base = self.engine.config().base_url.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
+        js_sys::Array::of2(&self.fetcher.custom().map_or(JsValue::UNDEFINED, JsValue::from), &base)
+    }
+
+    /// After the fast path's request got a 401: the same decisions as `fetch` from there (a new
     /// token and one retry on `invalid_token`).
     #[wasm_bindgen(js_name = __continueFetch)]
     pub fn continue_fetch(

@@ -124,6 +124,11 @@ impl Fetcher {
         Fetcher { custom }
     }
 
+    /// The caller's `fetch` option, if any.
+    pub fn custom(&self) -> Option<&Function> {
+        self.custom.as_ref()
+    }
+
     /// Call fetch with `request`; resolves to the Response or rejects with the host's error.
     pub async fn call(&self, request: &Request) -> Result<Response, JsValue> {
         self.call_with(request, None).await
@@ -345,18 +350,6 @@ impl JsApiCall {
     ) -> Result<Response, JsValue> {
         let attempt = parts_init(init, auth, proof)?;
         self.fetcher.call_with(url, Some(&attempt)).await
-    }
-
-    /// The fast path: send a URL-and-init call with `authorization` now, without awaiting; `None`
-    /// when the call is a Request (the engine's path handles those).
-    pub fn start(&self, authorization: &str, proof: Option<&str>) -> Option<Result<Promise, JsValue>> {
-        let Outgoing::Parts { url, init } = &self.outgoing else {
-            return None;
-        };
-        Some(
-            parts_init(init.as_ref(), authorization, proof)
-                .and_then(|attempt| self.fetcher.start(url, Some(&attempt))),
-        )
     }
 }
 

@@ -1,0 +1,135 @@
+// client.fetch with a fresh cached token (pkg/fast-path.mjs): wasm decides the headers, JS sends.
+// The requests must be the full path's, against the scenario's real authorities and the APIs
+// that check tokens and DPoP proofs with jose.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ClientRegistry, TokenClient, TokenError } from 'tokenfetch';
+import { startScenario } from '../support/index.mjs';
+import { duendeOptions, helseidOptions, recordingFetch, scanScenario, secrets, sha256url } from './helpers.mjs';
+
+let s;
+before(async () => { s = scanScenario(await startScenario({ nonceRotateEvery: 2 })); });
+after(async () => { await s?.close(); });
+
+/** Count the calls on `client` that the fast path answered (the rest took the full path). */
+function countFast(client) {
+  const counts = { fast: 0 };
+  const headers = client.__fastHeaders;
+  client.__fastHeaders = function (...args) {
+    const answer = headers.apply(this, args);
+    if (answer !== undefined) counts.fast += 1;
+    return answer;
+  };
+  return counts;
+}
+
+const claims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url'));
+
+test('Bearer: the caller\'s headers in every form are kept, their Authorization is replaced', async () => {
+  const { fetch, calls } = recordingFetch();
+  const client = new TokenClient(duendeOptions(s, 'post', { fetch }));
+  assert.equal((await client.fetch('/data')).status, 200); // the full path fetches the token
+  const counts = countFast(client);
+  const token = (await client.getToken()).accessToken;
+  const forms = [
+    { 'content-type': 'text/plain', Authorization: 'Bearer not-ours' },
+    new Headers({ 'content-type': 'text/plain', authorization: 'Bearer not-ours' }),
+    [['content-type', 'text/plain'], ['AUTHORIZATION', 'Bearer not-ours']],
+  ];
+  for (const headers of forms) {
+    const response = await client.fetch(new URL('/echo', s.api2.url), { method: 'post', headers, body: 'hi' });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { api: 'api2', body: 'hi', contentType: 'text/plain' });
+    const sent = calls.at(-1);
+    assert.equal(sent.method, 'POST');
+    assert.equal(sent.url, `${s.api2.url}/echo`);
+    assert.equal(sent.headers.get('authorization'), `Bearer ${token}`);
+  }
+  assert.equal(counts.fast, forms.length);
+});
+
+test('DPoP: a fresh proof per request for the normalized method and URL; nonce rotations are followed', async () => {
+  const { fetch, calls } = recordingFetch();
+  const client = new TokenClient(helseidOptions(s, { fetch }));
+  assert.equal((await client.fetch('/data')).status, 200);
+  const counts = countFast(client);
+  const token = (await client.getToken()).accessToken;
+  const start = calls.length;
+  const okBefore = s.api1.counters.ok;
+  for (let i = 0; i < 6; i++) {
+    const response = await client.fetch('/echo?x=1', { method: 'post', body: `n${i}` });
+    assert.equal(response.status, 200, `request ${i}`);
+    assert.equal((await response.json()).body, `n${i}`);
+  }
+  assert.equal(s.api1.counters.ok - okBefore, 6);
+  assert.equal(counts.fast, 6);
+  const proofs = calls.slice(start).map((c) => c.headers.get('dpop'));
+  assert.equal(proofs.length, 6, 'no retries: a nonce rotated in a 200 reply was taken up from that reply');
+  assert.ok(new Set(proofs.map((p) => claims(p).nonce)).size >= 3, 'the rotated nonces were sent');
+  assert.equal(new Set(proofs.map((p) => claims(p).jti)).size, proofs.length, 'every proof has its own jti');
+  for (const p of proofs) {
+    const { htm, htu, ath } = claims(p);
+    assert.deepEqual({ htm, htu, ath }, { htm: 'POST', htu: `${s.api1.url}/echo`, ath: sha256url(token) });
+  }
+});
+
+test('a token the API rejects goes back to the engine: one new token, one retry', async () => {
+  const client = new TokenClient(duendeOptions(s, 'post'));
+  assert.equal((await client.fetch('/data')).status, 200);
+  const counts = countFast(client);
+  const first = (await client.getToken()).accessToken;
+  s.api2.revokeCurrentTokens();
+  assert.equal((await client.fetch('/data')).status, 200);
+  assert.equal(counts.fast, 1, 'the first attempt went by the fast path');
+  assert.notEqual((await client.getToken()).accessToken, first);
+  assert.equal(client.inspect().tokenRequests, 2);
+});
+
+test('fetch failures: a throwing fetch option rejects (never throws); globalThis.fetch is read per call', async () => {
+  let armed = false;
+  const client = new TokenClient(duendeOptions(s, 'post', {
+    fetch: (input, init) => {
+      if (armed) throw new Error('custom fetch failed');
+      return globalThis.fetch(input, init);
+    },
+  }));
+  await client.getToken();
+  armed = true;
+  const pending = client.fetch('/data');
+  await assert.rejects(pending, /custom fetch failed/);
+
+  const plain = new TokenClient(duendeOptions(s, 'post'));
+  assert.equal((await plain.fetch('/data')).status, 200);
+  const real = globalThis.fetch;
+  let seen = 0;
+  globalThis.fetch = (input, init) => { seen += 1; return real(input, init); };
+  try {
+    assert.equal((await plain.fetch('/data')).status, 200);
+  } finally {
+    globalThis.fetch = real;
+  }
+  assert.equal(seen, 1);
+});
+
+test('inputs the fast path does not take keep the full path\'s errors and behaviour', async () => {
+  const client = new TokenClient(duendeOptions(s, 'post', { baseUrl: undefined }));
+  await client.getToken();
+  const counts = countFast(client);
+  await assert.rejects(client.fetch('/data'), (e) => e instanceof TokenError && e.code === 'invalid_argument');
+  await assert.rejects(client.fetch('http://[::1'), (e) => e instanceof TokenError && e.code === 'invalid_argument');
+  const viaRequest = await client.fetch(new Request(`${s.api2.url}/echo`, { method: 'POST', body: 'req' }));
+  assert.equal((await viaRequest.json()).body, 'req');
+  const stream = new Blob(['streamed']).stream();
+  const streamed = await client.fetch(`${s.api2.url}/echo`, { method: 'POST', body: stream, duplex: 'half' });
+  assert.equal((await streamed.json()).body, 'streamed');
+  assert.equal(counts.fast, 0);
+});
+
+test('ClientRegistry.fetch takes the fast path on repeated calls; an unknown name rejects', async () => {
+  const registry = new ClientRegistry({ api2: duendeOptions(s, 'post') });
+  for (let i = 0; i < 3; i++) assert.equal((await registry.fetch('api2', '/data')).status, 200);
+  assert.equal(registry.get('api2').inspect().tokenRequests, 1);
+  const pending = registry.fetch('nope', '/data');
+  await assert.rejects(pending, (e) => e instanceof TokenError && e.code === 'invalid_argument');
+  secrets.check(await pending.catch((e) => e), 'the unknown-name error');
+});
