@@ -1,5 +1,5 @@
 // The public surface, the same for every ESM entry.
-export { TokenError } from './error.mjs';
+export { TokenError, kvStore, denoKvStore, redisStore } from './gen/runtime.mjs';
 export {
   TokenClient,
   ClientRegistry,
@@ -9,4 +9,3 @@ export {
   jwkThumbprint,
   helseIdAuthorization,
 } from './gen/tokenfetch_bg.js';
-export { kvStore, denoKvStore, redisStore } from './stores.mjs';

@@ -1,8 +1,7 @@
 // Node (ESM) and Bun: compile the one wasm module synchronously, so `import` needs no init call.
 import { readFileSync } from 'node:fs';
 import * as glue from './gen/tokenfetch_bg.js';
-import { start } from './init.mjs';
-import { nodeSigner } from './node-signer.mjs';
+import { nodeSigner, start } from './gen/runtime.mjs';
 
 start(new WebAssembly.Module(readFileSync(new URL('./gen/tokenfetch_bg.wasm', import.meta.url))));
 glue.__registerNativeSigner(nodeSigner);

@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 bash scripts/build.sh >/dev/null
-exec node bench/bench.mjs "$@"
+exec node --expose-gc bench/bench.mjs "$@"

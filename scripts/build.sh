@@ -41,6 +41,8 @@ node_modules/.bin/wasm-opt -Os --strip-debug --strip-producers \
 # Minified (names of exports kept): the glue ships in every install and bundle.
 node_modules/.bin/esbuild --minify --format=esm --log-level=warning \
   "$tmp/esm/tokenfetch_bg.js" --outfile="$out/tokenfetch_bg.js"
+# The package's own JS (js/) as one minified module beside the glue.
+node scripts/bundle-runtime.mjs
 rm -f "$out/tokenfetch_node.cjs"
 printf 'build: pkg/gen/tokenfetch_bg.wasm %s bytes (gzip %s)\n' \
   "$(wc -c < "$out/tokenfetch_bg.wasm")" "$(gzip -9c "$out/tokenfetch_bg.wasm" | wc -c)"
