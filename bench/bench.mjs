@@ -18,6 +18,8 @@ import * as glue from '../pkg/gen/tokenfetch_bg.js';
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const ROUNDS = QUICK ? 3 : 7;
+// Loopback fetches vary more between slices than signing does: more rounds for those tables.
+const FETCH_ROUNDS = QUICK ? 5 : 15;
 const SLICE_MS = QUICK ? 150 : 300;
 const root = new URL('../', import.meta.url);
 
@@ -27,16 +29,18 @@ const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).to
 /**
  * Run every contestant for SLICE_MS per round, round-robin, the starting contestant rotated each
  * round; a warm-up first cycles all of them together (fetch and signing take about a second to
- * reach full speed). Returns name -> median ops/s.
+ * reach full speed). Returns name -> ops/s per round (round i of every contestant ran within the
+ * same stretch of time, so ratios are taken round by round).
  */
-async function race(contestants, warmupMs = QUICK ? 500 : 1500) {
+async function race(contestants, warmupMs = QUICK ? 500 : 1500, rounds = ROUNDS) {
   const entries = Object.entries(contestants);
   const samples = Object.fromEntries(entries.map(([k]) => [k, []]));
   const warmEnd = performance.now() + warmupMs;
   while (performance.now() < warmEnd) for (const [, f] of entries) await f();
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (let j = 0; j < entries.length; j++) {
       const [name, f] = entries[(round + j) % entries.length];
+      globalThis.gc?.(); // no contestant pays for the garbage of the one before
       const start = performance.now();
       let n = 0;
       while (performance.now() - start < SLICE_MS) {
@@ -46,13 +50,20 @@ async function race(contestants, warmupMs = QUICK ? 500 : 1500) {
       samples[name].push(n / ((performance.now() - start) / 1000));
     }
   }
-  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  return samples;
 }
 
-/** A table: rows [name, ops/s], ratios to `peer` and `floor` rows. */
-function table(title, results, { peer, floor, unit = 'ops/s' }) {
-  const rows = Object.entries(results).map(([name, v]) => ({
-    name, v, peer: peer ? v / results[peer] : null, floor: floor ? v / results[floor] : null,
+/**
+ * The median over rounds of `samples[name][i] / samples[other][i]`: a ratio from runs made side
+ * by side, which the machine's load drifting across a run moves far less than a ratio of medians.
+ */
+const pairedRatio = (samples, name, other) => median(samples[name].map((v, i) => v / samples[other][i]));
+
+/** A table: rows [name, median ops/s], paired ratios to the `peer` and `floor` rows. */
+function table(title, samples, { peer, floor, unit = 'ops/s' }) {
+  const rows = Object.entries(samples).map(([name, v]) => ({
+    name, v: median(v), peer: peer ? pairedRatio(samples, name, peer) : null,
+    floor: floor ? pairedRatio(samples, name, floor) : null,
   }));
   const w = Math.max(...rows.map((r) => r.name.length), 10);
   const lines = [`${title}`, `${'contestant'.padEnd(w)}  ${unit.padStart(10)}  ${'vs peer'.padStart(8)}  ${'vs floor'.padStart(8)}`];
@@ -107,12 +118,14 @@ for (const alg of ALGS) {
   });
   const contestants = { [`${alg} tokenfetch`]: () => client.createDpopProof('GET', url, { accessToken }) };
   if (!alg.startsWith('ES')) contestants[`${alg} npm dpop`] = () => dpop.generateProof(pair, url, 'GET', undefined, accessToken);
-  Object.assign(perAlg, await race(contestants));
+  const samples = await race(contestants);
+  for (const [name, v] of Object.entries(samples)) perAlg[name] = median(v);
+  if (samples[`${alg} npm dpop`]) perAlg[`${alg} ratio`] = pairedRatio(samples, `${alg} tokenfetch`, `${alg} npm dpop`);
 }
 const perAlgLines = ['DPoP proofs per second by algorithm (tokenfetch vs npm dpop)'];
 for (const alg of ALGS) {
   const [t, p] = [perAlg[`${alg} tokenfetch`], perAlg[`${alg} npm dpop`]];
-  const peerText = p ? `dpop ${Math.round(p).toLocaleString('en').padStart(7)}/s   ${(t / p).toFixed(2)}x` : 'dpop: not supported';
+  const peerText = p ? `dpop ${Math.round(p).toLocaleString('en').padStart(7)}/s   ${perAlg[`${alg} ratio`].toFixed(2)}x` : 'dpop: not supported';
   perAlgLines.push(`${alg.padEnd(6)} tokenfetch ${Math.round(t).toLocaleString('en').padStart(7)}/s   ${peerText}`);
 }
 const perAlgText = perAlgLines.join('\n');
@@ -179,9 +192,9 @@ async function fetchRace(concurrency) {
     'tokenfetch DPoP': run(() => dpopFetcher.fetch(`${base}/api`)),
     'oauth4webapi + DPoP (peer)': run(() => oauth.protectedResourceRequest('DPoP-token-2', 'GET', new URL(`${base}/api`),
       new Headers(), null, { DPoP: peerDpop, [oauth.allowInsecureRequests]: true })),
-  }, concurrency === 1 ? (QUICK ? 1500 : 4000) : undefined);
+  }, concurrency === 1 ? (QUICK ? 1500 : 4000) : undefined, FETCH_ROUNDS);
   // ops/s counted batches; report requests/s.
-  return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v * concurrency]));
+  return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((x) => x * concurrency)]));
 }
 const fetch1 = table('Cached-token fetch, requests per second (1 in flight)', await fetchRace(1),
   { peer: 'oauth4webapi + DPoP (peer)', floor: 'raw fetch (floor)', unit: 'req/s' });
@@ -266,7 +279,7 @@ const sizeText = `Package size (${shipped.length} .wasm/.js/.mjs/.cjs files in p
 const version = (name) => JSON.parse(readFileSync(new URL(`node_modules/${name}/package.json`, root))).version;
 const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}; ` +
   `Node ${process.version}; dpop ${version('dpop')}, jose ${version('jose')}, oauth4webapi ${version('oauth4webapi')}; ` +
-  `${ROUNDS} rounds x ${SLICE_MS} ms per contestant, interleaved, medians`;
+  `${ROUNDS} rounds (fetch tables ${FETCH_ROUNDS}) x ${SLICE_MS} ms per contestant, interleaved, medians`;
 const report = [machine, proofTable.text, perAlgText, assertionTable.text, fetch1.text, fetch16.text, coldText, memText, oboText, coldStartText, sizeText].join('\n\n');
 console.log(report);
 

@@ -93,7 +93,28 @@ enum DpopState {
 /// After an API response: hand it back, or send again with this token.
 enum Next<R> {
     Done(R),
-    Retry(CachedToken),
+    Retry(SentToken),
+}
+
+/// What a call to an API is sent with: the token's type and value (its times stay in the cache).
+struct SentToken {
+    token_type: TokenType,
+    access_token: String,
+}
+
+impl From<CachedToken> for SentToken {
+    fn from(token: CachedToken) -> Self {
+        SentToken { token_type: token.token_type, access_token: token.access_token }
+    }
+}
+
+impl SentToken {
+    /// The token from an `Authorization` value this engine made (`"<type> <token>"`).
+    fn from_authorization(authorization: &str) -> Self {
+        let (scheme, token) = authorization.split_once(' ').unwrap_or(("Bearer", authorization));
+        let token_type = if scheme == "DPoP" { TokenType::DPoP } else { TokenType::Bearer };
+        SentToken { token_type, access_token: token.to_owned() }
+    }
 }
 
 /// A resolved request: the cache key and what to ask for.
@@ -239,7 +260,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     ) -> Result<C::Response, C::Error> {
         let target = self.target(options)?;
         let token = self.token_for(&target, options.force_refresh, None).await?;
-        self.send(call, &target, token, RetryBudget::default()).await
+        self.send(call, &target, token.into(), RetryBudget::default()).await
     }
 
     /// The fast path of a plain `fetch` (no per-call options): the `Authorization` value of a
@@ -288,15 +309,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         response: C::Response,
     ) -> Result<C::Response, C::Error> {
         let target = self.target(&RequestOptions::default())?;
-        let (scheme, sent) = authorization.split_once(' ').unwrap_or(("Bearer", authorization));
-        let token_type = if scheme == "DPoP" { TokenType::DPoP } else { TokenType::Bearer };
-        let token = CachedToken {
-            access_token: sent.to_owned(),
-            token_type,
-            expires_at_ms: 0,
-            refresh_at_ms: 0,
-            scope: None,
-        };
+        let token = SentToken::from_authorization(authorization);
         let mut budget = RetryBudget::default();
         match self.decide(call, &target, token, response, &mut budget).await? {
             Next::Done(response) => Ok(response),
@@ -317,7 +330,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         &self,
         call: &mut C,
         target: &Rc<Target>,
-        mut token: CachedToken,
+        mut token: SentToken,
         mut budget: RetryBudget,
     ) -> Result<C::Response, C::Error> {
         loop {
@@ -350,7 +363,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         &self,
         call: &C,
         target: &Rc<Target>,
-        mut token: CachedToken,
+        mut token: SentToken,
         response: C::Response,
         budget: &mut RetryBudget,
     ) -> Result<Next<C::Response>, C::Error> {
@@ -371,7 +384,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
                 .event(Event::NonceRetry { at: "resource", url: crate::dpop::htu(call.url()).to_owned() }),
             ApiDecision::RetryWithNewToken => {
                 let rejected = std::mem::take(&mut token.access_token);
-                token = self.renew(call.url(), target, rejected).await?;
+                token = self.renew(call.url(), target, rejected).await?.into();
             }
         }
         Ok(Next::Retry(token))
