@@ -1,7 +1,7 @@
 // Browsers and bundlers: fetch and compile the wasm with top-level await (serve .wasm as application/wasm).
-import { start } from './gen/runtime.mjs';
+import runtime from './gen/runtime.mjs';
 
 const url = new URL('./gen/tokenfetch_bg.wasm', import.meta.url);
-start(await WebAssembly.compileStreaming(fetch(url)));
+runtime.start(await WebAssembly.compileStreaming(fetch(url)));
 
-export * from './api.mjs';
+export * from './gen/runtime.mjs';

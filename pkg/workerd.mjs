@@ -1,7 +1,7 @@
 // Cloudflare Workers (workerd): wrangler and miniflare turn a .wasm import into a WebAssembly.Module.
 import module from './gen/tokenfetch_bg.wasm';
-import { start } from './gen/runtime.mjs';
+import runtime from './gen/runtime.mjs';
 
-start(module);
+runtime.start(module);
 
-export * from './api.mjs';
+export * from './gen/runtime.mjs';
