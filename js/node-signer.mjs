@@ -6,12 +6,16 @@
 let crypto;
 const keys = new Map();
 
-/** (keyId, alg, privateJwkJson, data) => signature bytes; ECDSA in IEEE P1363 (R || S) form. */
-export function nodeSigner(id, alg, jwk, data) {
+/**
+ * (keyId, alg, data, privateJwkJson?) => signature bytes; ECDSA in IEEE P1363 (R || S) form. The
+ * JWK comes with a key's first signature only, and is kept as a KeyObject by id.
+ */
+export function nodeSigner(id, alg, data, jwk) {
   crypto ??= process.getBuiltinModule('node:crypto');
   const { createPrivateKey, sign, constants } = crypto;
   let key = keys.get(id);
   if (key === undefined) {
+    if (jwk === undefined) throw new Error(`node signer: no key ${id}`);
     key = createPrivateKey({ key: JSON.parse(jwk), format: 'jwk' });
     keys.set(id, key);
   }

@@ -485,7 +485,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
 impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     fn jti(&self) -> String {
         let mut bytes = [0u8; 16];
-        self.env.fill_random(&mut bytes);
+        self.env.fill_unique(&mut bytes);
         b64url(bytes)
     }
 

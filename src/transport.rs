@@ -49,6 +49,12 @@ pub trait Env {
     fn now_ms(&self) -> u64;
     /// Fill `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]);
+    /// Fill `buf` with random bytes that must never repeat but are not secret once used: JWT IDs
+    /// (`jti`) of proofs and assertions. A host may serve them from a buffer it fills in larger
+    /// batches. The default is [`Env::fill_random`].
+    fn fill_unique(&self, buf: &mut [u8]) {
+        self.fill_random(buf);
+    }
     /// Report an event to the host's hook (`onEvent`). The default drops it.
     fn event(&self, event: crate::event::Event) {
         let _ = event;

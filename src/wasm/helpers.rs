@@ -17,7 +17,7 @@ use crate::{Env, TokenError};
 
 fn jti() -> String {
     let mut bytes = [0u8; 16];
-    JsEnv::default().fill_random(&mut bytes);
+    JsEnv::default().fill_unique(&mut bytes);
     b64url(bytes)
 }
 

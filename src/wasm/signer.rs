@@ -22,6 +22,8 @@ thread_local! {
     static PUBLIC_KEYS: js_sys::Map = js_sys::Map::new();
     static NEXT_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static NATIVE: RefCell<Option<Function>> = const { RefCell::new(None) };
+    /// Key ids the native signer holds (it keeps each key after the first call).
+    static NATIVE_KEYS: js_sys::Set = js_sys::Set::new(&JsValue::UNDEFINED);
     static PREFERENCE: std::cell::Cell<Preference> = const { std::cell::Cell::new(Preference::Auto) };
 }
 
@@ -38,10 +40,25 @@ enum Preference {
 }
 
 /// Called by the Node and Bun entries with a synchronous signer over node:crypto:
-/// `(keyId, alg, privateJwkJson, data: Uint8Array) => Uint8Array` (ECDSA in IEEE P1363 form).
+/// `(keyId, alg, data: Uint8Array, privateJwkJson?) => Uint8Array` (ECDSA in IEEE P1363 form).
+/// The JWK comes with a key's first signature only; the signer keeps the key by id.
 #[wasm_bindgen(js_name = __registerNativeSigner)]
 pub fn register_native_signer(signer: Function) {
     NATIVE.with(|n| *n.borrow_mut() = Some(signer));
+    NATIVE_KEYS.with(js_sys::Set::clear);
+}
+
+/// Call the native signer; the private JWK crosses to the host until the signer has the key
+/// (once per key, not once per signature).
+fn call_native(signer: &Function, key: HostKey<'_>, jwk: &str, input: &[u8]) -> Result<JsValue, JsValue> {
+    let id = JsValue::from_str(key.id);
+    let (alg, data) = (JsValue::from_str(key.alg.as_str()), Uint8Array::from(input));
+    if NATIVE_KEYS.with(|k| k.has(&id)) {
+        return signer.call3(&JsValue::UNDEFINED, &id, &alg, &data);
+    }
+    let signed = signer.call4(&JsValue::UNDEFINED, &id, &alg, &data, &JsValue::from_str(jwk))?;
+    NATIVE_KEYS.with(|k| k.add(&id));
+    Ok(signed)
 }
 
 /// For benchmarks and diagnosis: `"auto"` (default), `"wasm"` (p256 in wasm for ES256 JWKs) or
@@ -72,10 +89,8 @@ pub fn prefers_host() -> bool {
 async fn sign_native(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> {
     let jwk = key.private_jwk?;
     let signer = NATIVE.with(|n| n.borrow().clone())?;
-    let args: [JsValue; 4] =
-        [key.id.into(), key.alg.as_str().into(), jwk.into(), Uint8Array::from(input).into()];
     let fail = |e: JsValue| host_error(&format!("node:crypto could not sign with {}", key.alg.as_str()), &e);
-    let result = match signer.apply(&JsValue::UNDEFINED, &args.iter().collect::<Array>()) {
+    let result = match call_native(&signer, key, jwk, input) {
         Ok(value) => match value.dyn_into::<Promise>() {
             Ok(promise) => JsFuture::from(promise).await,
             Err(bytes) => Ok(bytes),
@@ -90,9 +105,7 @@ async fn sign_native(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> 
 pub fn sign_now(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> {
     let jwk = key.private_jwk?;
     let signer = NATIVE.with(|n| n.borrow().clone())?;
-    let args: [JsValue; 4] =
-        [key.id.into(), key.alg.as_str().into(), jwk.into(), Uint8Array::from(input).into()];
-    match signer.apply(&JsValue::UNDEFINED, &args.iter().collect::<Array>()) {
+    match call_native(&signer, key, jwk, input) {
         Ok(value) if value.has_type::<Promise>() => None,
         Ok(signature) => Some(Ok(Uint8Array::new(&signature).to_vec())),
         Err(e) => Some(Err(host_error(&format!("node:crypto could not sign with {}", key.alg.as_str()), &e))),

@@ -202,7 +202,8 @@ async fn token_request_goes_through_global_fetch_looked_up_at_call_time() {
     assert_eq!(string(call, "url").as_deref(), Some(TOKEN_URL));
     assert_eq!(string(call, "method").as_deref(), Some("POST"));
     assert_eq!(string(call, "redirect").as_deref(), Some("manual"));
-    assert!(get(call, "isRequest").is_truthy(), "fetch was not given a Request");
+    // fetch(url, init): a Request would make fetch copy its body once more.
+    assert!(!get(call, "isRequest").is_truthy(), "a token request goes as fetch(url, init)");
     assert!(get(call, "thisIsGlobal").is_truthy(), "fetch was not called with this = globalThis");
     assert_eq!(string(call, "headers.content-type").as_deref(), Some("application/x-www-form-urlencoded"));
     assert_eq!(string(call, "headers.accept").as_deref(), Some("application/json"));
@@ -333,6 +334,22 @@ fn js_env_randomness_differs_between_calls() {
     assert_ne!(a, [0u8; 32]);
     assert_ne!(b, [0u8; 32]);
     assert_ne!(a, b);
+}
+
+#[wasm_bindgen_test]
+fn js_env_unique_bytes_never_repeat_across_pool_refills() {
+    // 200 JWT IDs of 16 bytes: more than three refills of the 1 KiB pool.
+    let env = JsEnv::default();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..200 {
+        let mut id = [0u8; 16];
+        env.fill_unique(&mut id);
+        assert_ne!(id, [0u8; 16]);
+        assert!(seen.insert(id), "a JWT ID repeated");
+    }
+    let mut large = [0u8; 512];
+    env.fill_unique(&mut large); // larger than a quarter of the pool: straight from the host
+    assert!(large.iter().filter(|b| **b == 0).count() < 16);
 }
 
 fn jwt_payload(jwt: &str) -> serde_json::Value {
