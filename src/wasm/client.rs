@@ -84,7 +84,7 @@ impl JsTokenClient {
         })
     }
 
-    /// The fast path of `fetch` (pkg/fast-path.mjs sends the request itself): with a fresh cached
+    /// The fast path of `fetch` (js/fast-path.mjs sends the request itself): with a fresh cached
     /// token and (with DPoP) a signer that answers at once, the headers for a `method` request to
     /// the absolute `url`: `"<Authorization>"`, or `"<Authorization>\n<DPoP proof>"` (neither
     /// value can hold a line break); `undefined` when the full path must run. One string crosses

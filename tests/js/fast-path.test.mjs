@@ -1,4 +1,4 @@
-// client.fetch with a fresh cached token (pkg/fast-path.mjs): wasm decides the headers, JS sends.
+// client.fetch with a fresh cached token (js/fast-path.mjs): wasm decides the headers, JS sends.
 // The requests must be the full path's, against the scenario's real authorities and the APIs
 // that check tokens and DPoP proofs with jose.
 import assert from 'node:assert/strict';
