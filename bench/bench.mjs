@@ -18,8 +18,10 @@ import * as glue from '../pkg/gen/tokenfetch_bg.js';
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const ROUNDS = QUICK ? 3 : 7;
-// Loopback fetches vary more between slices than signing does: more rounds for those tables.
-const FETCH_ROUNDS = QUICK ? 5 : 15;
+// Loopback fetches vary more with the machine's load than signing does: for those tables, more
+// and shorter rounds, so that the runs a ratio pairs are closer in time.
+const FETCH_ROUNDS = QUICK ? 9 : 45;
+const FETCH_SLICE_MS = 100;
 const SLICE_MS = QUICK ? 150 : 300;
 const root = new URL('../', import.meta.url);
 
@@ -27,12 +29,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
 /**
- * Run every contestant for SLICE_MS per round, round-robin, the order rotated each round and
+ * Run every contestant for `sliceMs` per round, round-robin, the order rotated each round and
  * reversed every other round; a warm-up first cycles all of them together (fetch and signing take about a second to
  * reach full speed). Returns name -> ops/s per round (round i of every contestant ran within the
  * same stretch of time, so ratios are taken round by round).
  */
-async function race(contestants, warmupMs = QUICK ? 500 : 1500, rounds = ROUNDS) {
+async function race(contestants, warmupMs = QUICK ? 500 : 1500, rounds = ROUNDS, sliceMs = SLICE_MS) {
   const entries = Object.entries(contestants);
   const samples = Object.fromEntries(entries.map(([k]) => [k, []]));
   const warmEnd = performance.now() + warmupMs;
@@ -46,7 +48,7 @@ async function race(contestants, warmupMs = QUICK ? 500 : 1500, rounds = ROUNDS)
       globalThis.gc?.(); // no contestant pays for the garbage of the one before
       const start = performance.now();
       let n = 0;
-      while (performance.now() - start < SLICE_MS) {
+      while (performance.now() - start < sliceMs) {
         await f();
         n++;
       }
@@ -195,7 +197,7 @@ async function fetchRace(concurrency) {
     'tokenfetch DPoP': run(() => dpopFetcher.fetch(`${base}/api`)),
     'oauth4webapi + DPoP (peer)': run(() => oauth.protectedResourceRequest('DPoP-token-2', 'GET', new URL(`${base}/api`),
       new Headers(), null, { DPoP: peerDpop, [oauth.allowInsecureRequests]: true })),
-  }, concurrency === 1 ? (QUICK ? 1500 : 4000) : undefined, FETCH_ROUNDS);
+  }, concurrency === 1 ? (QUICK ? 1500 : 4000) : undefined, FETCH_ROUNDS, FETCH_SLICE_MS);
   // ops/s counted batches; report requests/s.
   return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((x) => x * concurrency)]));
 }
@@ -282,7 +284,7 @@ const sizeText = `Package size (${shipped.length} .wasm/.js/.mjs/.cjs files in p
 const version = (name) => JSON.parse(readFileSync(new URL(`node_modules/${name}/package.json`, root))).version;
 const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}; ` +
   `Node ${process.version}; dpop ${version('dpop')}, jose ${version('jose')}, oauth4webapi ${version('oauth4webapi')}; ` +
-  `${ROUNDS} rounds (fetch tables ${FETCH_ROUNDS}) x ${SLICE_MS} ms per contestant, interleaved, medians`;
+  `${ROUNDS} rounds x ${SLICE_MS} ms per contestant (fetch tables: ${FETCH_ROUNDS} x ${FETCH_SLICE_MS} ms), interleaved, medians`;
 // --- the issue's targets, read from this run ----------------------------------------------
 const row = (t, name) => t.rows.find((r) => r.name === name);
 const x = (v) => `${v.toFixed(2)}x`;
