@@ -383,7 +383,8 @@ ${text}
   loads node:crypto on the first signature (\`process.getBuiltinModule\`); loading node:crypto at
   import cost about 7 ms, and a CommonJS file imported from ESM 3 ms more. The package's own JS is
   one bundled module beside the glue (\`js/\` -> \`pkg/gen/runtime.mjs\`): Node loads 3 modules
-  instead of 8, about 4 ms.
+  instead of 8, about 4 ms. The Node entry takes node:fs from \`process.getBuiltinModule\`:
+  \`import ... from 'node:fs'\` built an ES module facade of all of fs, about 4 ms.
 - **Size.** Package size is every \`.wasm\`/\`.js\`/\`.mjs\`/\`.cjs\` file \`pkg/\` ships, each gzip -9,
   added up (KB = 1024 bytes, as the table): 165.7 KB -> 99.3 KB (the wasm 149.6 -> 92.3 KB) in the
   first size work; the shared store and the fetch fast path then took it to 114.5 KB, and the
@@ -453,11 +454,16 @@ measured value); the rows behind them:
   features added since the package was at 99.3 KB. The next steps would be a JSON value type of
   our own (serde_json's \`Value\`, its B-tree map and its writer are instantiated throughout) and
   table-driven option validation; each is a rewrite across modules, not a setting.
-- **Cold start** is within a few ms of the peer and on either side of it from run to run. What
-  tokenfetch pays and oauth4webapi (one JS file) does not: compiling and instantiating the module
-  (about 4 and 1.4 ms here; V8 compiles each function lazily on its first call, so the first
-  constructor and the first token request also compile what they run: about 2.5 and 3.5 ms,
-  measured against \`--no-wasm-lazy-compilation\`). Both pay loading fetch and its first request.
+- **Cold start**: this round's changes (see "Cold start" above) took 8 ms off import + first
+  token (median of paired differences, the two builds in 15 fresh processes each, interleaved, on
+  a loaded machine); the gap to the peer in the run above is what is left. What tokenfetch pays
+  and oauth4webapi (one JS file, no builtin modules) does not: compiling and instantiating the
+  module (about 4 and 1.4 ms here), and V8 compiles each wasm function lazily on its first call,
+  so the first constructor and the first token request also compile what they run (about 2.5 and
+  3.5 ms, measured against \`--no-wasm-lazy-compilation\`). None of it can move to a background
+  thread: \`require(esm)\` rules out top-level await, so the module is compiled synchronously.
+  Both sides pay loading fetch and its first request, which is most of the total. The gap grows
+  with the machine's load, as compiling is CPU work (17 and 32 ms in runs with a build beside).
 - **Cached Bearer fetch with 1 in flight**: the fast path's own work is 2-3 µs of a loopback
   request of 200-500 µs here (about 1%); the row moves by more than that between runs, and raw
   fetch with the same \`Authorization\` header, which the target's floor leaves out, is itself
