@@ -44,10 +44,10 @@ node_modules/.bin/wasm-opt -Os --strip-debug --strip-producers \
 # Minified (names of exports kept): the glue ships in every install and bundle.
 node_modules/.bin/esbuild --minify --format=esm --log-level=warning \
   "$tmp/esm/tokenfetch_bg.js" --outfile="$out/tokenfetch_bg.js"
-# Short import names in both (about 1.5 KB gzip of hex digits), then the package's own JS (js/) as
-# one minified module beside the glue.
+# Short import names in both (about 1.5 KB gzip of hex digits), then the package's own JS (js/),
+# minified: one module beside the glue, and the entries pkg/*.mjs, pkg/node.cjs.
 node scripts/minify-imports.mjs "$out/tokenfetch_bg.wasm" "$out/tokenfetch_bg.js"
-node scripts/bundle-runtime.mjs
+node scripts/build-js.mjs
 rm -f "$out/tokenfetch_node.cjs"
 printf 'build: pkg/gen/tokenfetch_bg.wasm %s bytes (gzip %s)\n' \
   "$(wc -c < "$out/tokenfetch_bg.wasm")" "$(gzip -9c "$out/tokenfetch_bg.wasm" | wc -c)"

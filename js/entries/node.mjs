@@ -1,3 +1,4 @@
+// Built into pkg/ by scripts/build.sh (minified); import paths are relative to pkg/.
 // Node (ESM) and Bun: compile the one wasm module synchronously, so `import` needs no init call.
 // node:fs through process.getBuiltinModule (Node >= 20.16, Bun): `import ... from 'node:fs'` builds
 // an ES module facade of all of fs first, about 4 ms of a cold start.

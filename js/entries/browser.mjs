@@ -1,3 +1,4 @@
+// Built into pkg/ by scripts/build.sh (minified); import paths are relative to pkg/.
 // Browsers and bundlers: fetch and compile the wasm with top-level await (serve .wasm as application/wasm).
 import runtime from './gen/runtime.mjs';
 
