@@ -1,6 +1,6 @@
 //! DPoP proofs (RFC 9449 §4) and the per-origin nonce store (RFC 9449 §8, §9).
 
-use serde_json::Value;
+use crate::json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};

@@ -3,7 +3,7 @@
 //!
 //! Error messages quote nothing from the body except the server's `error` and `error_description`.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::error::{ErrorCode, Result, TokenError};
 

@@ -1,6 +1,6 @@
 use super::*;
+use crate::json::json;
 use crate::key::tests::rfc7515_jwk;
-use serde_json::json;
 
 fn base() -> Value {
     json!({

@@ -96,7 +96,7 @@ impl Env for JsEnv {
         }
     }
 
-    async fn public_jwk(&self, key: crate::key::HostKey<'_>) -> crate::Result<serde_json::Value> {
+    async fn public_jwk(&self, key: crate::key::HostKey<'_>) -> crate::Result<crate::json::Value> {
         super::signer::public_jwk(key).await
     }
 
