@@ -1,6 +1,6 @@
 //! JWT client assertions for `private_key_jwt` (RFC 7523 §2.2 and §3; OpenID Connect Core §9).
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::jose::{object, signing_input, EncodedHeader};
 use crate::key::SigningKey;
@@ -116,8 +116,8 @@ impl AssertionSigner {
 mod tests {
     use super::*;
     use crate::jose::b64url_decode;
+    use crate::json::json;
     use crate::key::tests::rfc7515_jwk;
-    use serde_json::json;
 
     /// Sign locally (test keys are ES256) and return the compact JWS.
     fn mint(s: &AssertionSigner, now: u64, jti: &str) -> String {
@@ -127,7 +127,7 @@ mod tests {
     }
 
     fn decode(part: &str) -> Value {
-        serde_json::from_slice(&b64url_decode("p", part).unwrap()).unwrap()
+        crate::json::parse(&b64url_decode("p", part).unwrap()).unwrap()
     }
 
     fn signer(claims: Map<String, Value>) -> AssertionSigner {

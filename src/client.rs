@@ -618,7 +618,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     }
 
     fn store_error(&self, target: &Target, op: &'static str, e: TokenError) {
-        self.env.event(Event::StoreError { key: target.key.clone(), op, message: e.message });
+        self.env.event(Event::StoreError { key: target.key.clone(), op, message: e.into_details().message });
     }
 
     /// After a failed token request: the cached token for `key` when `staleIfErrorSeconds`

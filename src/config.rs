@@ -1,7 +1,7 @@
 //! Client options: validated once, at construction, into types that cannot hold a wrong state.
 //! Every error is [`ErrorCode::InvalidConfig`](crate::ErrorCode) and names the option path.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::assertion::{AssertionParams, AssertionSigner};
 use crate::error::{ErrorCode, Result, TokenError};

@@ -2,7 +2,7 @@
 //! Builds the metadata URLs, validates a document against the configured issuer (RFC 8414 §3.3)
 //! and checks the client's algorithms against what the server says it supports.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::config::http_url;
 use crate::error::{ErrorCode, Result, TokenError};
@@ -117,7 +117,7 @@ impl Metadata {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     #[test]
     fn metadata_urls_follow_oidc_then_rfc8414_placement() {

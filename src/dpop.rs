@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use serde_json::Value;
+use crate::json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};

@@ -5,7 +5,7 @@
 //! `2.16.578.1.12.4.1.4.101` system; a multi-tenant client names the parent organization, and
 //! optionally the child, as `NO:ORGNR:<parent>[:<child>]` in the `1.0.6523` system.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::error::{Result, TokenError};
 use crate::jose::object;

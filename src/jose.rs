@@ -3,9 +3,9 @@
 //! Signing itself is done by a [`crate::signer::Signer`]; this module only builds the signing input
 //! and joins it with a signature, so a JWS can be signed by p256 in wasm or by the host.
 
+use crate::json::{Map, Value};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::{Map, Value};
 
 use crate::error::{Result, TokenError};
 
@@ -144,16 +144,9 @@ pub fn compact(mut signing_input: String, signature: &[u8]) -> String {
     signing_input
 }
 
-/// Compact JSON text of a value. serde_json's writer directly: `Value`'s `Display` would also
-/// bring the pretty printer (for `{:#}`) and the `fmt::Write` adapter into the wasm module.
-/// Serializing a `Value` cannot fail (its keys are strings).
-pub fn text(value: &Value) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
+pub use crate::json::text;
 
-/// A JSON object from `(name, value)` members. Built directly rather than with `json!`, whose
-/// generic `to_value(..).unwrap()` per value costs the wasm module a serializer per type and a
-/// panic path; serde_json's `Map` keeps members sorted by name either way.
+/// A JSON object from `(name, value)` members ([`Map`] keeps them sorted by name).
 pub fn object<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value> {
     let mut map = Map::new();
     for (name, value) in members {
@@ -170,7 +163,7 @@ pub(crate) fn printable(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     #[test]
     fn b64url_has_no_padding_and_url_alphabet() {

@@ -1,32 +1,79 @@
-//! JSON text to [`Value`]: the one place the crate parses JSON (token, error and metadata
-//! responses, options and JWKs handed over as text).
+//! JSON: the data model ([`Value`], [`Map`], [`Number`]), parsing and compact text. The one
+//! place the crate parses and writes JSON (token, error and metadata responses, options and JWKs
+//! handed over as text; JOSE headers and claims, JWKs and store records written out).
 //!
-//! Natively serde_json parses. In wasm the host's `JSON.parse` does, and the result is read into
-//! a [`Value`]: the module then carries no JSON parser of its own (serde_json's deserializer, its
-//! float parsing and error messages are about a tenth of the module). Both are strict RFC 8259
-//! parsers; the differences are bounded here: numbers become `u64`/`i64` when integral and in
-//! range (serde_json keeps `3600.0` a float; every reader of numbers here accepts both), nesting
-//! deeper than serde_json's limit (128) is refused the same way, and invalid UTF-8 is refused.
+//! Natively serde_json parses, and the result is read into a [`Value`]. In wasm the host's
+//! `JSON.parse` does: the module then carries no JSON parser of its own (serde_json's
+//! deserializer, its float parsing and error messages are about a tenth of the module). Both are
+//! strict RFC 8259 parsers; the differences are bounded here: numbers become `u64`/`i64` when
+//! integral and in range (serde_json keeps `3600.0` a float; every reader of numbers here
+//! accepts both), nesting deeper than serde_json's limit (128) is refused the same way, and
+//! invalid UTF-8 is refused.
 
-use serde_json::Value;
+mod value;
+mod write;
+
+pub use value::{Map, Number, Value};
+pub use write::text;
 
 /// Parse JSON text; `None` when it is not valid JSON.
 pub fn parse(text: &[u8]) -> Option<Value> {
     imp::parse(text)
 }
 
+/// `json!` for tests: serde_json's macro, read into a [`Value`].
+#[cfg(test)]
+macro_rules! json {
+    ($($json:tt)+) => {
+        $crate::json::Value::from(serde_json::json!($($json)+))
+    };
+}
+#[cfg(test)]
+pub(crate) use json;
+
+/// Tests put our values inside `json!`, which serializes them.
+#[cfg(test)]
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let theirs: serde_json::Value = serde_json::from_str(&text(self)).expect("our text is JSON");
+        theirs.serialize(serializer)
+    }
+}
+
+/// serde_json's value as ours (native parsing, tests, and Rust hosts that hold serde_json values).
+#[cfg(any(test, not(target_arch = "wasm32")))]
+impl From<serde_json::Value> for Value {
+    fn from(value: serde_json::Value) -> Self {
+        match value {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => Value::Number(match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), ..) => u.into(),
+                (None, Some(i), _) => i.into(),
+                (.., f) => f.and_then(Number::from_f64).unwrap_or(0u64.into()),
+            }),
+            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::Array(items) => Value::Array(items.into_iter().map(Value::from).collect()),
+            serde_json::Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect())
+            }
+        }
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    pub fn parse(text: &[u8]) -> Option<serde_json::Value> {
-        serde_json::from_slice(text).ok()
+    pub fn parse(text: &[u8]) -> Option<super::Value> {
+        serde_json::from_slice::<serde_json::Value>(text).ok().map(Into::into)
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use js_sys::{Array, JsString, Object, JSON};
-    use serde_json::{Map, Number, Value};
     use wasm_bindgen::{JsCast, JsValue};
+
+    use super::{Map, Number, Value};
 
     /// serde_json's recursion limit: deeper documents are refused, not walked.
     const MAX_DEPTH: u32 = 128;

@@ -1,6 +1,6 @@
 //! JSON Web Keys (RFC 7517/7518 §6): reading the members tokenfetch needs, and RFC 7638 thumbprints.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};
@@ -24,7 +24,7 @@ pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
     for name in members {
         canonical.insert((*name).to_owned(), str_member(field, obj, name)?.into());
     }
-    // serde_json's Map is ordered by key (BTreeMap), and its output has no whitespace: RFC 7638 §3.3.
+    // Map is ordered by member name, and the text has no whitespace: RFC 7638 §3.3.
     Ok(b64url(Sha256::digest(text(&Value::Object(canonical)))))
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn opt_str_member<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     /// RFC 7638 §3.1: the RSA key and its thumbprint.
     #[test]

@@ -4,9 +4,9 @@
 //! WebCrypto in JavaScript runtimes), and always for RSA (RS*/PS*), EC P-384/P-521 and keys the
 //! caller holds (a non-extractable `CryptoKey`) ([`crate::Env::sign`]).
 
+use crate::json::{Map, Value};
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey as P256SigningKey};
-use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, TokenError};

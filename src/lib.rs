@@ -36,6 +36,6 @@ pub mod www_authenticate;
 mod wasm;
 
 pub use client::{RequestOptions, TokenClient};
-pub use error::{ErrorCode, Result, TokenError};
+pub use error::{ErrorCode, ErrorDetails, Result, TokenError};
 pub use store::{NoStore, Store};
 pub use transport::{ApiCall, Env, HttpRequest, HttpResponse, Transport};

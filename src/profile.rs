@@ -2,7 +2,7 @@
 //! options before they are validated. Every default can be overridden field by field; every rule
 //! is checked with an error naming the field and the authority's rule.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::error::{Result, TokenError};
 
@@ -126,9 +126,11 @@ pub fn by_name(name: &str) -> Result<Profile> {
 impl Profile {
     /// Fill the defaults this profile sets into `options` (absent fields only).
     pub fn apply_defaults(&self, options: &mut Map<String, Value>) {
-        options.entry("grant").or_insert_with(|| self.grant_default.into());
-        if self.dpop_default {
-            options.entry("dpop").or_insert(true.into());
+        if !options.contains_key("grant") {
+            options.insert("grant".into(), self.grant_default.into());
+        }
+        if self.dpop_default && !options.contains_key("dpop") {
+            options.insert("dpop".into(), true.into());
         }
     }
 
@@ -158,7 +160,7 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     #[test]
     fn unknown_profiles_are_named() {

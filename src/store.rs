@@ -14,7 +14,7 @@
 //! each value with AES-GCM, bound to its key, with the caller's `storeEncryptionKey`).
 #![allow(async_fn_in_trait)] // single-threaded engine; futures need not be Send
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::cache::{CachePolicy, CachedToken};
@@ -101,7 +101,7 @@ pub fn record(token: &CachedToken, issued_at_ms: u64) -> String {
     if let Some(scope) = &token.scope {
         record.insert("s".into(), Value::from(scope.as_str()));
     }
-    serde_json::to_string(&record).unwrap_or_default()
+    crate::json::text(&Value::Object(record))
 }
 
 /// A stored record as a cache entry under this client's `policy`, when it is well-formed, of the

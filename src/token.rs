@@ -3,9 +3,9 @@
 //!
 //! Error messages quote nothing from the body except the server's `error` and `error_description`.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
-use crate::error::{ErrorCode, Result, TokenError};
+use crate::error::{ErrorCode, ErrorDetails, Result, TokenError};
 
 /// The `token_type` of an issued access token (RFC 6749 §7.1, RFC 9449 §5), matched case-insensitively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,13 +132,13 @@ fn oauth_error(status: u16, o: OAuthError) -> TokenError {
     if !description.is_empty() {
         message = format!("{message}: {description}");
     }
-    TokenError {
+    TokenError::from(ErrorDetails {
         code: ErrorCode::OAuth,
         message,
         status: Some(status),
         error: Some(o.error),
         error_description: o.error_description,
-    }
+    })
 }
 
 fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<TokenResponse> {
@@ -365,7 +365,7 @@ mod tests {
         assert_eq!(head, r#"token endpoint returned 400 "x""#);
         assert!(desc.starts_with("a bz") && desc.ends_with("z…"));
         assert_eq!(desc.chars().count(), DESCRIPTION_CAP + 1);
-        assert_eq!(e.error_description.map(|d| d.len()), Some(506), "raw");
+        assert_eq!(e.error_description.as_ref().map(|d| d.len()), Some(506), "raw");
     }
 
     #[test]
@@ -420,7 +420,7 @@ mod tests {
         for (body, want) in rows(table) {
             let e = err(200, body, BEARER);
             let want = format!("token response {want}");
-            assert_eq!((e.code, e.message), (InvalidTokenResponse, want));
+            assert_eq!((e.code, e.message.as_str()), (InvalidTokenResponse, want.as_str()));
         }
     }
 

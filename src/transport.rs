@@ -68,7 +68,7 @@ pub trait Env {
 
     /// The public JWK of a key the host holds (a caller's `CryptoKeyPair` for DPoP). The default
     /// has none.
-    async fn public_jwk(&self, key: HostKey<'_>) -> Result<serde_json::Value> {
+    async fn public_jwk(&self, key: HostKey<'_>) -> Result<crate::json::Value> {
         Err(crate::TokenError::key(
             "key",
             format!("the public key of \"{}\" is not available on this host", key.id),

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use tokenfetch::config::{parse, parse_request, DpopSetting};
+use tokenfetch::config::{self, DpopSetting};
 use tokenfetch::ErrorCode;
 
 const SECRET: &str = "secret-SENTINEL-51c0d3";
@@ -20,6 +20,15 @@ fn with_secret(value: &Value, path: &[&str]) -> Option<Value> {
     }
     *slot = SECRET.into();
     Some(out)
+}
+
+/// The options as tokenfetch's JSON value.
+fn parse(options: &Value) -> tokenfetch::Result<config::ClientConfig> {
+    config::parse(&options.clone().into())
+}
+
+fn parse_request(options: &Value) -> tokenfetch::Result<tokenfetch::RequestOptions> {
+    config::parse_request(&options.clone().into())
 }
 
 fn contains_secret(s: &str) -> bool {

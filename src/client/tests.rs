@@ -8,9 +8,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::json::{json, Value};
 use futures_executor::block_on;
 use futures_util::future::join_all;
-use serde_json::{json, Value};
 
 use super::*;
 use crate::dpop::decode_unverified;

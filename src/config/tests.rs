@@ -1,6 +1,6 @@
 use super::*;
+use crate::json::json;
 use crate::key::tests::rfc7515_jwk;
-use serde_json::json;
 
 fn base() -> Value {
     json!({
@@ -13,7 +13,7 @@ fn base() -> Value {
 fn err(options: Value) -> String {
     let e = parse(&options).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidConfig);
-    e.message
+    e.into_details().message
 }
 
 #[test]

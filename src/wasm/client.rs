@@ -51,7 +51,7 @@ impl JsTokenClient {
         }
         let custom = optional_function(options, "fetch")?;
         reject_non_finite(options)?;
-        let json = to_json("options", options).map_err(|e| TokenError::config("options", e.message))?;
+        let json = to_json("options", options).map_err(|e| TokenError::config("options", &e.message))?;
         let config = crate::config::parse_with(&json, host_keys(options)?)?;
         let fetcher = Fetcher::new(custom);
         let transport = JsTransport { fetcher: fetcher.clone() };

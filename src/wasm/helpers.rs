@@ -90,8 +90,8 @@ pub fn create_client_assertion(o: JsValue) -> Promise {
             }
         };
         let claims = match to_json("claims", &get(&o, "claims"))? {
-            serde_json::Value::Null => serde_json::Map::new(),
-            serde_json::Value::Object(m) => m,
+            crate::json::Value::Null => crate::json::Map::new(),
+            crate::json::Value::Object(m) => m,
             _ => return Err(TokenError::argument("claims", "must be an object")),
         };
         let signer = AssertionSigner::new(

@@ -100,7 +100,7 @@ impl Env for JsEnv {
         UNIQUE.with(|pool| pool.borrow_mut().take(self, buf));
     }
 
-    async fn public_jwk(&self, key: crate::key::HostKey<'_>) -> crate::Result<serde_json::Value> {
+    async fn public_jwk(&self, key: crate::key::HostKey<'_>) -> crate::Result<crate::json::Value> {
         super::signer::public_jwk(key).await
     }
 

@@ -19,11 +19,11 @@ use wasm_bindgen::prelude::*;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-/// `JSON.parse(JSON.stringify(value))` into serde: drops functions and `undefined`, as options
+/// `JSON.parse(JSON.stringify(value))` as a JSON value: drops functions and `undefined`, as options
 /// such as `fetch` and `store` are read separately.
-fn to_json(field: &str, value: &JsValue) -> Result<serde_json::Value, crate::TokenError> {
+fn to_json(field: &str, value: &JsValue) -> Result<crate::json::Value, crate::TokenError> {
     if value.is_undefined() || value.is_null() {
-        return Ok(serde_json::Value::Null);
+        return Ok(crate::json::Value::Null);
     }
     let text = js_sys::JSON::stringify(value)
         .ok()
@@ -61,7 +61,7 @@ fn object(members: &[(&str, JsValue)]) -> JsValue {
 }
 
 /// A JSON value as a plain JS value (`JSON.parse` of its text; `null` for `None`).
-fn json_to_js(value: Option<&serde_json::Value>) -> JsValue {
+fn json_to_js(value: Option<&crate::json::Value>) -> JsValue {
     value.and_then(|v| js_sys::JSON::parse(&crate::jose::text(v)).ok()).unwrap_or(JsValue::NULL)
 }
 

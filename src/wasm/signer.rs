@@ -202,7 +202,7 @@ pub async fn sign(key: HostKey<'_>, input: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// The public JWK of a registered key pair (`crypto.subtle.exportKey`: public keys always export).
-pub async fn public_jwk(key: HostKey<'_>) -> Result<serde_json::Value> {
+pub async fn public_jwk(key: HostKey<'_>) -> Result<crate::json::Value> {
     let public = PUBLIC_KEYS.with(|k| k.get(&key.id.into()));
     if public.is_undefined() {
         return Err(TokenError::key("key", "no public key was registered"));
