@@ -388,12 +388,24 @@ ${text}
 - **Size.** Package size is every \`.wasm\`/\`.js\`/\`.mjs\`/\`.cjs\` file \`pkg/\` ships, each gzip -9,
   added up (KB = 1024 bytes, as the table): 165.7 KB -> 99.3 KB (the wasm 149.6 -> 92.3 KB) in the
   first size work; the shared store and the fetch fast path then took it to 114.5 KB, and the
-  items marked *(2)* below back to the figure above. Each choice, with what it saved:
-  - *(2) Short import names* (-3.4 KB: wasm -2.1 KB, glue -1.3 KB): wasm-bindgen names each of
-    the module's 92 imports \`__wbg_<name>_<16 hex digits>\`, written in both files, and the hex does
-    not compress; \`scripts/minify-imports.mjs\` renames them \`$0\`, \`$1\`, ... in both.
-  - *(2) One bundled runtime module* (-2.7 KB): the package's five small JS files as one minified
-    module.
+  items marked *(2)* below to the figure above. Each choice, with what it saved when applied:
+  - *(2) Boxed error details* (-5.1 KB): \`TokenError\` is one pointer wide, its code, message and
+    server details behind a box, so every \`Result\` the engine moves, stores in its async state
+    machines and drops is smaller.
+  - *(2) A JSON value type of our own in wasm* (-5.0 KB): serde_json stayed in the module for its
+    \`Value\` (a B-tree map per object), its writer and its float formatting, though the host's
+    \`JSON.parse\` already parsed. \`src/json/value.rs\` keeps the data model and method names
+    (members kept sorted by name, so texts and RFC 7638 member order are unchanged) and
+    \`src/json/write.rs\` writes the same compact text (a test compares them with serde_json's);
+    natively serde_json still parses.
+  - *(2) Short names between the module and its glue* (-4.1 KB: wasm -2.5 KB, glue -1.5 KB):
+    wasm-bindgen names each import \`__wbg_<name>_<16 hex digits>\`, written in both files, and the
+    hex does not compress; \`scripts/short-names.mjs\` renames every import and every export the
+    glue calls to \`$a\`, \`$b\`, ... in both (the build fails if an old name is left).
+  - *(2) The package's JS bundled and minified* (-3.2 KB): the five small shared files as one
+    module (-2.7 KB), the runtime entries without their comments (-0.5 KB; the sources keep them).
+  - *(2) p256 at opt-level "s"* (-0.8 KB) and no slower: in-wasm proofs/s, builds interleaved in
+    one process, ~1,320 at "s", ~1,230 at 3, ~1,040 at "z".
   - *(2) std's \`optimize_for_size\` feature* (-0.7 KB) on the std-from-source build.
   - *One glue file* (-7.1 KB): \`require('tokenfetch')\` loads the ESM entry through \`require(esm)\`
     (Node >= 20.19) instead of shipping wasm-bindgen's second (nodejs) glue; \`require\` and
@@ -418,13 +430,14 @@ ${text}
     \`RUSTC_BOOTSTRAP=1\` (as the Debian route); without them \`scripts/build.sh\` falls back to the
     plain build, about 14 KB larger. Rebuilding std alone saves nothing.
   - *Allocator*: talc instead of dlmalloc (-2.6 KB), no slower in same-process A/B runs.
-  - *Optimization levels*: \`opt-level = "z"\`, LTO, one codegen unit; p256, primeorder,
-    elliptic-curve and ecdsa at \`opt-level = 3\` for signing speed (at "s" they would save only
-    0.5 KB more); sha2 at "s" (-0.8 KB, signing within noise); wasm-opt -Os (-0.7 KB vs -O3).
+  - *Optimization levels*: \`opt-level = "z"\`, LTO, one codegen unit; primeorder,
+    elliptic-curve and ecdsa at \`opt-level = 3\` for signing speed (at "s" or "z" they save
+    nothing); p256 at "s" (above); sha2 at "s" (-0.8 KB, signing within noise); wasm-opt -Os
+    (-0.7 KB vs -O3).
     Not taken: wasm-opt \`--converge\` or -Oz (within 0.1 KB), \`--low-memory-unused\` (0.5 KB, but
     Rust's stack sits at the bottom of memory), path remapping (0.1 KB), "s" for the whole crate
-    (+8.8 KB, measured again: +12 KB), the p256 family at "z" (-1.3 KB for signing about 30%
-    slower where p256 is the signer), \`-Cllvm-args=-inline-threshold=0\` (-0.25 KB), the token
+    (+8.8 KB, measured again: +12 KB), p256 at "z" (0.45 KB less than "s", signing 16% slower
+    where p256 is the signer), \`-Cllvm-args=-inline-threshold=0\` (-0.25 KB), the token
     cache as a B-tree map (+1.2 KB), \`format!\`-free error constructors (-0.02 KB: the formatting
     is at the call sites, and shared).
 
@@ -445,15 +458,8 @@ measured value); the rows behind them:
 
 ## Gaps, and what bounds them
 
-- **Package size** is above 100 KB gzip. What is left is spread thin: no function of this crate is
-  above 6 KB before wasm-opt but the option validation (11 KB), and the module is about 45% this
-  crate's own code (the engine's async state machines, option validation, keys and JWKs, the
-  store glue), 18% core and alloc instantiations, 12% the ES256 signer (p256, ecdsa, sha2, HMAC:
-  kept at opt-level 3 for speed where it is the signer), 6% wasm-bindgen and js-sys, and 5% string
-  data (error messages that name the field). The shared store and the fetch fast path are the
-  features added since the package was at 99.3 KB. The next steps would be a JSON value type of
-  our own (serde_json's \`Value\`, its B-tree map and its writer are instantiated throughout) and
-  table-driven option validation; each is a rewrite across modules, not a setting.
+Targets the run above may show as NOT MET, with what was measured about them.
+
 - **Cold start**: this round's changes (see "Cold start" above) took 8 ms off import + first
   token (median of paired differences, the two builds in 15 fresh processes each, interleaved, on
   a loaded machine); the gap to the peer in the run above is what is left. What tokenfetch pays
@@ -464,7 +470,7 @@ measured value); the rows behind them:
   thread: \`require(esm)\` rules out top-level await, so the module is compiled synchronously.
   Both sides pay loading fetch and its first request, which is most of the total. The gap grows
   with the machine's load, as compiling is CPU work (17 and 32 ms in runs with a build beside).
-- **Cached Bearer fetch with 1 in flight**: the fast path's own work is 2-3 µs of a loopback
+- **Cached Bearer fetch**, when a run shows it below 0.95x: the fast path's own work is 2-3 µs of a loopback
   request of 200-500 µs here (about 1%); the row moves by more than that between runs, and raw
   fetch with the same \`Authorization\` header, which the target's floor leaves out, is itself
   below 1.00x of raw fetch in most runs (the "(raw fetch with the same header)" value next to the
