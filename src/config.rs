@@ -553,7 +553,7 @@ pub fn string_list(obj: &Map<String, Value>, name: &str, split_spaces: bool) -> 
 }
 
 fn resource_uri(field: &str, uri: String) -> Result<String> {
-    if !uri.contains("://") || uri.contains('#') {
+    if crate::url::after_scheme(&uri).is_none() || uri.contains('#') {
         return Err(TokenError::config(field, "must be an absolute URI without a fragment (RFC 8707 §2)"));
     }
     Ok(uri)
@@ -561,7 +561,7 @@ fn resource_uri(field: &str, uri: String) -> Result<String> {
 
 /// An absolute http(s) URL; plain http only for loopback hosts.
 pub fn http_url(field: &str, url: &str) -> Result<String> {
-    let (secure, rest) = match url.split_once("://") {
+    let (secure, rest) = match crate::url::split_scheme(url) {
         Some(("https", rest)) => (true, rest),
         Some(("http", rest)) => (false, rest),
         _ => return Err(TokenError::config(field, "must be an absolute https URL")),

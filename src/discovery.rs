@@ -28,7 +28,7 @@ pub struct Metadata {
 pub fn metadata_urls(issuer: &str) -> [String; 2] {
     let trimmed = issuer.trim_end_matches('/');
     let openid = format!("{trimmed}/.well-known/openid-configuration");
-    let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
+    let after_scheme = crate::url::after_scheme(trimmed).unwrap_or(0);
     let path_start = trimmed[after_scheme..].find('/').map_or(trimmed.len(), |i| after_scheme + i);
     let (origin, path) = trimmed.split_at(path_start);
     [openid, format!("{origin}/.well-known/oauth-authorization-server{path}")]

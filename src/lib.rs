@@ -30,6 +30,7 @@ mod shared;
 pub mod store;
 pub mod token;
 mod transport;
+mod url;
 pub mod www_authenticate;
 
 #[cfg(target_arch = "wasm32")]
