@@ -242,11 +242,15 @@ pub fn cache_key(
         }
         v.join(" ")
     };
-    format!(
-        "{grant}|{}|{}|{}|{}",
+    cat!(
+        grant,
+        "|",
         sorted(scope),
+        "|",
         sorted(resource).replace('|', "%7C"),
+        "|",
         subject_hash.unwrap_or(""),
+        "|",
         dpop_jkt.unwrap_or("")
     )
 }

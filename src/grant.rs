@@ -142,8 +142,8 @@ pub fn token_request(
     ];
     match credentials {
         ClientCredentials::SecretBasic { client_id, secret } => {
-            let pair = format!("{}:{}", form_urlencode(client_id), form_urlencode(secret));
-            headers.push(("authorization", format!("Basic {}", Base64::encode_string(pair.as_bytes()))));
+            let pair = cat!(form_urlencode(client_id), ":", form_urlencode(secret));
+            headers.push(("authorization", cat!("Basic ", Base64::encode_string(pair.as_bytes()))));
         }
         ClientCredentials::SecretPost { client_id, secret } => {
             form.add("client_id", client_id);

@@ -74,9 +74,10 @@ impl Alg {
         ALGS.into_iter().find(|a| a.as_str() == alg).ok_or_else(|| {
             TokenError::key(
                 field,
-                format!(
-                    "\"{}\" is not supported (supported: ES256/384/512, RS256/384/512, PS256/384/512)",
-                    printable(alg)
+                cat!(
+                    "\"",
+                    printable(alg),
+                    "\" is not supported (supported: ES256/384/512, RS256/384/512, PS256/384/512)"
                 ),
             )
         })

@@ -9,6 +9,9 @@
 //! [`Env`] and [`ApiCall`]; the `wasm` module implements those over `fetch` for JavaScript.
 #![deny(missing_docs)]
 
+#[macro_use]
+mod text;
+
 pub mod assertion;
 pub mod cache;
 mod client;

@@ -345,7 +345,7 @@ impl ClientRegistry {
             let options = get(&clients, &name);
             let client = JsTokenClient::build(&options).map_err(|e| {
                 let mut e = e;
-                e.message = format!("clients.{name}.{}", e.message);
+                e.message = cat!("clients.", name, ".", e.message);
                 error::to_js(e)
             })?;
             list.push((name, client));
@@ -356,7 +356,7 @@ impl ClientRegistry {
     /// The client named `name`; throws `TokenError` for an unknown name.
     pub fn get(&self, name: &str) -> Result<JsTokenClient, JsValue> {
         self.clients.iter().find(|(n, _)| n == name).map(|(_, c)| c.clone()).ok_or_else(|| {
-            TokenError::argument("name", format!("no client named \"{}\"", crate::jose::printable(name)))
+            TokenError::argument("name", cat!("no client named \"", crate::jose::printable(name), "\""))
                 .into()
         })
     }
