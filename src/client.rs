@@ -19,6 +19,7 @@ use crate::key::SigningKey;
 use crate::resource::{ApiDecision, ApiResponse, RetryBudget};
 use crate::retry::Failure;
 use crate::store::{self, NoStore, Store, StoreScope};
+use crate::text::decimal;
 use crate::token::{interpret, Expectation, TokenOutcome, TokenType};
 use crate::transport::{ApiCall, Env, HttpRequest, Transport};
 
@@ -296,7 +297,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
             }
         };
         self.inner.env.event(Event::CacheHit { key: target.key.clone() });
-        Some((format!("{} {}", token.token_type.as_str(), token.access_token), proof))
+        Some((cat!(token.token_type.as_str(), " ", token.access_token), proof))
     }
 
     /// Go on with a call whose first attempt, sent with `authorization` (and a proof when it is
@@ -334,7 +335,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         mut budget: RetryBudget,
     ) -> Result<C::Response, C::Error> {
         loop {
-            let authorization = format!("{} {}", token.token_type.as_str(), token.access_token);
+            let authorization = cat!(token.token_type.as_str(), " ", token.access_token);
             let proof = match &self.inner.dpop().await? {
                 Some(dpop) => {
                     let nonce = self.inner.nonce_for(call.url());
@@ -428,7 +429,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
             (None, g) if g.needs_subject() => {
                 return Err(TokenError::argument(
                     "req.subjectToken",
-                    format!("is required for grant \"{}\"", g.name()),
+                    cat!("is required for grant \"", g.name(), "\""),
                 ))
             }
             (None, _) => None,
@@ -836,10 +837,12 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
             }
             let response = sent.map_err(|mut e| {
                 if e.code == ErrorCode::Timeout {
-                    e.message = format!(
-                        "token request to {} did not complete within timeoutMs ({} ms)",
+                    e.message = cat!(
+                        "token request to ",
                         crate::dpop::htu(endpoint),
-                        config.timeout_ms
+                        " did not complete within timeoutMs (",
+                        decimal(config.timeout_ms.into()),
+                        " ms)"
                     );
                 }
                 e
@@ -873,7 +876,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
 /// Token endpoint errors name the endpoint (a URL, never a secret).
 fn with_endpoint(mut e: TokenError, endpoint: &str) -> TokenError {
     if e.code != ErrorCode::InvalidConfig {
-        e.message = format!("{} ({})", e.message, crate::dpop::htu(endpoint));
+        e.message = cat!(e.message, " (", crate::dpop::htu(endpoint), ")");
     }
     e
 }

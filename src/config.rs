@@ -7,6 +7,7 @@ use crate::assertion::{AssertionParams, AssertionSigner};
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::key::SigningKey;
 use crate::profile::{self, Audience, Profile};
+use crate::text::decimal;
 
 /// A validated client configuration.
 #[derive(Clone, Debug)]
@@ -206,7 +207,7 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
     if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(TokenError::config(
             "options",
-            format!("unknown option \"{}\"", crate::jose::printable(unknown)),
+            cat!("unknown option \"", crate::jose::printable(unknown), "\""),
         ));
     }
     let profile = profile::by_name(opt_str(obj, "profile")?.unwrap_or("generic"))?;
@@ -224,7 +225,7 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
     if profile.needs_issuer && issuer.is_none() {
         return Err(TokenError::config(
             "issuer",
-            format!("is required by profile \"{}\" (it is the client assertion audience)", profile.name),
+            cat!("is required by profile \"", profile.name, "\" (it is the client assertion audience)"),
         ));
     }
     let audience_default = match (profile.audience, &issuer, &token_endpoint) {
@@ -249,7 +250,7 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
         resource: string_list(obj, "resource", false)?
             .into_iter()
             .enumerate()
-            .map(|(i, r)| resource_uri(&format!("resource[{i}]"), r))
+            .map(|(i, r)| resource_uri(&cat!("resource[", decimal(i as u64), "]"), r))
             .collect::<Result<_>>()?,
         extra_params: extra_params(obj)?,
         dpop: dpop(obj, host_keys.dpop)?,
@@ -278,7 +279,7 @@ pub fn parse_request(req: &Value) -> Result<crate::RequestOptions> {
     };
     let as_argument = |mut e: TokenError| {
         e.code = ErrorCode::InvalidArgument;
-        e.message = format!("req.{}", e.message);
+        e.message = cat!("req.", e.message);
         e
     };
     let list = |name: &str, split: bool| -> Result<Option<Vec<String>>> {
@@ -319,7 +320,7 @@ fn grant(obj: &Map<String, Value>) -> Result<GrantKind> {
         "token_exchange" => {
             let empty = Map::new();
             let x = exchange.unwrap_or(&empty);
-            let field = |name: &str| format!("tokenExchange.{name}");
+            let field = |name: &str| cat!("tokenExchange.", name);
             let text = |name: &str| opt_str_in(x, &field(name), name).map(|v| v.map(str::to_owned));
             let actor = match (text("actorToken")?, text("actorTokenType")?) {
                 (Some(token), kind) => {
@@ -341,9 +342,10 @@ fn grant(obj: &Map<String, Value>) -> Result<GrantKind> {
         other => {
             return Err(TokenError::config(
                 "grant",
-                format!(
-                    "\"{}\" is not one of \"client_credentials\", \"jwt_bearer\", \"token_exchange\", \"on_behalf_of\"",
-                    crate::jose::printable(other)
+                cat!(
+                    "\"",
+                    crate::jose::printable(other),
+                    "\" is not one of \"client_credentials\", \"jwt_bearer\", \"token_exchange\", \"on_behalf_of\""
                 ),
             ))
         }
@@ -396,7 +398,7 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
     if let Some(unknown) = auth.keys().find(|k| !AUTH_KEYS.contains(&k.as_str())) {
         return Err(TokenError::config(
             "clientAuth",
-            format!("unknown option \"{}\"", crate::jose::printable(unknown)),
+            cat!("unknown option \"", crate::jose::printable(unknown), "\""),
         ));
     }
     let method = nonempty(auth, "clientAuth.method", "method")?;
@@ -437,7 +439,7 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
                 (None, None) => {
                     return Err(TokenError::config(
                         "clientAuth.audience",
-                        format!("is required: profile \"{}\" wants the token endpoint URL as the assertion audience; set \"tokenEndpoint\" or \"clientAuth.audience\"", profile.name),
+                        cat!("is required: profile \"", profile.name, "\" wants the token endpoint URL as the assertion audience; set \"tokenEndpoint\" or \"clientAuth.audience\""),
                     ))
                 }
             };
@@ -459,9 +461,10 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
         }
         other => Err(TokenError::config(
             "clientAuth.method",
-            format!(
-                "\"{}\" is not one of \"client_secret_basic\", \"client_secret_post\", \"private_key_jwt\", \"none\"",
-                crate::jose::printable(other)
+            cat!(
+                "\"",
+                crate::jose::printable(other),
+                "\" is not one of \"client_secret_basic\", \"client_secret_post\", \"private_key_jwt\", \"none\""
             ),
         )),
     }
@@ -518,11 +521,11 @@ fn extra_params(obj: &Map<String, Value>) -> Result<Vec<(String, String)>> {
             .iter()
             .map(|(k, v)| match v {
                 _ if RESERVED_PARAMS.contains(&k.as_str()) => Err(TokenError::config(
-                    &format!("extraParams.{k}"),
+                    &cat!("extraParams.", k),
                     "is a parameter tokenfetch sets itself (RFC 6749 §3.2: parameters must not repeat); use its option",
                 )),
                 Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(TokenError::config(&format!("extraParams.{k}"), "must be a string")),
+                _ => Err(TokenError::config(&cat!("extraParams.", k), "must be a string")),
             })
             .collect(),
         Some(_) => Err(TokenError::config("extraParams", "must be an object of strings")),
@@ -543,7 +546,7 @@ pub fn string_list(obj: &Map<String, Value>, name: &str, split_spaces: bool) -> 
             .map(|(i, v)| match v {
                 Value::String(s) if !(s.is_empty() || split_spaces && s.contains(' ')) => Ok(s.clone()),
                 _ => Err(TokenError::config(
-                    &format!("{name}[{i}]"),
+                    &cat!(name, "[", decimal(i as u64), "]"),
                     "must be a non-empty string without spaces",
                 )),
             })
@@ -553,7 +556,7 @@ pub fn string_list(obj: &Map<String, Value>, name: &str, split_spaces: bool) -> 
 }
 
 fn resource_uri(field: &str, uri: String) -> Result<String> {
-    if !uri.contains("://") || uri.contains('#') {
+    if crate::url::after_scheme(&uri).is_none() || uri.contains('#') {
         return Err(TokenError::config(field, "must be an absolute URI without a fragment (RFC 8707 §2)"));
     }
     Ok(uri)
@@ -561,7 +564,7 @@ fn resource_uri(field: &str, uri: String) -> Result<String> {
 
 /// An absolute http(s) URL; plain http only for loopback hosts.
 pub fn http_url(field: &str, url: &str) -> Result<String> {
-    let (secure, rest) = match url.split_once("://") {
+    let (secure, rest) = match crate::url::split_scheme(url) {
         Some(("https", rest)) => (true, rest),
         Some(("http", rest)) => (false, rest),
         _ => return Err(TokenError::config(field, "must be an absolute https URL")),
@@ -615,7 +618,10 @@ fn uint(field: &str, v: &Value, min: u64, max: u64) -> Result<u64> {
     let n = v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
     match n {
         Some(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(TokenError::config(field, format!("must be an integer from {min} to {max}"))),
+        _ => Err(TokenError::config(
+            field,
+            cat!("must be an integer from ", decimal(min), " to ", decimal(max)),
+        )),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::json::Value;
 
 use crate::config::http_url;
 use crate::error::{ErrorCode, Result, TokenError};
+use crate::text::decimal;
 
 /// What tokenfetch uses from a metadata document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,35 +28,38 @@ pub struct Metadata {
 /// inserted before the issuer's path (RFC 8414 §3.1).
 pub fn metadata_urls(issuer: &str) -> [String; 2] {
     let trimmed = issuer.trim_end_matches('/');
-    let openid = format!("{trimmed}/.well-known/openid-configuration");
-    let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
+    let openid = cat!(trimmed, "/.well-known/openid-configuration");
+    let after_scheme = crate::url::after_scheme(trimmed).unwrap_or(0);
     let path_start = trimmed[after_scheme..].find('/').map_or(trimmed.len(), |i| after_scheme + i);
     let (origin, path) = trimmed.split_at(path_start);
-    [openid, format!("{origin}/.well-known/oauth-authorization-server{path}")]
+    [openid, cat!(origin, "/.well-known/oauth-authorization-server", path)]
 }
 
 /// Validate a metadata response for `issuer`. `status` other than 200 is an error naming the URL.
 pub fn parse(issuer: &str, url: &str, status: u16, body: &[u8]) -> Result<Metadata> {
     let fail =
-        |problem: String| TokenError::new(ErrorCode::InvalidConfig, format!("issuer: {problem} ({url})"));
+        |problem: &str| TokenError::new(ErrorCode::InvalidConfig, cat!("issuer: ", problem, " (", url, ")"));
     if status != 200 {
-        return Err(fail(format!("metadata request answered HTTP {status}")).with_status(status));
+        return Err(
+            fail(&cat!("metadata request answered HTTP ", decimal(status.into()))).with_status(status)
+        );
     }
     let Some(Value::Object(doc)) = crate::json::parse(body) else {
-        return Err(fail("metadata is not a JSON object".into()));
+        return Err(fail("metadata is not a JSON object"));
     };
     let string = |name: &str| doc.get(name).and_then(Value::as_str);
-    let found = string("issuer").ok_or_else(|| fail("metadata has no \"issuer\"".into()))?;
+    let found = string("issuer").ok_or_else(|| fail("metadata has no \"issuer\""))?;
     if found != issuer {
-        return Err(fail(format!(
-            "metadata \"issuer\" is \"{}\", not the configured issuer (RFC 8414 §3.3)",
-            crate::jose::printable(found)
+        return Err(fail(&cat!(
+            "metadata \"issuer\" is \"",
+            crate::jose::printable(found),
+            "\", not the configured issuer (RFC 8414 §3.3)"
         )));
     }
     let token_endpoint =
-        string("token_endpoint").ok_or_else(|| fail("metadata has no \"token_endpoint\"".into()))?;
+        string("token_endpoint").ok_or_else(|| fail("metadata has no \"token_endpoint\""))?;
     let token_endpoint = http_url("issuer", token_endpoint)
-        .map_err(|_| fail("metadata \"token_endpoint\" is not an https URL".into()))?;
+        .map_err(|_| fail("metadata \"token_endpoint\" is not an https URL"))?;
     let list = |name: &str| -> Result<Option<Vec<String>>> {
         match doc.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -64,11 +68,11 @@ pub fn parse(issuer: &str, url: &str, status: u16, body: &[u8]) -> Result<Metada
                 .map(|v| {
                     v.as_str()
                         .map(str::to_owned)
-                        .ok_or_else(|| fail(format!("metadata \"{name}\" must be an array of strings")))
+                        .ok_or_else(|| fail(&cat!("metadata \"", name, "\" must be an array of strings")))
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
-            Some(_) => Err(fail(format!("metadata \"{name}\" must be an array of strings"))),
+            Some(_) => Err(fail(&cat!("metadata \"", name, "\" must be an array of strings"))),
         }
     };
     Ok(Metadata {
@@ -95,19 +99,19 @@ impl Metadata {
         if !supported(&self.auth_methods, auth_method) {
             return Err(TokenError::config(
                 "clientAuth.method",
-                format!("\"{auth_method}\" is not in the issuer's token_endpoint_auth_methods_supported"),
+                cat!("\"", auth_method, "\" is not in the issuer's token_endpoint_auth_methods_supported"),
             ));
         }
         if let Some(alg) = assertion_alg.filter(|a| !supported(&self.auth_signing_algs, a)) {
             return Err(TokenError::config(
                 "clientAuth.alg",
-                format!("\"{alg}\" is not in the issuer's token_endpoint_auth_signing_alg_values_supported"),
+                cat!("\"", alg, "\" is not in the issuer's token_endpoint_auth_signing_alg_values_supported"),
             ));
         }
         if let Some(alg) = dpop_alg.filter(|a| !supported(&self.dpop_algs, a)) {
             return Err(TokenError::config(
                 "dpop",
-                format!("\"{alg}\" is not in the issuer's dpop_signing_alg_values_supported"),
+                cat!("\"", alg, "\" is not in the issuer's dpop_signing_alg_values_supported"),
             ));
         }
         Ok(())

@@ -109,11 +109,11 @@ pub fn ath(access_token: &str) -> String {
 
 /// The origin (`scheme://host[:port]`) of an absolute URL, the key nonces are stored under.
 pub fn origin(url: &str) -> &str {
-    let Some(scheme_end) = url.find("://") else {
+    let Some(after_scheme) = crate::url::after_scheme(url) else {
         return url;
     };
-    let rest = &url[scheme_end + 3..];
-    let end = rest.find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + 3 + i);
+    let rest = &url[after_scheme..];
+    let end = rest.find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i);
     &url[..end]
 }
 

@@ -92,18 +92,18 @@ impl TokenError {
     }
 
     /// An [`ErrorCode::InvalidConfig`] error; `field` is the option path, e.g. `clientAuth.privateJwk`.
-    pub fn config(field: &str, problem: impl fmt::Display) -> Self {
-        Self::new(ErrorCode::InvalidConfig, format!("{field}: {problem}"))
+    pub fn config(field: &str, problem: impl AsRef<str>) -> Self {
+        Self::new(ErrorCode::InvalidConfig, cat!(field, ": ", problem))
     }
 
     /// An [`ErrorCode::InvalidArgument`] error naming the argument.
-    pub fn argument(field: &str, problem: impl fmt::Display) -> Self {
-        Self::new(ErrorCode::InvalidArgument, format!("{field}: {problem}"))
+    pub fn argument(field: &str, problem: impl AsRef<str>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, cat!(field, ": ", problem))
     }
 
     /// An [`ErrorCode::InvalidKey`] error naming where the key came from.
-    pub fn key(field: &str, problem: impl fmt::Display) -> Self {
-        Self::new(ErrorCode::InvalidKey, format!("{field}: {problem}"))
+    pub fn key(field: &str, problem: impl AsRef<str>) -> Self {
+        Self::new(ErrorCode::InvalidKey, cat!(field, ": ", problem))
     }
 
     /// The details, unboxed.
@@ -119,7 +119,7 @@ impl TokenError {
 
     /// Prefix the message with the option path of the field at fault, e.g. `clientAuth.privateJwk`.
     pub fn in_field(mut self, field: &str) -> Self {
-        self.message = format!("{field}.{}", self.message);
+        self.message = cat!(field, ".", self.message);
         self
     }
 }

@@ -30,8 +30,8 @@ pub fn authorization(parent: Option<&str>, child: Option<&str>) -> Result<Value>
         org_number("childOrganization", c)?;
     }
     let (system, value) = match (parent, child) {
-        (Some(p), Some(c)) => (MULTI_TENANT_SYSTEM, format!("NO:ORGNR:{p}:{c}")),
-        (Some(p), None) => (MULTI_TENANT_SYSTEM, format!("NO:ORGNR:{p}")),
+        (Some(p), Some(c)) => (MULTI_TENANT_SYSTEM, cat!("NO:ORGNR:", p, ":", c)),
+        (Some(p), None) => (MULTI_TENANT_SYSTEM, cat!("NO:ORGNR:", p)),
         (None, Some(c)) => (SINGLE_TENANT_SYSTEM, c.to_owned()),
         (None, None) => {
             return Err(TokenError::argument("parentOrganization", "or childOrganization is required"))

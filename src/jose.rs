@@ -4,19 +4,18 @@
 //! and joins it with a signature, so a JWS can be signed by p256 in wasm or by the host.
 
 use crate::json::{Map, Value};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 
 use crate::error::{Result, TokenError};
 
 /// base64url without padding (RFC 7515 §2).
 pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    Base64UrlUnpadded::encode_string(bytes.as_ref())
 }
 
 /// Decode base64url without padding; `field` names the value in the error.
 pub fn b64url_decode(field: &str, text: &str) -> Result<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text.as_bytes()).map_err(|_| TokenError::key(field, "is not valid base64url"))
+    Base64UrlUnpadded::decode_vec(text).map_err(|_| TokenError::key(field, "is not valid base64url"))
 }
 
 /// JWS signature algorithms (RFC 7518 §3.1) tokenfetch can sign with.
@@ -75,9 +74,10 @@ impl Alg {
         ALGS.into_iter().find(|a| a.as_str() == alg).ok_or_else(|| {
             TokenError::key(
                 field,
-                format!(
-                    "\"{}\" is not supported (supported: ES256/384/512, RS256/384/512, PS256/384/512)",
-                    printable(alg)
+                cat!(
+                    "\"",
+                    printable(alg),
+                    "\" is not supported (supported: ES256/384/512, RS256/384/512, PS256/384/512)"
                 ),
             )
         })
@@ -133,7 +133,7 @@ pub fn signing_input(header: &EncodedHeader, claims: &Value) -> String {
     let mut out = String::with_capacity(header.0.len() + 1 + claims.len() * 4 / 3 + 90);
     out.push_str(&header.0);
     out.push('.');
-    URL_SAFE_NO_PAD.encode_string(claims, &mut out);
+    out.push_str(&Base64UrlUnpadded::encode_string(claims.as_bytes()));
     out
 }
 

@@ -17,7 +17,7 @@ pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
         "OKP" => &["crv", "kty", "x"],
         "oct" => &["k", "kty"],
         other => {
-            return Err(TokenError::key(field, format!("\"kty\" \"{}\" is not supported", printable(other))))
+            return Err(TokenError::key(field, cat!("\"kty\" \"", printable(other), "\" is not supported")))
         }
     };
     let mut canonical = Map::new();
@@ -35,8 +35,8 @@ pub(crate) fn as_object<'a>(field: &str, jwk: &'a Value) -> Result<&'a Map<Strin
 pub(crate) fn str_member<'a>(field: &str, obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
     match obj.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(_) => Err(TokenError::key(field, format!("\"{name}\" must be a non-empty string"))),
-        None => Err(TokenError::key(field, format!("\"{name}\" is missing"))),
+        Some(_) => Err(TokenError::key(field, cat!("\"", name, "\" must be a non-empty string"))),
+        None => Err(TokenError::key(field, cat!("\"", name, "\" is missing"))),
     }
 }
 

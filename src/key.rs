@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::error::{Result, TokenError};
 use crate::jose::{b64url, b64url_decode, object, printable, text, Alg};
 use crate::jwk::{as_object, opt_str_member, str_member, thumbprint};
+use crate::text::decimal;
 
 /// A private key that signs JWS (client assertions, DPoP proofs). Its public JWK and RFC 7638
 /// thumbprint are computed once, when known.
@@ -69,7 +70,7 @@ impl SigningKey {
         let obj = as_object(field, jwk)?;
         let kty = str_member(field, obj, "kty")?;
         let alg_name = alg.or(opt_str_member(field, obj, "alg")?);
-        let alg = alg_name.map(|a| Alg::parse(&format!("{field}.alg"), a)).transpose()?;
+        let alg = alg_name.map(|a| Alg::parse(&cat!(field, ".alg"), a)).transpose()?;
         let kid = kid.or(opt_str_member(field, obj, "kid")?).map(str::to_owned);
         if !obj.contains_key("d") {
             return Err(TokenError::key(
@@ -82,7 +83,7 @@ impl SigningKey {
             "RSA" => Self::from_rsa(field, obj, alg, kid),
             other => Err(TokenError::key(
                 field,
-                format!("\"kty\" must be \"EC\" or \"RSA\" (got \"{}\")", printable(other)),
+                cat!("\"kty\" must be \"EC\" or \"RSA\" (got \"", printable(other), "\")"),
             )),
         }
     }
@@ -96,7 +97,7 @@ impl SigningKey {
             other => {
                 return Err(TokenError::key(
                     field,
-                    format!("\"crv\" \"{}\" is not supported (P-256, P-384, P-521)", printable(other)),
+                    cat!("\"crv\" \"", printable(other), "\" is not supported (P-256, P-384, P-521)"),
                 ))
             }
         };
@@ -104,18 +105,25 @@ impl SigningKey {
         if alg.curve() != Some(crv) {
             return Err(TokenError::key(
                 field,
-                format!(
-                    "\"crv\" \"{crv}\" cannot sign {} (needs {})",
+                cat!(
+                    "\"crv\" \"",
+                    crv,
+                    "\" cannot sign ",
                     alg.as_str(),
-                    alg.curve().unwrap_or("an RSA key")
+                    " (needs ",
+                    alg.curve().unwrap_or("an RSA key"),
+                    ")"
                 ),
             ));
         }
         let member = |name: &str| -> Result<Zeroizing<Vec<u8>>> {
             let bytes =
-                Zeroizing::new(b64url_decode(&format!("{field}.{name}"), str_member(field, obj, name)?)?);
+                Zeroizing::new(b64url_decode(&cat!(field, ".", name), str_member(field, obj, name)?)?);
             if bytes.len() != size {
-                return Err(TokenError::key(field, format!("\"{name}\" must be {size} bytes for {crv}")));
+                return Err(TokenError::key(
+                    field,
+                    cat!("\"", name, "\" must be ", decimal(size as u64), " bytes for ", crv),
+                ));
             }
             Ok(bytes)
         };
@@ -148,10 +156,10 @@ impl SigningKey {
     ) -> Result<Self> {
         let alg = alg.unwrap_or(Alg::Rs256);
         if alg.kty() != "RSA" {
-            return Err(TokenError::key(field, format!("an RSA key cannot sign {}", alg.as_str())));
+            return Err(TokenError::key(field, cat!("an RSA key cannot sign ", alg.as_str())));
         }
         let n = str_member(field, obj, "n")?;
-        let modulus = b64url_decode(&format!("{field}.n"), n)?;
+        let modulus = b64url_decode(&cat!(field, ".n"), n)?;
         if modulus.len() < 256 {
             return Err(TokenError::key(field, "RSA keys must be at least 2048 bits"));
         }
@@ -165,7 +173,7 @@ impl SigningKey {
                 Some(Value::String(v)) => {
                     private.insert(name.into(), v.as_str().into());
                 }
-                Some(_) => return Err(TokenError::key(field, format!("\"{name}\" must be a string"))),
+                Some(_) => return Err(TokenError::key(field, cat!("\"", name, "\" must be a string"))),
                 None if name == "d" => return Err(TokenError::key(field, "\"d\" is missing")),
                 None => {}
             }
@@ -175,7 +183,7 @@ impl SigningKey {
 
     fn host_jwk(alg: Alg, kid: Option<String>, public: Value, private: &Value) -> Result<Self> {
         let thumbprint = thumbprint("jwk", &public)?;
-        let id = format!("{}:{thumbprint}", alg.as_str());
+        let id = cat!(alg.as_str(), ":", thumbprint);
         Ok(SigningKey {
             alg,
             kid,
@@ -206,7 +214,7 @@ impl SigningKey {
         if kty != self.alg.kty() {
             return Err(TokenError::key(
                 "dpop",
-                format!("public key \"kty\" \"{}\" does not fit {}", printable(kty), self.alg.as_str()),
+                cat!("public key \"kty\" \"", printable(kty), "\" does not fit ", self.alg.as_str()),
             ));
         }
         let members: &[&str] = if kty == "EC" { &["crv", "kty", "x", "y"] } else { &["e", "kty", "n"] };
@@ -248,7 +256,7 @@ impl SigningKey {
         let thumbprint = thumbprint("jwk", &jwk).unwrap_or_default();
         let material = Material::P256 {
             key: inner,
-            id: format!("ES256:{thumbprint}"),
+            id: cat!("ES256:", thumbprint),
             private: Zeroizing::new(text(&Value::Object(private))),
         };
         SigningKey { alg: Alg::Es256, kid, public: Some(PublicKey { jwk, thumbprint }), material }

@@ -9,6 +9,9 @@
 //! [`Env`] and [`ApiCall`]; the `wasm` module implements those over `fetch` for JavaScript.
 #![deny(missing_docs)]
 
+#[macro_use]
+mod text;
+
 pub mod assertion;
 pub mod cache;
 mod client;
@@ -30,6 +33,7 @@ mod shared;
 pub mod store;
 pub mod token;
 mod transport;
+mod url;
 pub mod www_authenticate;
 
 #[cfg(target_arch = "wasm32")]

@@ -115,9 +115,10 @@ pub fn by_name(name: &str) -> Result<Profile> {
     [GENERIC, HELSEID, MASKINPORTEN, ENTRA, DUENDE].into_iter().find(|p| p.name == name).ok_or_else(|| {
         TokenError::config(
             "profile",
-            format!(
-                "\"{}\" is not one of \"helseid\", \"maskinporten\", \"entra\", \"duende\", \"generic\"",
-                crate::jose::printable(name)
+            cat!(
+                "\"",
+                crate::jose::printable(name),
+                "\" is not one of \"helseid\", \"maskinporten\", \"entra\", \"duende\", \"generic\""
             ),
         )
     })
@@ -139,7 +140,7 @@ impl Profile {
         match self.auth_methods {
             Some(allowed) if !allowed.contains(&method) => Err(TokenError::config(
                 "clientAuth.method",
-                format!("profile \"{}\" accepts {} (got \"{method}\")", self.name, allowed.join(", ")),
+                cat!("profile \"", self.name, "\" accepts ", allowed.join(", "), " (got \"", method, "\")"),
             )),
             _ => Ok(()),
         }
@@ -150,7 +151,15 @@ impl Profile {
         match self.assertion_algs {
             Some(allowed) if !allowed.contains(&alg) => Err(TokenError::config(
                 "clientAuth.alg",
-                format!("profile \"{}\" accepts {} (the key signs {alg})", self.name, allowed.join(", ")),
+                cat!(
+                    "profile \"",
+                    self.name,
+                    "\" accepts ",
+                    allowed.join(", "),
+                    " (the key signs ",
+                    alg,
+                    ")"
+                ),
             )),
             _ => Ok(()),
         }

@@ -82,12 +82,12 @@ pub fn store_key(scope: &StoreScope<'_>) -> String {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part.as_bytes());
     }
-    format!("{VERSION}{}", b64url(hash.finalize()))
+    cat!(VERSION, b64url(hash.finalize()))
 }
 
 /// The lock guarding token requests for `store_key`.
 pub fn lock_key(store_key: &str) -> String {
-    format!("{store_key}/lock")
+    cat!(store_key, "/lock")
 }
 
 /// The stored form of `token`, received at `issued_at_ms`: `{"v":1,"a":..,"t":..,"i":..,"e":..,"s"?:..}`.

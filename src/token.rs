@@ -6,6 +6,7 @@
 use crate::json::{Map, Value};
 
 use crate::error::{ErrorCode, ErrorDetails, Result, TokenError};
+use crate::text::decimal;
 
 /// The `token_type` of an issued access token (RFC 6749 §7.1, RFC 9449 §5), matched case-insensitively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,10 +116,11 @@ pub fn interpret(
                 Ok(TokenOutcome::RetryWithNonce)
             }
             Some(o) => Err(oauth_error(status, o)),
-            None => {
-                Err(TokenError::new(ErrorCode::HttpError, format!("token endpoint returned HTTP {status}"))
-                    .with_status(status))
-            }
+            None => Err(TokenError::new(
+                ErrorCode::HttpError,
+                cat!("token endpoint returned HTTP ", decimal(status.into())),
+            )
+            .with_status(status)),
         };
     }
     token_response(content_type, body, expect).map(TokenOutcome::Issued).map_err(|e| e.with_status(status))
@@ -126,11 +128,11 @@ pub fn interpret(
 
 fn oauth_error(status: u16, o: OAuthError) -> TokenError {
     let error = clean(&o.error, 100);
-    let mut message = format!("token endpoint returned {status} \"{error}\"");
+    let mut message = cat!("token endpoint returned ", decimal(status.into()), " \"", error, "\"");
     let description = o.error_description.as_deref().unwrap_or_default();
     let description = clean(description, DESCRIPTION_CAP);
     if !description.is_empty() {
-        message = format!("{message}: {description}");
+        message = cat!(message, ": ", description);
     }
     TokenError::from(ErrorDetails {
         code: ErrorCode::OAuth,
@@ -144,7 +146,7 @@ fn oauth_error(status: u16, o: OAuthError) -> TokenError {
 fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<TokenResponse> {
     if let Some(ct) = ct.map(str::trim).filter(|c| !c.is_empty()) {
         if !is_json(ct) {
-            let problem = format!("must be application/json{}", got(ct));
+            let problem = cat!("must be application/json", got(ct));
             return Err(field("content-type", problem));
         }
     }
@@ -159,7 +161,7 @@ fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
         Some(Value::String(t)) if t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
         Some(Value::String(t)) => {
-            let problem = format!("must be \"Bearer\" or \"DPoP\"{}", got(t));
+            let problem = cat!("must be \"Bearer\" or \"DPoP\"", got(t));
             return Err(field("token_type", problem));
         }
         _ => return Err(field("token_type", "must be a string")),
@@ -219,15 +221,15 @@ fn invalid(message: impl Into<String>) -> TokenError {
     TokenError::new(ErrorCode::InvalidTokenResponse, message)
 }
 
-fn field(name: &str, problem: impl std::fmt::Display) -> TokenError {
-    invalid(format!("token response \"{name}\" {problem}"))
+fn field(name: &str, problem: impl AsRef<str>) -> TokenError {
+    invalid(cat!("token response \"", name, "\" ", problem))
 }
 
 /// `, got "s"` when `s` is short printable ASCII (safe and useful to quote), else nothing.
 fn got(s: &str) -> String {
     let printable = s.len() <= 64 && s.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
     if printable {
-        format!(", got \"{s}\"")
+        cat!(", got \"", s, "\"")
     } else {
         String::new()
     }

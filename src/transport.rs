@@ -71,7 +71,7 @@ pub trait Env {
     async fn public_jwk(&self, key: HostKey<'_>) -> Result<crate::json::Value> {
         Err(crate::TokenError::key(
             "key",
-            format!("the public key of \"{}\" is not available on this host", key.id),
+            cat!("the public key of \"", key.id, "\" is not available on this host"),
         ))
     }
 
@@ -96,7 +96,7 @@ pub trait Env {
         let _ = signing_input;
         Err(crate::TokenError::key(
             "key",
-            format!("{} needs a host signer, and this host has none", key.alg.as_str()),
+            cat!(key.alg.as_str(), " needs a host signer, and this host has none"),
         ))
     }
 }

@@ -81,25 +81,10 @@ fn number(out: &mut String, n: &Number) {
             if negative {
                 out.push('-');
             }
-            decimal(out, magnitude);
+            out.push_str(&crate::text::decimal(magnitude));
         }
         None => out.push_str(&float::text(n.as_f64().unwrap_or(0.0))),
     }
-}
-
-/// The decimal digits of `n` (without the formatting machinery of `core::fmt`).
-fn decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[at..].iter().map(|&d| d as char));
 }
 
 /// A finite float's shortest round-tripping text. In wasm the host's `String(n)` (what

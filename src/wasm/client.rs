@@ -93,7 +93,7 @@ impl JsTokenClient {
     pub fn fast_headers(&self, method: &str, url: &str) -> Option<JsValue> {
         let (authorization, proof) = self.engine.cached_headers(method, url)?;
         if let Some(proof) = proof {
-            return Some(JsValue::from_str(&format!("{authorization}\n{proof}")));
+            return Some(JsValue::from_str(&cat!(authorization, "\n", proof)));
         }
         let mut last = self.last_bearer.borrow_mut();
         match &*last {
@@ -349,7 +349,7 @@ impl ClientRegistry {
             let options = get(&clients, &name);
             let client = JsTokenClient::build(&options).map_err(|e| {
                 let mut e = e;
-                e.message = format!("clients.{name}.{}", e.message);
+                e.message = cat!("clients.", name, ".", e.message);
                 error::to_js(e)
             })?;
             list.push((name, client));
@@ -360,7 +360,7 @@ impl ClientRegistry {
     /// The client named `name`; throws `TokenError` for an unknown name.
     pub fn get(&self, name: &str) -> Result<JsTokenClient, JsValue> {
         self.clients.iter().find(|(n, _)| n == name).map(|(_, c)| c.clone()).ok_or_else(|| {
-            TokenError::argument("name", format!("no client named \"{}\"", crate::jose::printable(name)))
+            TokenError::argument("name", cat!("no client named \"", crate::jose::printable(name), "\""))
                 .into()
         })
     }

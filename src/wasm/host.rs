@@ -5,6 +5,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, Request, RequestInit, RequestRedirect, Response};
 
+use crate::text::decimal;
 use crate::{ApiCall, Env, ErrorCode, HttpRequest, HttpResponse, TokenError, Transport};
 
 #[wasm_bindgen]
@@ -207,7 +208,13 @@ impl Transport for JsTransport {
             Failed::Js(e) => transport_error(&e, &url, &request),
             Failed::TooLarge(status) => TokenError::new(
                 ErrorCode::InvalidTokenResponse,
-                format!("response from {url} is larger than {} KiB", MAX_BODY_BYTES / 1024),
+                cat!(
+                    "response from ",
+                    url,
+                    " is larger than ",
+                    decimal((MAX_BODY_BYTES / 1024) as u64),
+                    " KiB"
+                ),
             )
             .with_status(status),
         })
@@ -299,7 +306,7 @@ fn transport_error(e: &JsValue, url: &str, request: &HttpRequest) -> TokenError 
     if name == "TimeoutError" || name == "AbortError" {
         return TokenError::new(
             ErrorCode::Timeout,
-            format!("request to {url} did not complete within {} ms", request.timeout_ms),
+            cat!("request to ", url, " did not complete within ", decimal(request.timeout_ms.into()), " ms"),
         );
     }
     let cause = super::get(e, "cause");
@@ -314,7 +321,7 @@ fn transport_error(e: &JsValue, url: &str, request: &HttpRequest) -> TokenError 
     } else {
         detail
     };
-    TokenError::new(ErrorCode::Network, format!("token request to {url} failed: {detail}"))
+    TokenError::new(ErrorCode::Network, cat!("token request to ", url, " failed: ", detail))
 }
 
 /// The shortest piece of the request that, repeated in a host error, counts as quoting it.

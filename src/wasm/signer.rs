@@ -89,7 +89,7 @@ pub fn prefers_host() -> bool {
 async fn sign_native(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> {
     let jwk = key.private_jwk?;
     let signer = NATIVE.with(|n| n.borrow().clone())?;
-    let fail = |e: JsValue| host_error(&format!("node:crypto could not sign with {}", key.alg.as_str()), &e);
+    let fail = |e: JsValue| host_error(&cat!("node:crypto could not sign with ", key.alg.as_str()), &e);
     let result = match call_native(&signer, key, jwk, input) {
         Ok(value) => match value.dyn_into::<Promise>() {
             Ok(promise) => JsFuture::from(promise).await,
@@ -108,7 +108,7 @@ pub fn sign_now(key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> {
     match call_native(&signer, key, jwk, input) {
         Ok(value) if value.has_type::<Promise>() => None,
         Ok(signature) => Some(Ok(Uint8Array::new(&signature).to_vec())),
-        Err(e) => Some(Err(host_error(&format!("node:crypto could not sign with {}", key.alg.as_str()), &e))),
+        Err(e) => Some(Err(host_error(&cat!("node:crypto could not sign with ", key.alg.as_str()), &e))),
     }
 }
 
@@ -166,7 +166,7 @@ pub(super) async fn subtle_call(method: &str, args: &[JsValue]) -> std::result::
 
 fn host_error(what: &str, e: &JsValue) -> TokenError {
     let detail = get(e, "message").as_string().unwrap_or_default();
-    TokenError::key("key", format!("{what}: {}", crate::jose::printable(&detail)))
+    TokenError::key("key", cat!(what, ": ", crate::jose::printable(&detail)))
 }
 
 async fn crypto_key(key: HostKey<'_>) -> Result<JsValue> {
@@ -181,7 +181,7 @@ async fn crypto_key(key: HostKey<'_>) -> Result<JsValue> {
         subtle_call("importKey", &["jwk".into(), jwk, import_params(key.alg).into(), false.into(), usages])
             .await
             .map_err(|e| {
-                host_error(&format!("WebCrypto could not import the {} key", key.alg.as_str()), &e)
+                host_error(&cat!("WebCrypto could not import the ", key.alg.as_str(), " key"), &e)
             })?;
     KEYS.with(|k| k.set(&key.id.into(), &imported));
     Ok(imported)
@@ -197,7 +197,7 @@ pub async fn sign(key: HostKey<'_>, input: &[u8]) -> Result<Vec<u8>> {
     let data: JsValue = Uint8Array::from(input).into();
     let signature = subtle_call("sign", &[sign_params(key.alg).into(), crypto_key, data])
         .await
-        .map_err(|e| host_error(&format!("WebCrypto could not sign with {}", key.alg.as_str()), &e))?;
+        .map_err(|e| host_error(&cat!("WebCrypto could not sign with ", key.alg.as_str()), &e))?;
     Ok(Uint8Array::new(&signature).to_vec())
 }
 
@@ -241,29 +241,33 @@ pub fn register(
             _ => "",
         }
         .to_owned(),
-        "RSASSA-PKCS1-v1_5" => format!("RS{bits}"),
-        "RSA-PSS" => format!("PS{bits}"),
+        "RSASSA-PKCS1-v1_5" => cat!("RS", bits),
+        "RSA-PSS" => cat!("PS", bits),
         _ => String::new(),
     };
     let inferred = Alg::parse(field, &inferred).map_err(|_| {
         TokenError::config(
             field,
-            format!("a {name} key cannot sign JWS (use ECDSA, RSASSA-PKCS1-v1_5 or RSA-PSS)"),
+            cat!("a ", name, " key cannot sign JWS (use ECDSA, RSASSA-PKCS1-v1_5 or RSA-PSS)"),
         )
     })?;
     if let Some(wanted) = alg.filter(|a| *a != inferred.as_str()) {
         return Err(TokenError::config(
             field,
-            format!(
-                "this {name} key signs {}, not \"{}\"",
+            cat!(
+                "this ",
+                name,
+                " key signs ",
                 inferred.as_str(),
-                crate::jose::printable(wanted)
+                ", not \"",
+                crate::jose::printable(wanted),
+                "\""
             ),
         ));
     }
     let id = NEXT_ID.with(|n| {
         n.set(n.get() + 1);
-        format!("cryptokey-{}", n.get())
+        cat!("cryptokey-", crate::text::decimal(n.get().into()))
     });
     KEYS.with(|k| k.set(&id.as_str().into(), key));
     if let Some(public) = public {

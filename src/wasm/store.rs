@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use super::get;
 use crate::jose::{b64url, b64url_decode};
+use crate::text::decimal;
 use crate::{ErrorCode, Result, Store, TokenError};
 
 /// The caller's store adapter and the key its values are sealed with.
@@ -57,13 +58,13 @@ impl JsStore {
         }
         for name in ["get", "set"] {
             if !get(&adapter, name).is_function() {
-                return Err(TokenError::config(&format!("store.{name}"), "must be a function"));
+                return Err(TokenError::config(&cat!("store.", name), "must be a function"));
             }
         }
         let has = |name: &str| !absent(&get(&adapter, name));
         for name in ["delete", "lock", "unlock"] {
             if has(name) && !get(&adapter, name).is_function() {
-                return Err(TokenError::config(&format!("store.{name}"), "must be a function"));
+                return Err(TokenError::config(&cat!("store.", name), "must be a function"));
             }
         }
         if has("lock") != has("unlock") {
@@ -82,7 +83,7 @@ impl JsStore {
         let fail = |e: JsValue| {
             let detail = get(&e, "message").as_string().or_else(|| e.as_string()).unwrap_or_default();
             let detail: String = crate::jose::printable(&detail).chars().take(200).collect();
-            TokenError::new(ErrorCode::Network, format!("store.{name} failed: {detail}"))
+            TokenError::new(ErrorCode::Network, cat!("store.", name, " failed: ", detail))
         };
         let function: Function = get(&self.inner.adapter, name).unchecked_into();
         let value = function.apply(&self.inner.adapter, &args.iter().collect::<Array>()).map_err(fail)?;
@@ -93,7 +94,7 @@ impl JsStore {
         within(promise, self.inner.timeout_ms).await.map_err(|e| match e {
             Bounded::TimedOut => TokenError::new(
                 ErrorCode::Timeout,
-                format!("store.{name} did not answer within {} ms", self.inner.timeout_ms),
+                cat!("store.", name, " did not answer within ", decimal(self.inner.timeout_ms.into()), " ms"),
             ),
             Bounded::Failed(e) => fail(e),
         })
@@ -142,7 +143,7 @@ impl JsStore {
             .map_err(|_| {
                 TokenError::new(ErrorCode::InvalidKey, "WebCrypto could not seal the store value")
             })?;
-        Ok(format!("{SEALED_PREFIX}{}.{}", b64url(iv), b64url(Uint8Array::new(&sealed).to_vec())))
+        Ok(cat!(SEALED_PREFIX, b64url(iv), ".", b64url(Uint8Array::new(&sealed).to_vec())))
     }
 
     /// The plaintext of a sealed value stored under `store_key`.
@@ -188,7 +189,7 @@ fn seal_key(value: &JsValue) -> Result<SealKey> {
         if bytes.len() != 16 && bytes.len() != 32 {
             return Err(TokenError::config(
                 FIELD,
-                format!("must be 16 or 32 bytes (AES-128/256-GCM), not {}", bytes.len()),
+                cat!("must be 16 or 32 bytes (AES-128/256-GCM), not ", decimal(bytes.len() as u64)),
             ));
         }
         return Ok(SealKey::Raw(bytes));
