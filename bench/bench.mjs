@@ -495,8 +495,11 @@ Targets the run above may show as NOT MET, with what was measured about them.
   thread: \`require(esm)\` rules out top-level await, so the module is compiled synchronously.
   Both sides pay loading fetch and its first request, which is most of the total. The gap grows
   with the machine's load, as compiling is CPU work (17 and 32 ms in runs with a build beside).
-- **Cached Bearer fetch**, when a run shows it below 0.95x: the fast path's own work is 2-3 µs of a loopback
-  request of 200-500 µs here (about 1%); the row moves by more than that between runs, and raw
+  The paired difference moved between -8 and +6 ms in quick runs and +10 and +24 ms in full ones
+  on this shared machine in one evening; no single run settles it.
+- **Cached Bearer fetch**, when a run shows it below 0.95x: the fast path's own work is 2-3 µs
+  of a loopback request of 200-500 µs here (about 1%); the row moves by more than that between
+  runs, and raw
   fetch with the same \`Authorization\` header, which the target's floor leaves out, is itself
   below 1.00x of raw fetch in most runs (the "(raw fetch with the same header)" value next to the
   verdict).
