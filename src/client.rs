@@ -14,7 +14,6 @@ use crate::dpop::{DpopKey, NonceStore, ProofClaims};
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::event::Event;
 use crate::grant::{token_request, ClientCredentials, Grant, TokenExchange};
-use crate::jose::b64url;
 use crate::key::SigningKey;
 use crate::resource::{ApiDecision, ApiResponse, RetryBudget};
 use crate::retry::Failure;
@@ -282,7 +281,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         let proof = match &dpop {
             None => None,
             Some(key) => {
-                let jti = self.inner.jti();
+                let jti = self.inner.env.jti();
                 let nonce = self.inner.nonce_for(url);
                 let access_token = Some(token.access_token.as_str());
                 let claims = ProofClaims {
@@ -484,12 +483,6 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
 }
 
 impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
-    fn jti(&self) -> String {
-        let mut bytes = [0u8; 16];
-        self.env.fill_unique(&mut bytes);
-        b64url(bytes)
-    }
-
     /// The DPoP key, fetching a host key's public part on first use.
     async fn dpop(&self) -> Result<Option<Rc<DpopKey>>> {
         let pending = match &*self.dpop.borrow() {
@@ -530,7 +523,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         };
         let accept = |token: &CachedToken| avoid.as_deref() != Some(token.access_token.as_str());
         let lock = store::lock_key(&key);
-        let owner = self.jti();
+        let owner = self.env.jti();
         let started = self.env.now_ms();
         // Wait for another instance at most half the time, so that asking ourselves still fits.
         let wait_until = started.saturating_add(u64::from(self.config.timeout_ms / 2));
@@ -664,7 +657,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         access_token: Option<&str>,
         nonce: Option<&str>,
     ) -> Result<String> {
-        let jti = self.jti();
+        let jti = self.env.jti();
         let now_secs = self.env.now_ms() / 1000;
         let input = dpop.signing_input(ProofClaims { method, url, now_secs, jti: &jti, access_token, nonce });
         dpop.key().sign(&self.env, input).await
@@ -721,7 +714,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     async fn client_assertion(&self) -> Result<Option<String>> {
         match &self.config.client_auth {
             ClientAuth::PrivateKeyJwt(signer) => {
-                let input = signer.signing_input(self.env.now_ms() / 1000, &self.jti());
+                let input = signer.signing_input(self.env.now_ms() / 1000, &self.env.jti());
                 Ok(Some(signer.key().sign(&self.env, input).await?))
             }
             _ => Ok(None),
@@ -738,7 +731,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         };
         let input = signer.grant_signing_input(
             self.env.now_ms() / 1000,
-            &self.jti(),
+            &self.env.jti(),
             &target.scope,
             &target.resource,
         );

@@ -55,6 +55,12 @@ pub trait Env {
     fn fill_unique(&self, buf: &mut [u8]) {
         self.fill_random(buf);
     }
+    /// A fresh JWT ID (`jti`): 16 bytes from [`Env::fill_unique`], base64url.
+    fn jti(&self) -> String {
+        let mut bytes = [0u8; 16];
+        self.fill_unique(&mut bytes);
+        crate::jose::b64url(bytes)
+    }
     /// Report an event to the host's hook (`onEvent`). The default drops it.
     fn event(&self, event: crate::event::Event) {
         let _ = event;

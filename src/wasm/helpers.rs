@@ -11,15 +11,8 @@ use super::host::JsEnv;
 use super::{get, to_json};
 use crate::assertion::{AssertionParams, AssertionSigner};
 use crate::dpop::{DpopKey, ProofClaims};
-use crate::jose::b64url;
 use crate::key::SigningKey;
 use crate::{Env, TokenError};
-
-fn jti() -> String {
-    let mut bytes = [0u8; 16];
-    JsEnv::default().fill_unique(&mut bytes);
-    b64url(bytes)
-}
 
 fn required(o: &JsValue, name: &str) -> Result<String, TokenError> {
     get(o, name)
@@ -104,7 +97,7 @@ pub fn create_client_assertion(o: JsValue) -> Promise {
                 claims,
             },
         );
-        let input = signer.signing_input(JsEnv::default().now_ms() / 1000, &jti());
+        let input = signer.signing_input(JsEnv::default().now_ms() / 1000, &JsEnv::default().jti());
         signer.key().sign(&JsEnv::default(), input).await
     })
 }
@@ -120,7 +113,7 @@ pub fn create_dpop_proof(o: JsValue) -> Promise {
             method: &required(&o, "method")?,
             url: &required(&o, "url")?,
             now_secs: JsEnv::default().now_ms() / 1000,
-            jti: &jti(),
+            jti: &JsEnv::default().jti(),
             access_token: access_token.as_deref(),
             nonce: nonce.as_deref(),
         });
