@@ -281,18 +281,10 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         let proof = match &dpop {
             None => None,
             Some(key) => {
-                let jti = self.inner.env.jti();
                 let nonce = self.inner.nonce_for(url);
-                let access_token = Some(token.access_token.as_str());
-                let claims = ProofClaims {
-                    method,
-                    url,
-                    now_secs: now / 1000,
-                    jti: &jti,
-                    access_token,
-                    nonce: nonce.as_deref(),
-                };
-                Some(key.key().sign_now(&self.inner.env, key.signing_input(claims))?.ok()?)
+                let input =
+                    self.inner.proof_input(key, method, url, Some(&token.access_token), nonce.as_deref());
+                Some(key.key().sign_now(&self.inner.env, input)?.ok()?)
             }
         };
         self.inner.env.event(Event::CacheHit { key: target.key.clone() });
@@ -657,10 +649,22 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         access_token: Option<&str>,
         nonce: Option<&str>,
     ) -> Result<String> {
+        let input = self.proof_input(dpop, method, url, access_token, nonce);
+        dpop.key().sign(&self.env, input).await
+    }
+
+    /// The signing input of a proof made now, with a fresh `jti`.
+    fn proof_input(
+        &self,
+        dpop: &DpopKey,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
         let jti = self.env.jti();
         let now_secs = self.env.now_ms() / 1000;
-        let input = dpop.signing_input(ProofClaims { method, url, now_secs, jti: &jti, access_token, nonce });
-        dpop.key().sign(&self.env, input).await
+        dpop.signing_input(ProofClaims { method, url, now_secs, jti: &jti, access_token, nonce })
     }
 
     /// The token endpoint: configured, or discovered from the issuer once (failures are retried
