@@ -13,6 +13,7 @@ export function installFastPath(TokenClient, ClientRegistry) {
   TokenClient.prototype.fetch = function fetch(input, init, req) {
     return (req == null && fastFetch(this, input, init)) || full.call(this, input, init, req);
   };
+  // `registry.get(name).fetch(input, init)`, defined here only.
   ClientRegistry.prototype.fetch = function fetch(name, input, init) {
     let client;
     try {

@@ -365,11 +365,5 @@ impl ClientRegistry {
         })
     }
 
-    /// `registry.get(name).fetch(input, init)`.
-    pub fn fetch(&self, name: &str, input: JsValue, init: JsValue) -> Promise {
-        match self.get(name) {
-            Ok(client) => client.fetch(input, init, JsValue::UNDEFINED),
-            Err(e) => Promise::reject(&e),
-        }
-    }
+    // `fetch(name, input, init)` is defined in JS (js/fast-path.mjs), on one cached client per name.
 }
