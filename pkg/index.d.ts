@@ -121,8 +121,13 @@ export interface BaseClientOptions {
   refreshBeforeExpirySeconds?: number;
   /** The fetch to use; default `globalThis.fetch`, looked up per call. */
   fetch?: typeof fetch;
-  /** Resolves relative inputs of `client.fetch`. */
+  /**
+   * Resolves relative inputs of `client.fetch`, and limits where it sends the token: its origin
+   * and `allowedOrigins` only.
+   */
   baseUrl?: string;
+  /** With `baseUrl`: the other origins (`https://api2.example`) `client.fetch` may send a token to. */
+  allowedOrigins?: string[];
   /** Bound on getting a token (retries included, bodies included), in ms. Default 30000. */
   timeoutMs?: number;
   /** Retries of a token request after a network failure or 5xx (backoff with jitter) or a 429/503 with Retry-After. Default 2. */
@@ -199,6 +204,15 @@ export interface TokenRequestOptions {
   subjectTokenType?: string;
   /** Ask the authority even if a fresh token is cached. */
   forceRefresh?: boolean;
+  /**
+   * Claims for this call's client assertion (or Maskinporten grant assertion), over
+   * `clientAuth.claims` by name: a tenant's organization numbers, e.g.
+   * `{ assertion_details: [helseIdAuthorization({ childOrganization })] }`. Needs `private_key_jwt`.
+   * Tokens are cached (and stored) per distinct claims.
+   */
+  claims?: Record<string, unknown>;
+  /** Token request parameters over the client's `extraParams`, by name. Tokens are cached per distinct parameters. */
+  extraParams?: Record<string, string>;
 }
 
 export interface Token {
@@ -213,7 +227,8 @@ export interface Token {
 export interface Inspection {
   /** Tokens requested so far (a retry after a DPoP nonce challenge counts once). */
   tokenRequests: number;
-  cache: { key: string; tokenType: 'Bearer' | 'DPoP'; expiresAt: number; refreshAt: number }[];
+  /** `key`: an opaque keyed hash of everything that shapes the token request; `scope`: as granted. */
+  cache: { key: string; tokenType: 'Bearer' | 'DPoP'; expiresAt: number; refreshAt: number; scope?: string }[];
   nonces: { origin: string; nonce: string }[];
 }
 

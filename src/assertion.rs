@@ -10,14 +10,11 @@ use crate::key::SigningKey;
 pub struct AssertionSigner {
     key: SigningKey,
     header: EncodedHeader,
-    client_id: String,
-    audience: String,
-    lifetime_secs: u64,
-    claims: Map<String, Value>,
+    params: AssertionParams,
 }
 
 /// What a client assertion says, besides the key.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AssertionParams {
     /// `iss` and `sub` (RFC 7523 §3 items A and B).
     pub client_id: String,
@@ -27,39 +24,47 @@ pub struct AssertionParams {
     pub lifetime_secs: u64,
     /// Header `typ`; `JWT` unless the authority asks for e.g. `client-authentication+jwt`.
     pub typ: String,
-    /// Extra claims; they never replace the registered claims above.
+    /// The client's extra claims (`clientAuth.claims`); they never replace the registered claims
+    /// above. A request's own claims ([`crate::RequestOptions::claims`]) go over them.
     pub claims: Map<String, Value>,
+}
+
+/// Claims may carry a tenant's organization numbers: their names only.
+impl std::fmt::Debug for AssertionParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssertionParams")
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .field("lifetime_secs", &self.lifetime_secs)
+            .field("typ", &self.typ)
+            .field("claims", &self.claims.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl AssertionSigner {
     /// Prepare a signer for `params` with `key` (header: `alg`, `typ`, and `kid` when the key has one).
     pub fn new(key: SigningKey, params: AssertionParams) -> Self {
-        let mut header = object([("alg", key.alg().as_str().into()), ("typ", params.typ.into())]);
+        let mut header = object([("alg", key.alg().as_str().into()), ("typ", params.typ.as_str().into())]);
         if let Some(kid) = key.kid() {
             header.insert("kid".into(), kid.into());
         }
-        AssertionSigner {
-            header: EncodedHeader::new(&Value::Object(header)),
-            key,
-            client_id: params.client_id,
-            audience: params.audience,
-            lifetime_secs: params.lifetime_secs,
-            claims: params.claims,
-        }
+        AssertionSigner { header: EncodedHeader::new(&Value::Object(header)), key, params }
     }
 
-    /// The JWS signing input of an assertion issued at `now_secs` with the unique `jti`; sign it
-    /// with [`Self::key`].
-    pub fn signing_input(&self, now_secs: u64, jti: &str) -> String {
-        let mut claims = self.claims.clone();
+    /// The JWS signing input of an assertion issued at `now_secs` with the unique `jti` and the
+    /// request's `claims` (the client's, merged with the call's); sign it with [`Self::key`].
+    pub fn signing_input(&self, now_secs: u64, jti: &str, claims: &Map<String, Value>) -> String {
+        let mut claims = claims.clone();
+        let p = &self.params;
         let registered = [
-            ("iss", self.client_id.as_str().into()),
-            ("sub", self.client_id.as_str().into()),
-            ("aud", self.audience.as_str().into()),
+            ("iss", p.client_id.as_str().into()),
+            ("sub", p.client_id.as_str().into()),
+            ("aud", p.audience.as_str().into()),
             ("jti", jti.into()),
             ("iat", now_secs.into()),
             ("nbf", now_secs.into()),
-            ("exp", (now_secs + self.lifetime_secs).into()),
+            ("exp", (now_secs + p.lifetime_secs).into()),
         ];
         for (name, value) in registered {
             claims.insert(name.to_owned(), value);
@@ -69,21 +74,24 @@ impl AssertionSigner {
 
     /// The signing input of a JWT bearer grant assertion (RFC 7523 §2.1 as Maskinporten wants
     /// it): exactly `iss` (client_id), `aud`, `scope`, `iat`, `exp`, `jti`, and `resource` when
-    /// given (a string for one, an array for several), plus the extra claims — no `sub`, no `nbf`.
+    /// given (a string for one, an array for several), plus the request's `claims` — no `sub`,
+    /// no `nbf`.
     pub fn grant_signing_input(
         &self,
         now_secs: u64,
         jti: &str,
         scope: &[String],
         resource: &[String],
+        claims: &Map<String, Value>,
     ) -> String {
-        let mut claims = self.claims.clone();
+        let mut claims = claims.clone();
+        let p = &self.params;
         let registered = [
-            ("iss", self.client_id.as_str().into()),
-            ("aud", self.audience.as_str().into()),
+            ("iss", p.client_id.as_str().into()),
+            ("aud", p.audience.as_str().into()),
             ("scope", scope.join(" ").into()),
             ("iat", now_secs.into()),
-            ("exp", (now_secs + self.lifetime_secs).into()),
+            ("exp", (now_secs + p.lifetime_secs).into()),
             ("jti", jti.into()),
         ];
         for (name, value) in registered {
@@ -103,7 +111,17 @@ impl AssertionSigner {
 
     /// `exp - iat` in seconds.
     pub fn lifetime_secs(&self) -> u64 {
-        self.lifetime_secs
+        self.params.lifetime_secs
+    }
+
+    /// What the assertions say besides the key.
+    pub fn params(&self) -> &AssertionParams {
+        &self.params
+    }
+
+    /// The client's extra claims (`clientAuth.claims`).
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.params.claims
     }
 
     /// The signing key.
@@ -121,7 +139,7 @@ mod tests {
 
     /// Sign locally (test keys are ES256) and return the compact JWS.
     fn mint(s: &AssertionSigner, now: u64, jti: &str) -> String {
-        let input = s.signing_input(now, jti);
+        let input = s.signing_input(now, jti, s.claims());
         let sig = s.key().sign_local(input.as_bytes()).unwrap();
         crate::jose::compact(input, &sig)
     }
@@ -162,15 +180,21 @@ mod tests {
         let mut extra = Map::new();
         extra.insert("consumer_org".into(), json!("0192:910753614"));
         let s = signer(extra);
-        let input =
-            s.grant_signing_input(100, "j1", &["nav:a".into(), "nav:b".into()], &["https://api/".into()]);
+        let input = s.grant_signing_input(
+            100,
+            "j1",
+            &["nav:a".into(), "nav:b".into()],
+            &["https://api/".into()],
+            s.claims(),
+        );
         let claims = decode(input.split('.').nth(1).unwrap());
         assert_eq!(
             claims,
             json!({"iss":"worker","aud":"https://helseid.example/","scope":"nav:a nav:b","iat":100,"exp":160,
                    "jti":"j1","resource":"https://api/","consumer_org":"0192:910753614"})
         );
-        let two = s.grant_signing_input(100, "j", &[], &["https://a/".into(), "https://b/".into()]);
+        let two =
+            s.grant_signing_input(100, "j", &[], &["https://a/".into(), "https://b/".into()], s.claims());
         assert_eq!(decode(two.split('.').nth(1).unwrap())["resource"], json!(["https://a/", "https://b/"]));
     }
 

@@ -1,12 +1,10 @@
-//! Token cache policy: what a cache entry is, when it must be refreshed, its key, the
+//! Token cache policy: what a cache entry is, when it must be refreshed, the
 //! single-flight state (one token request per key at a time; failures are not cached), and a
 //! bound on the number of keys (least recently used first out; requests in flight stay).
 //!
 //! The waiter type `W` is the engine's (a shared future); this module only decides.
 
 use std::collections::HashMap;
-
-use sha2::{Digest, Sha256};
 
 use crate::token::{TokenResponse, TokenType};
 
@@ -221,48 +219,6 @@ impl<W: Clone> TokenCache<W> {
     }
 }
 
-/// The hash a subject token is cached under: it is never kept in clear.
-pub fn subject_hash(subject_token_type: &str, subject_token: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(subject_token_type.as_bytes());
-    hasher.update([0]);
-    hasher.update(subject_token.as_bytes());
-    crate::jose::b64url(hasher.finalize())
-}
-
-/// The cache key of a request: grant, sorted scope set, sorted resource set, subject hash, DPoP
-/// key thumbprint. Values are joined with characters that cannot occur in them unescaped.
-pub fn cache_key(
-    grant: &str,
-    scope: &[String],
-    resource: &[String],
-    subject_hash: Option<&str>,
-    dpop_jkt: Option<&str>,
-) -> String {
-    // A sorted set built by binary-search insertion: lists are a few items, and the module then
-    // needs no sort algorithm.
-    let sorted = |items: &[String]| {
-        let mut v: Vec<&str> = Vec::with_capacity(items.len());
-        for item in items {
-            if let Err(at) = v.binary_search(&item.as_str()) {
-                v.insert(at, item);
-            }
-        }
-        v.join(" ")
-    };
-    cat!(
-        grant,
-        "|",
-        sorted(scope),
-        "|",
-        sorted(resource).replace('|', "%7C"),
-        "|",
-        subject_hash.unwrap_or(""),
-        "|",
-        dpop_jkt.unwrap_or("")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,23 +285,6 @@ mod tests {
         assert!(matches!(cache.lookup("k", 0, false), Lookup::Fresh(_)));
         cache.evict("k", "at");
         assert!(matches!(cache.lookup("k", 0, false), Lookup::Miss));
-    }
-
-    #[test]
-    fn cache_key_ignores_order_and_duplicates_but_not_content() {
-        let a = cache_key("cc", &["b".into(), "a".into()], &["r".into()], None, Some("jkt"));
-        let b = cache_key("cc", &["a".into(), "b".into(), "a".into()], &["r".into()], None, Some("jkt"));
-        assert_eq!(a, b);
-        assert_ne!(a, cache_key("cc", &["a".into()], &["r".into()], None, Some("jkt")));
-        assert_ne!(a, cache_key("cc", &["a".into(), "b".into()], &["r".into()], None, None));
-        assert_ne!(a, cache_key("cc", &["a".into(), "b".into()], &["r".into()], Some("h"), Some("jkt")));
-    }
-
-    #[test]
-    fn subjects_are_hashed_never_kept_in_clear() {
-        let h = subject_hash("urn:ietf:params:oauth:token-type:access_token", "user.token.secret");
-        assert!(!h.contains("user") && h.len() == 43);
-        assert_ne!(h, subject_hash("urn:ietf:params:oauth:token-type:jwt", "user.token.secret"));
     }
 
     fn fill(cache: &mut TokenCache<u32>, key: &str) {

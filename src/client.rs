@@ -7,17 +7,19 @@ use std::rc::Rc;
 
 use crate::shared::{ShareExt, Shared};
 
-use crate::cache::{cache_key, subject_hash, CachePolicy, CachedToken, Lookup, TokenCache};
+use crate::cache::{CachePolicy, CachedToken, Lookup, TokenCache};
 use crate::config::{ClientAuth, ClientConfig, DpopSetting, GrantKind, Secret, TokenEndpoint};
 use crate::discovery::{self, Metadata};
 use crate::dpop::{DpopKey, NonceStore, ProofClaims};
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::event::Event;
 use crate::grant::{token_request, ClientCredentials, Grant, TokenExchange};
+use crate::json::{Map, Value};
 use crate::key::SigningKey;
 use crate::resource::{ApiDecision, ApiResponse, RetryBudget};
 use crate::retry::Failure;
-use crate::store::{self, NoStore, Store, StoreScope};
+use crate::shape::Shape;
+use crate::store::{self, NoStore, Store};
 use crate::text::decimal;
 use crate::token::{interpret, Expectation, TokenOutcome, TokenType};
 use crate::transport::{ApiCall, Env, HttpRequest, Transport};
@@ -35,6 +37,11 @@ pub struct RequestOptions {
     pub subject_token_type: Option<String>,
     /// Skip a cached token and ask the authority (joins a request already in flight).
     pub force_refresh: bool,
+    /// Claims for this request's client assertion (or self-signed grant assertion), over
+    /// `clientAuth.claims`: a tenant's organization numbers. Part of the cache key.
+    pub claims: Option<Map<String, Value>>,
+    /// Token request parameters over the client's `extraParams`, by name. Part of the cache key.
+    pub extra_params: Option<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for RequestOptions {
@@ -45,6 +52,11 @@ impl std::fmt::Debug for RequestOptions {
             .field("subject_token", &self.subject_token.as_ref().map(|_| "***"))
             .field("subject_token_type", &self.subject_token_type)
             .field("force_refresh", &self.force_refresh)
+            .field("claims", &self.claims.as_ref().map(|c| c.keys().collect::<Vec<_>>()))
+            .field(
+                "extra_params",
+                &self.extra_params.as_ref().map(|p| p.iter().map(|(k, _)| k).collect::<Vec<_>>()),
+            )
             .finish()
     }
 }
@@ -71,16 +83,18 @@ struct Inner<T, E, S> {
     store: Option<S>,
     policy: CachePolicy,
     dpop: RefCell<DpopState>,
-    /// What the DPoP key contributes to cache keys: its thumbprint, or the host's key id while the
-    /// public key is not known yet (stable for the life of the client).
-    dpop_cache_id: Option<String>,
+    /// The secret cache keys are hashed under (random per client): events and `inspect()` show
+    /// keys that cannot be tested against guesses of what they stand for.
+    salt: [u8; 32],
+    /// The secret store keys are hashed under, once the store has given it.
+    store_secret: Cell<Option<[u8; 32]>>,
     cache: RefCell<TokenCache<Pending>>,
     nonces: RefCell<NonceStore>,
     token_requests: Cell<u64>,
     /// The token endpoint once known (configured, or discovered and checked).
     endpoint: RefCell<Option<String>>,
-    /// The target of calls without per-call overrides, computed on first use.
-    default_target: RefCell<Option<Rc<Target>>>,
+    /// The shape of calls without per-call options, computed on first use.
+    default_target: RefCell<Option<Rc<Shape>>>,
 }
 
 /// The DPoP key: none, ready, or a host key whose public part is fetched on first use.
@@ -117,17 +131,6 @@ impl SentToken {
     }
 }
 
-/// A resolved request: the cache key and what to ask for.
-struct Target {
-    key: String,
-    /// The subject token's hash, part of the key.
-    subject_hash: Option<String>,
-    scope: Vec<String>,
-    resource: Vec<String>,
-    /// The subject token and its type.
-    subject: Option<(Secret, String)>,
-}
-
 impl<T: Transport + 'static, E: Env + 'static> TokenClient<T, E> {
     /// Build a client; generates the ephemeral DPoP key when `dpop: true`.
     pub fn new(config: ClientConfig, transport: T, env: E) -> Result<Self> {
@@ -155,11 +158,8 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
             DpopSetting::Key(key) if key.public_jwk().is_none() => DpopState::Pending(key.clone()),
             DpopSetting::Key(key) => DpopState::Ready(Rc::new(DpopKey::new((**key).clone())?)),
         };
-        let dpop_cache_id = match &dpop {
-            DpopState::Off => None,
-            DpopState::Ready(key) => Some(key.thumbprint().to_owned()),
-            DpopState::Pending(key) => Some(key.host_key().id.to_owned()),
-        };
+        let mut salt = [0u8; 32];
+        env.fill_random(&mut salt);
         let policy =
             CachePolicy { refresh_before_ms: config.refresh_before_secs * 1000, ..CachePolicy::default() };
         let cache = RefCell::new(TokenCache::with_capacity(config.cache_size));
@@ -171,7 +171,8 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
                 store,
                 policy,
                 dpop: RefCell::new(dpop),
-                dpop_cache_id,
+                salt,
+                store_secret: Cell::new(None),
                 cache,
                 nonces: RefCell::default(),
                 token_requests: Cell::new(0),
@@ -215,17 +216,18 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     /// A token for `options`: from the cache when fresh, else from the authority, with concurrent
     /// misses sharing one request.
     pub async fn get_token(&self, options: &RequestOptions) -> Result<CachedToken> {
+        self.inner.dpop().await?; // its thumbprint is part of the key
         let target = self.target(options)?;
         self.token_for(&target, options.force_refresh, None).await
     }
 
     /// Drop the cached token for `options`, here and in the shared store.
     pub async fn invalidate(&self, options: &RequestOptions) -> Result<()> {
+        self.inner.dpop().await?;
         let target = self.target(options)?;
         self.inner.cache.borrow_mut().clear(&target.key);
         if let Some(store) = &self.inner.store {
-            let deadline = self.inner.env.now_ms().saturating_add(u64::from(self.inner.config.timeout_ms));
-            let key = self.inner.store_key(&target, deadline).await?;
+            let key = self.inner.store_key(&target).await?;
             if let Err(e) = store.delete(&key).await {
                 self.inner.store_error(&target, "delete", e);
             }
@@ -258,6 +260,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         call: &mut C,
         options: &RequestOptions,
     ) -> Result<C::Response, C::Error> {
+        self.inner.dpop().await?;
         let target = self.target(options)?;
         let token = self.token_for(&target, options.force_refresh, None).await?;
         self.send(call, &target, token.into(), RetryBudget::default()).await
@@ -311,7 +314,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
 
     /// After an API said `invalid_token`: drop `rejected` and get another token (never that one
     /// again from a shared store).
-    async fn renew(&self, url: &str, target: &Rc<Target>, rejected: String) -> Result<CachedToken> {
+    async fn renew(&self, url: &str, target: &Rc<Shape>, rejected: String) -> Result<CachedToken> {
         self.inner.env.event(Event::InvalidTokenRetry { url: crate::dpop::htu(url).to_owned() });
         self.inner.cache.borrow_mut().evict(&target.key, &rejected);
         self.token_for(target, false, Some(rejected)).await
@@ -321,7 +324,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     async fn send<C: ApiCall>(
         &self,
         call: &mut C,
-        target: &Rc<Target>,
+        target: &Rc<Shape>,
         mut token: SentToken,
         mut budget: RetryBudget,
     ) -> Result<C::Response, C::Error> {
@@ -354,7 +357,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     async fn decide<C: ApiCall>(
         &self,
         call: &C,
-        target: &Rc<Target>,
+        target: &Rc<Shape>,
         mut token: SentToken,
         response: C::Response,
         budget: &mut RetryBudget,
@@ -382,59 +385,46 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         Ok(Next::Retry(token))
     }
 
-    /// The request's target; the common case (no per-call overrides) is computed once.
-    fn target(&self, options: &RequestOptions) -> Result<Rc<Target>> {
-        let plain = options.scope.is_none() && options.resource.is_none() && options.subject_token.is_none();
+    /// The request's shape and cache key; the common case (no per-call options) is computed once.
+    fn target(&self, options: &RequestOptions) -> Result<Rc<Shape>> {
+        let RequestOptions {
+            scope,
+            resource,
+            subject_token,
+            subject_token_type: _,
+            force_refresh: _,
+            claims,
+            extra_params,
+        } = options;
+        let plain = scope.is_none()
+            && resource.is_none()
+            && subject_token.is_none()
+            && claims.is_none()
+            && extra_params.is_none();
         if plain {
             if let Some(target) = self.inner.default_target.borrow().as_ref() {
                 return Ok(Rc::clone(target));
             }
         }
-        let target = Rc::new(self.resolve_target(options)?);
+        let dpop = match &*self.inner.dpop.borrow() {
+            DpopState::Off => None,
+            DpopState::Ready(key) => Some(key.thumbprint().to_owned()),
+            // Not reached by the async entry points (they resolve the key first); the host's
+            // handle is unique to the key, so a key made with it is never shared.
+            DpopState::Pending(key) => Some(key.host_key().id.to_owned()),
+        };
+        let keys = crate::shape::Keys { dpop: dpop.as_deref(), salt: &self.inner.salt };
+        let target = Rc::new(Shape::resolve(&self.inner.config, options, keys)?);
         if plain {
             *self.inner.default_target.borrow_mut() = Some(Rc::clone(&target));
         }
         Ok(target)
     }
 
-    fn resolve_target(&self, options: &RequestOptions) -> Result<Target> {
-        let config = &self.inner.config;
-        let scope = options.scope.clone().unwrap_or_else(|| config.scope.clone());
-        let resource = options.resource.clone().unwrap_or_else(|| config.resource.clone());
-        let grant = &config.grant;
-        let subject = match (&options.subject_token, grant) {
-            (Some(_), GrantKind::ClientCredentials) => {
-                return Err(TokenError::argument(
-                    "req.subjectToken",
-                    "is only for grant \"jwt_bearer\", \"on_behalf_of\" or \"token_exchange\"",
-                ))
-            }
-            (Some(token), _) => {
-                let token_type = match (&options.subject_token_type, grant) {
-                    (Some(t), _) => t.clone(),
-                    (None, GrantKind::TokenExchange(x)) => x.subject_token_type.clone(),
-                    (None, _) => crate::grant::ACCESS_TOKEN_TYPE.to_owned(),
-                };
-                Some((token.clone(), token_type))
-            }
-            (None, g) if g.needs_subject() => {
-                return Err(TokenError::argument(
-                    "req.subjectToken",
-                    cat!("is required for grant \"", g.name(), "\""),
-                ))
-            }
-            (None, _) => None,
-        };
-        let hash = subject.as_ref().map(|(token, token_type)| subject_hash(token_type, token.expose()));
-        let key =
-            cache_key(grant.name(), &scope, &resource, hash.as_deref(), self.inner.dpop_cache_id.as_deref());
-        Ok(Target { key, subject_hash: hash, scope, resource, subject })
-    }
-
     /// `rejected`: a token an API refused, not to be taken from the shared store again.
     async fn token_for(
         &self,
-        target: &Rc<Target>,
+        target: &Rc<Shape>,
         force: bool,
         rejected: Option<String>,
     ) -> Result<CachedToken> {
@@ -494,7 +484,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     /// `rejected` is never taken from the store.
     async fn obtain(
         &self,
-        target: &Target,
+        target: &Shape,
         force: bool,
         rejected: Option<String>,
         attempts: &Cell<u32>,
@@ -504,7 +494,14 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         let Some(store) = &self.store else {
             return self.request_token(target, attempts, deadline).await;
         };
-        let key = self.store_key(target, deadline).await?;
+        let key = match self.store_key(target).await {
+            Ok(key) => key,
+            Err(e) => {
+                // No key to read or write under: go on without the store, as when it fails.
+                self.store_error(target, "key", e);
+                return self.request_token(target, attempts, deadline).await;
+            }
+        };
         let found = self.read_store(store, target, &key).await;
         let avoid = match found {
             Some(token) if force => Some(token.access_token),
@@ -562,24 +559,24 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         result
     }
 
-    /// The key `target`'s tokens have in the shared store: it names the token endpoint, the
-    /// client and the DPoP key by thumbprint, so instances agree on it.
-    async fn store_key(&self, target: &Target, deadline: u64) -> Result<String> {
-        let token_endpoint = self.token_endpoint(deadline).await?;
-        let jkt = self.dpop().await?.map(|key| key.thumbprint().to_owned());
-        let grant = self.config.grant.name();
-        let cache_key =
-            cache_key(grant, &target.scope, &target.resource, target.subject_hash.as_deref(), jkt.as_deref());
-        let scope = StoreScope {
-            token_endpoint: &token_endpoint,
-            client_id: &self.config.client_id,
-            cache_key: &cache_key,
+    /// The key `target`'s tokens have in the shared store: a keyed hash of its description under
+    /// the store's secret, so instances that share the secret agree on it and nobody else can
+    /// tell what it stands for.
+    async fn store_key(&self, target: &Shape) -> Result<String> {
+        let secret = match (self.store_secret.get(), &self.store) {
+            (Some(secret), _) => secret,
+            (None, Some(store)) => {
+                let secret = store.naming_secret().await?;
+                self.store_secret.set(Some(secret));
+                secret
+            }
+            (None, None) => return Err(TokenError::config("store", "is not set")),
         };
-        Ok(store::store_key(&scope))
+        Ok(store::store_key(&secret, &target.digest))
     }
 
     /// A fresh token of this client's type from the store; a failing store reads as empty.
-    async fn read_store(&self, store: &S, target: &Target, key: &str) -> Option<CachedToken> {
+    async fn read_store(&self, store: &S, target: &Shape, key: &str) -> Option<CachedToken> {
         let value = match store.get(key).await {
             Ok(value) => value?,
             Err(e) => {
@@ -592,24 +589,29 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         store::open(&value, &self.policy, expect, self.env.now_ms())
     }
 
-    async fn unlock(&self, store: &S, target: &Target, lock: &str, owner: &str) {
+    async fn unlock(&self, store: &S, target: &Shape, lock: &str, owner: &str) {
         if let Err(e) = store.unlock(lock, owner).await {
             self.store_error(target, "unlock", e);
         }
     }
 
-    fn store_hit(&self, target: &Target, token: CachedToken, waited_ms: u64) -> CachedToken {
+    fn store_hit(&self, target: &Shape, token: CachedToken, waited_ms: u64) -> CachedToken {
         self.env.event(Event::StoreHit { key: target.key.clone(), waited_ms });
         token
     }
 
-    fn store_error(&self, target: &Target, op: &'static str, e: TokenError) {
+    fn store_error(&self, target: &Shape, op: &'static str, e: TokenError) {
         self.env.event(Event::StoreError { key: target.key.clone(), op, message: e.into_details().message });
     }
 
     /// After a failed token request: the cached token for `key` when `staleIfErrorSeconds`
-    /// allows it (not expired, and refresh due no longer ago than the window), else the error.
+    /// allows it (the failure is transient, the token has not expired, and its refresh was due no
+    /// longer ago than the window), else the error. A refusal (`invalid_client`, `invalid_grant`:
+    /// a revoked client or user) is the answer, never papered over.
     fn stale_if_error(&self, key: &str, error: TokenError) -> Result<CachedToken> {
+        if !crate::retry::is_transient(&error) {
+            return Err(error);
+        }
         let window_ms = self.config.stale_if_error_secs.saturating_mul(1000);
         let now = self.env.now_ms();
         let stale = self.cache.borrow().token(key).cloned().filter(|token| {
@@ -714,11 +716,12 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         Ok(metadata)
     }
 
-    /// The client assertion for one token request, when the client authenticates with one.
-    async fn client_assertion(&self) -> Result<Option<String>> {
+    /// The client assertion for one token request of `target`, when the client authenticates
+    /// with one.
+    async fn client_assertion(&self, target: &Shape) -> Result<Option<String>> {
         match &self.config.client_auth {
             ClientAuth::PrivateKeyJwt(signer) => {
-                let input = signer.signing_input(self.env.now_ms() / 1000, &self.env.jti());
+                let input = signer.signing_input(self.env.now_ms() / 1000, &self.env.jti(), &target.claims);
                 Ok(Some(signer.key().sign(&self.env, input).await?))
             }
             _ => Ok(None),
@@ -726,7 +729,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     }
 
     /// Maskinporten's grant: an assertion signed with the `private_key_jwt` key (RFC 7523 §2.1).
-    async fn grant_assertion(&self, target: &Target) -> Result<String> {
+    async fn grant_assertion(&self, target: &Shape) -> Result<String> {
         let ClientAuth::PrivateKeyJwt(signer) = &self.config.client_auth else {
             return Err(TokenError::argument(
                 "req.subjectToken",
@@ -738,6 +741,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
             &self.env.jti(),
             &target.scope,
             &target.resource,
+            &target.claims,
         );
         signer.key().sign(&self.env, input).await
     }
@@ -745,7 +749,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     /// One token request, retried once on a DPoP nonce challenge with a fresh assertion and proof.
     async fn request_token(
         &self,
-        target: &Target,
+        target: &Shape,
         attempts: &Cell<u32>,
         deadline: u64,
     ) -> Result<CachedToken> {
@@ -755,14 +759,13 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         let mut retries = 0;
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
-            let subject =
-                target.subject.as_ref().map(|(token, token_type)| (token.expose(), token_type.as_str()));
+            let subject = target.subject.as_ref().map(|s| (s.token.expose(), s.token_type.as_str()));
             // Maskinporten's form: the self-signed grant assertion is the only credential.
             let own_grant = match (&config.grant, subject) {
                 (GrantKind::JwtBearer, None) => Some(self.grant_assertion(target).await?),
                 _ => None,
             };
-            let assertion = if own_grant.is_some() { None } else { self.client_assertion().await? };
+            let assertion = if own_grant.is_some() { None } else { self.client_assertion(target).await? };
             let grant = match (&config.grant, subject, &own_grant) {
                 (GrantKind::JwtBearer, _, Some(own)) => Grant::JwtBearer { assertion: own },
                 (GrantKind::JwtBearer, Some((token, _)), _) => Grant::JwtBearer { assertion: token },
@@ -795,7 +798,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
             // Maskinporten's grant carries scope and resource inside the signed assertion only.
             let (scope, resource): (&[String], &[String]) =
                 if own_grant.is_some() { (&[], &[]) } else { (&target.scope, &target.resource) };
-            let request = token_request(endpoint, grant, credentials, scope, resource, &config.extra_params);
+            let request = token_request(endpoint, grant, credentials, scope, resource, &target.extra_params);
             let mut headers = request.headers;
             let dpop = self.dpop().await?;
             if let Some(dpop) = &dpop {

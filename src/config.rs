@@ -36,6 +36,8 @@ pub struct ClientConfig {
     pub refresh_before_secs: u64,
     /// `baseUrl` for relative `fetch` inputs.
     pub base_url: Option<String>,
+    /// `allowedOrigins`: with `baseUrl`, the other origins `fetch` may send a token to.
+    pub allowed_origins: Vec<String>,
     /// `timeoutMs`: bound on getting a token, retries included (default 30 000).
     pub timeout_ms: u32,
     /// When token requests are retried (`retries`: how many times, default 2).
@@ -183,6 +185,7 @@ const KNOWN: &[&str] = &[
     "staleIfErrorSeconds",
     "fetch",
     "baseUrl",
+    "allowedOrigins",
     "timeoutMs",
 ];
 
@@ -204,12 +207,7 @@ pub fn parse(options: &Value) -> Result<ClientConfig> {
 /// [`parse`], with keys the host holds.
 pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> {
     let obj = options.as_object().ok_or_else(|| TokenError::config("options", "must be an object"))?;
-    if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(TokenError::config(
-            "options",
-            cat!("unknown option \"", crate::jose::printable(unknown), "\""),
-        ));
-    }
+    known_keys(obj, "options", KNOWN).map_err(as_config)?;
     let profile = profile::by_name(opt_str(obj, "profile")?.unwrap_or("generic"))?;
     let mut with_defaults = obj.clone();
     profile.apply_defaults(&mut with_defaults);
@@ -256,6 +254,7 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
         dpop: dpop(obj, host_keys.dpop)?,
         refresh_before_secs: opt_uint(obj, "refreshBeforeExpirySeconds", 0, 86_400)?.unwrap_or(60),
         base_url: opt_str(obj, "baseUrl")?.map(|u| http_url("baseUrl", u)).transpose()?,
+        allowed_origins: string_list(obj, "allowedOrigins", false)?,
         timeout_ms: opt_uint(obj, "timeoutMs", 1, 600_000)?.unwrap_or(30_000) as u32,
         retry: crate::retry::RetryPolicy {
             max_retries: opt_uint(obj, "retries", 0, 10)?.map_or(2, |n| n as u32),
@@ -270,6 +269,10 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
     .and_then(check_grant)
 }
 
+/// The members of `TokenRequestOptions`.
+const REQUEST_KEYS: &[&str] =
+    &["scope", "resource", "subjectToken", "subjectTokenType", "forceRefresh", "claims", "extraParams"];
+
 /// Validate `TokenRequestOptions` (per call); errors are `invalid_argument` naming `req.<field>`.
 pub fn parse_request(req: &Value) -> Result<crate::RequestOptions> {
     let obj = match req {
@@ -277,13 +280,15 @@ pub fn parse_request(req: &Value) -> Result<crate::RequestOptions> {
         Value::Object(obj) => obj,
         _ => return Err(TokenError::argument("req", "must be an object")),
     };
+    known_keys(obj, "req", REQUEST_KEYS)?;
     let as_argument = |mut e: TokenError| {
         e.code = ErrorCode::InvalidArgument;
         e.message = cat!("req.", e.message);
         e
     };
+    let absent = |name: &str| obj.get(name).is_none_or(Value::is_null);
     let list = |name: &str, split: bool| -> Result<Option<Vec<String>>> {
-        if obj.get(name).is_none_or(Value::is_null) {
+        if absent(name) {
             return Ok(None);
         }
         string_list(obj, name, split).map(Some).map_err(as_argument)
@@ -294,13 +299,33 @@ pub fn parse_request(req: &Value) -> Result<crate::RequestOptions> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(TokenError::argument("req.forceRefresh", "must be a boolean")),
     };
+    let claims = match obj.get("claims") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(claims)) => Some(claims.clone()),
+        Some(_) => return Err(TokenError::argument("req.claims", "must be an object")),
+    };
+    let extra_params =
+        if absent("extraParams") { None } else { Some(extra_params(obj).map_err(as_argument)?) };
     Ok(crate::RequestOptions {
         scope: list("scope", true)?,
         resource: list("resource", false)?,
         subject_token: text("subjectToken")?.map(Secret::new),
         subject_token_type: text("subjectTokenType")?,
         force_refresh,
+        claims,
+        extra_params,
     })
+}
+
+/// Refuse members of `obj` (the option object at `path`) not in `known`: a misspelt option must
+/// never silently turn a setting off. An `invalid_argument` error; options make it `invalid_config`.
+fn known_keys(obj: &Map<String, Value>, path: &str, known: &[&str]) -> Result<()> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => {
+            Err(TokenError::argument(path, cat!("unknown option \"", crate::jose::printable(unknown), "\"")))
+        }
+        None => Ok(()),
+    }
 }
 
 fn grant(obj: &Map<String, Value>) -> Result<GrantKind> {
@@ -310,6 +335,11 @@ fn grant(obj: &Map<String, Value>) -> Result<GrantKind> {
         Some(Value::Object(x)) => Some(x),
         Some(_) => return Err(TokenError::config("tokenExchange", "must be an object")),
     };
+    if let Some(x) = exchange {
+        const EXCHANGE_KEYS: &[&str] =
+            &["subjectTokenType", "requestedTokenType", "audience", "actorToken", "actorTokenType"];
+        known_keys(x, "tokenExchange", EXCHANGE_KEYS).map_err(as_config)?;
+    }
     if exchange.is_some() && name != "token_exchange" {
         return Err(TokenError::config("tokenExchange", "is only for grant \"token_exchange\""));
     }
@@ -395,12 +425,7 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
         "lifetimeSeconds",
         "claims",
     ];
-    if let Some(unknown) = auth.keys().find(|k| !AUTH_KEYS.contains(&k.as_str())) {
-        return Err(TokenError::config(
-            "clientAuth",
-            cat!("unknown option \"", crate::jose::printable(unknown), "\""),
-        ));
-    }
+    known_keys(auth, "clientAuth", AUTH_KEYS).map_err(as_config)?;
     let method = nonempty(auth, "clientAuth.method", "method")?;
     profile.check_method(method)?;
     match method {
@@ -472,6 +497,9 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
 
 fn dpop(obj: &Map<String, Value>, host_key: Option<SigningKey>) -> Result<DpopSetting> {
     const SHAPE: &str = "must be true, false, { privateJwk } or { keyPair }";
+    if let Some(Value::Object(d)) = obj.get("dpop") {
+        known_keys(d, "dpop", &["privateJwk", "keyPair"]).map_err(as_config)?;
+    }
     match (obj.get("dpop"), host_key) {
         (Some(Value::Object(d)), Some(key)) if !d.contains_key("privateJwk") => {
             Ok(DpopSetting::Key(Box::new(key)))
@@ -521,11 +549,14 @@ fn extra_params(obj: &Map<String, Value>) -> Result<Vec<(String, String)>> {
             .iter()
             .map(|(k, v)| match v {
                 _ if RESERVED_PARAMS.contains(&k.as_str()) => Err(TokenError::config(
-                    &cat!("extraParams.", k),
+                    &cat!("extraParams.", k), // one of ours: printable
                     "is a parameter tokenfetch sets itself (RFC 6749 §3.2: parameters must not repeat); use its option",
                 )),
                 Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(TokenError::config(&cat!("extraParams.", k), "must be a string")),
+                _ => Err(TokenError::config(
+                    &cat!("extraParams.\"", crate::jose::printable(k), "\""),
+                    "must be a string",
+                )),
             })
             .collect(),
         Some(_) => Err(TokenError::config("extraParams", "must be an object of strings")),

@@ -29,6 +29,7 @@ pub mod key;
 pub mod profile;
 pub mod resource;
 pub mod retry;
+mod shape;
 mod shared;
 pub mod store;
 pub mod token;

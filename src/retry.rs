@@ -56,6 +56,19 @@ impl RetryPolicy {
     }
 }
 
+/// Whether a failed token request may succeed if asked again soon: no response (network), no
+/// answer in time, a 5xx or a 429. Refusals (`invalid_client`, `invalid_grant`, any other 4xx)
+/// and answers that make no sense are final. `staleIfErrorSeconds` serves a cached token only
+/// after a transient failure.
+pub fn is_transient(error: &crate::TokenError) -> bool {
+    use crate::ErrorCode;
+    match error.code {
+        ErrorCode::Network | ErrorCode::Timeout => true,
+        ErrorCode::OAuth | ErrorCode::HttpError => error.status.is_some_and(|s| s == 429 || s >= 500),
+        _ => false,
+    }
+}
+
 /// `Retry-After` as a delay: delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
 pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
     let value = value.trim();

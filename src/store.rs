@@ -3,9 +3,10 @@
 //!
 //! - What goes in: a small JSON record of the token and when it was issued ([`record`]); the
 //!   reader applies its own refresh policy to it ([`open`]) and refuses anything odd.
-//! - Under which key: a hash of everything that makes tokens differ — token endpoint, client,
-//!   grant, scope and resource sets, the subject's hash and the DPoP key's thumbprint
-//!   ([`store_key`]). Store keys reveal nothing about the subject or scopes.
+//! - Under which key: an HMAC-SHA-256, under a secret derived from the encryption key, of the
+//!   description of everything that shapes the token request ([`crate::shape`], [`store_key`]).
+//!   Store keys reveal nothing, and whoever reads the store (without the secret) cannot test
+//!   guesses of a secret, a subject or an organization number against them.
 //! - Cross-instance single-flight: an optional lock with an owner and a lifetime, taken before a
 //!   token request; the others poll the store with growing pauses ([`poll_delay_ms`]) until the
 //!   token appears, the lock frees up, or their time is spent.
@@ -15,7 +16,6 @@
 #![allow(async_fn_in_trait)] // single-threaded engine; futures need not be Send
 
 use crate::json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::cache::{CachePolicy, CachedToken};
 use crate::error::Result;
@@ -25,6 +25,12 @@ use crate::token::TokenType;
 /// Key/value storage shared between client instances. Errors are reported as events and the
 /// client goes on without the store: the authority stays the source of truth.
 pub trait Store {
+    /// The secret store keys are hashed under: the same in every instance that shares the store,
+    /// and derived from the key values are encrypted with, so that whoever reads the store
+    /// cannot tell what a key stands for. Asked once per client. (The JavaScript glue derives it
+    /// as SHA-256 of the AES-GCM encryption, under `storeEncryptionKey`, of a fixed label with a
+    /// fixed IV: the same for the key given as text or as a `CryptoKey`.)
+    async fn naming_secret(&self) -> Result<[u8; 32]>;
     /// The value under `key`, if any.
     async fn get(&self, key: &str) -> Result<Option<String>>;
     /// Store `value` under `key` for `ttl_secs` seconds.
@@ -42,6 +48,9 @@ pub trait Store {
 pub enum NoStore {}
 
 impl Store for NoStore {
+    async fn naming_secret(&self) -> Result<[u8; 32]> {
+        match *self {}
+    }
     async fn get(&self, _: &str) -> Result<Option<String>> {
         match *self {}
     }
@@ -59,30 +68,17 @@ impl Store for NoStore {
     }
 }
 
-/// Record format version, part of every key: a new format never reads an old one.
-const VERSION: &str = "tokenfetch/v1/";
+/// Record and key format version, part of every key: a new format never reads an old one.
+const VERSION: &str = "tokenfetch/v2/";
 
 /// The most a stored token may claim to live (matches the token response bound).
 const MAX_LIFETIME_MS: u64 = 366 * 24 * 3600 * 1000;
 
-/// What identifies tokens in a shared store. Every field is public information or a hash.
-pub struct StoreScope<'a> {
-    /// The token endpoint URL.
-    pub token_endpoint: &'a str,
-    /// `client_id`.
-    pub client_id: &'a str,
-    /// The client's cache key: grant, scope and resource sets, subject hash, DPoP thumbprint.
-    pub cache_key: &'a str,
-}
-
-/// The store key for tokens of `scope`: `tokenfetch/v1/` and a SHA-256 of its parts.
-pub fn store_key(scope: &StoreScope<'_>) -> String {
-    let mut hash = Sha256::new();
-    for part in [scope.token_endpoint, scope.client_id, scope.cache_key] {
-        hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part.as_bytes());
-    }
-    cat!(VERSION, b64url(hash.finalize()))
+/// The store key for tokens of the request whose description hashes to `digest`
+/// ([`crate::shape::Shape::digest`]): `tokenfetch/v2/` and its HMAC-SHA-256 under `secret`
+/// ([`Store::naming_secret`]), base64url.
+pub fn store_key(secret: &[u8; 32], digest: &[u8; 32]) -> String {
+    cat!(VERSION, b64url(crate::shape::keyed(secret, digest)))
 }
 
 /// The lock guarding token requests for `store_key`.
@@ -178,21 +174,16 @@ mod tests {
     }
 
     #[test]
-    fn keys_hash_every_part_and_reveal_none() {
-        let scope = |endpoint, client, key| StoreScope {
-            token_endpoint: endpoint,
-            client_id: client,
-            cache_key: key,
-        };
-        let a = store_key(&scope("https://as/token", "c1", "client_credentials|read||"));
-        assert!(a.starts_with("tokenfetch/v1/"));
-        assert_eq!(a.len(), "tokenfetch/v1/".len() + 43);
-        assert!(!a.contains("read") && !a.contains("c1"));
-        assert_eq!(a, store_key(&scope("https://as/token", "c1", "client_credentials|read||")));
-        assert_ne!(a, store_key(&scope("https://as/token", "c2", "client_credentials|read||")));
-        assert_ne!(a, store_key(&scope("https://as2/token", "c1", "client_credentials|read||")));
-        // Length-prefixed parts: moving a boundary changes the key.
-        assert_ne!(store_key(&scope("ab", "c", "k")), store_key(&scope("a", "bc", "k")));
+    fn keys_are_keyed_hashes_of_the_description() {
+        let (secret, digest) = ([7u8; 32], [9u8; 32]);
+        let a = store_key(&secret, &digest);
+        assert!(a.starts_with("tokenfetch/v2/"));
+        assert_eq!(a.len(), "tokenfetch/v2/".len() + 43);
+        assert_eq!(a, store_key(&secret, &digest));
+        assert_ne!(a, store_key(&[8u8; 32], &digest), "another secret, another key");
+        assert_ne!(a, store_key(&secret, &[10u8; 32]));
+        // Not the digest itself, nor its unkeyed hash: only the secret's holder can compute it.
+        assert_ne!(&a["tokenfetch/v2/".len()..], b64url(digest));
         assert_eq!(lock_key(&a), format!("{a}/lock"));
     }
 

@@ -403,9 +403,8 @@ function jwtBlock(title, testid, jwt) {
 }
 
 function cacheEntry(c, life) {
-  const [grant, scope, resource, subject, jkt] = c.key.split('|');
-  const fields = [['grant', grant], ['scope', scope], ['resource', resource], ['subject', subject], ['jkt', jkt]]
-    .filter(([, v]) => v);
+  // Keys are keyed hashes of everything that shapes the token request: opaque by design.
+  const fields = [['key', `${c.key.slice(0, 10)}…`], ['scope', c.scope]].filter(([, v]) => v);
   const span = Math.max(1, c.expiresAt - life.since);
   const refreshPct = clamp01((c.refreshAt - life.since) / span) * 100;
   return `<div class="cache-entry" data-testid="cache-entry" data-expires-at="${c.expiresAt}" data-refresh-at="${c.refreshAt}">

@@ -651,6 +651,9 @@ impl MemStore {
 }
 
 impl Store for MemStore {
+    async fn naming_secret(&self) -> Result<[u8; 32]> {
+        Ok([42; 32])
+    }
     async fn get(&self, key: &str) -> Result<Option<String>> {
         self.op("get").await?;
         Ok(self.values.borrow().get(key).cloned())
@@ -740,7 +743,7 @@ fn a_second_instance_takes_the_token_from_the_store() {
     // Stored under a hash, for as long as the token lives.
     let values = store.values.borrow();
     let (key, _) = values.iter().next().unwrap();
-    assert!(key.starts_with("tokenfetch/v1/") && !key.contains("api"), "{key}");
+    assert!(key.starts_with("tokenfetch/v2/") && !key.contains("api"), "{key}");
     assert!(store.ops.borrow().contains(&"set 3600".to_owned()));
 }
 
@@ -781,7 +784,7 @@ fn a_lock_nobody_releases_delays_by_at_most_half_the_timeout() {
     });
     let (b, script, clock) = instance(&options, &store, 2);
     // A holder that died: its lock stays (until its TTL, which this store never enforces).
-    let key = block_on(b.inner.store_key(&b.target(&RequestOptions::default()).unwrap(), u64::MAX)).unwrap();
+    let key = block_on(b.inner.store_key(&b.target(&RequestOptions::default()).unwrap())).unwrap();
     store.locks.borrow_mut().insert(crate::store::lock_key(&key), "dead".into());
     script.token("t1", "Bearer", 3600);
     assert_eq!(block_on(b.get_token(&RequestOptions::default())).unwrap().access_token, "t1");
@@ -981,4 +984,81 @@ fn the_dpop_fast_path_signs_now_and_continues_from_a_nonce_challenge() {
     let (_, proof) = d.cached_headers("GET", url).unwrap();
     assert_eq!(self::claims(&proof.unwrap())["nonce"], "n-1");
     assert_eq!(script.sent.borrow().len(), 1);
+}
+
+fn tenant(org: &str) -> RequestOptions {
+    crate::config::parse_request(&json!({
+        "claims": {"assertion_details": [{"type": "helseid_authorization", "org": org}]},
+        "extraParams": {"tenant": org}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn per_call_tenants_get_their_own_tokens_with_their_claims_and_params() {
+    let (c, script, _) = dpop_client();
+    script.token("t-a", "DPoP", 300);
+    script.token("t-b", "DPoP", 300);
+    let (a, b) = (tenant("111111111"), tenant("222222222"));
+    let results = block_on(join_all([c.get_token(&a), c.get_token(&b), c.get_token(&a)]));
+    let tokens: Vec<String> = results.into_iter().map(|t| t.unwrap().access_token).collect();
+    assert_eq!(tokens, ["t-a", "t-b", "t-a"], "one request per tenant, shared by its callers");
+    assert_eq!(script.sent.borrow().len(), 2);
+    for (i, org) in [(0, "111111111"), (1, "222222222")] {
+        let assertion = claims(&script.form(i, "client_assertion").unwrap());
+        assert_eq!(assertion["assertion_details"][0]["org"], org);
+        assert_eq!(assertion["iss"], "c", "registered claims stay");
+        assert_eq!(script.form(i, "tenant").as_deref(), Some(org));
+    }
+    // Cached per tenant from then on.
+    assert_eq!(block_on(c.get_token(&b)).unwrap().access_token, "t-b");
+    assert_eq!(script.sent.borrow().len(), 2);
+}
+
+#[test]
+fn tenants_sharing_a_client_id_and_a_store_never_share_a_token() {
+    let store = MemStore::default();
+    let with_claims = |org: &str| {
+        json!({
+            "tokenEndpoint": "https://as.example/token", "issuer": "https://as.example", "clientId": "c",
+            "clientAuth": {"method": "private_key_jwt", "privateJwk": rfc7515_jwk(), "claims": {"org": org}},
+        })
+    };
+    let (a, script_a, _) = instance(&with_claims("1"), &store, 1);
+    let (b, script_b, _) = instance(&with_claims("2"), &store, 2);
+    script_a.token("t-a", "Bearer", 3600);
+    script_b.token("t-b", "Bearer", 3600);
+    assert_eq!(block_on(a.get_token(&RequestOptions::default())).unwrap().access_token, "t-a");
+    assert_eq!(block_on(b.get_token(&RequestOptions::default())).unwrap().access_token, "t-b");
+    assert_eq!(script_b.sent.borrow().len(), 1, "tenant B asked for its own token");
+    // A third instance of tenant A takes A's token from the store; per-call tenants key alike.
+    let (a2, script_a2, _) = instance(&with_claims("1"), &store, 3);
+    assert_eq!(block_on(a2.get_token(&RequestOptions::default())).unwrap().access_token, "t-a");
+    assert_eq!(script_a2.sent.borrow().len(), 0);
+    // The same clients with other extra parameters: another token again.
+    let (p, script_p, _) = instance(&with_claims("1"), &store, 4);
+    script_p.token("t-p", "Bearer", 3600);
+    let other = crate::config::parse_request(&json!({"extraParams": {"tenant": "x"}})).unwrap();
+    assert_eq!(block_on(p.get_token(&other)).unwrap().access_token, "t-p");
+    assert_eq!(store.values.borrow().len(), 3);
+}
+
+#[test]
+fn stale_if_error_never_covers_a_refusal() {
+    let (c, script, clock) = client(json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c", "retries": 0,
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"}, "staleIfErrorSeconds": 60
+    }));
+    script.token("t1", "Bearer", 300);
+    script.reply(401, json!({"error": "invalid_client"}), None);
+    script.reply(400, json!({"error": "invalid_grant"}), None);
+    script.reply(429, json!({"error": "slow_down"}), None);
+    let req = RequestOptions::default();
+    block_on(c.get_token(&req)).unwrap();
+    clock.now.set(clock.now.get() + 250_000);
+    let e = block_on(c.get_token(&req)).unwrap_err();
+    assert_eq!(e.error.as_deref(), Some("invalid_client"), "a revoked client is told so");
+    let e = block_on(c.get_token(&req)).unwrap_err();
+    assert_eq!(e.error.as_deref(), Some("invalid_grant"));
+    assert_eq!(block_on(c.get_token(&req)).unwrap().access_token, "t1", "429 is transient");
 }

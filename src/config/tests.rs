@@ -80,7 +80,7 @@ fn private_key_jwt_audience_defaults_to_issuer_then_token_endpoint() {
     o["clientAuth"] = json!({"method": "private_key_jwt", "privateJwk": rfc7515_jwk()});
     let claims = |c: &ClientConfig| match &c.client_auth {
         ClientAuth::PrivateKeyJwt(s) => {
-            let input = s.signing_input(1, "j");
+            let input = s.signing_input(1, "j", s.claims());
             crate::dpop::decode_unverified(&input).unwrap().1
         }
         _ => panic!("not private_key_jwt"),
@@ -125,7 +125,9 @@ fn secrets_never_print_in_debug() {
 
 fn header_and_claims(c: &ClientConfig) -> (Value, Value) {
     match &c.client_auth {
-        ClientAuth::PrivateKeyJwt(s) => crate::dpop::decode_unverified(&s.signing_input(1000, "j")).unwrap(),
+        ClientAuth::PrivateKeyJwt(s) => {
+            crate::dpop::decode_unverified(&s.signing_input(1000, "j", s.claims())).unwrap()
+        }
         other => panic!("not private_key_jwt: {other:?}"),
     }
 }

@@ -159,17 +159,21 @@ impl JsTokenClient {
         })
     }
 
-    /// Inspection: `{ tokenRequests, cache: [{ key, tokenType, expiresAt, refreshAt }], nonces: [{ origin, nonce }] }`
-    /// (no token values).
+    /// Inspection: `{ tokenRequests, cache: [{ key, tokenType, expiresAt, refreshAt, scope? }],
+    /// nonces: [{ origin, nonce }] }` (no token values; keys are opaque keyed hashes).
     #[wasm_bindgen(js_name = inspect)]
     pub fn inspect(&self) -> JsValue {
         let cache = self.engine.cached_tokens().into_iter().map(|(key, t)| {
-            object(&[
+            let entry = object(&[
                 ("key", key.into()),
                 ("tokenType", t.token_type.as_str().into()),
                 ("expiresAt", (t.expires_at_ms as f64).into()),
                 ("refreshAt", (t.refresh_at_ms as f64).into()),
-            ])
+            ]);
+            if let Some(scope) = &t.scope {
+                let _ = js_sys::Reflect::set(&entry, &"scope".into(), &scope.as_str().into());
+            }
+            entry
         });
         let nonces = self
             .engine

@@ -97,7 +97,8 @@ pub fn create_client_assertion(o: JsValue) -> Promise {
                 claims,
             },
         );
-        let input = signer.signing_input(JsEnv::default().now_ms() / 1000, &JsEnv::default().jti());
+        let input =
+            signer.signing_input(JsEnv::default().now_ms() / 1000, &JsEnv::default().jti(), signer.claims());
         signer.key().sign(&JsEnv::default(), input).await
     })
 }

@@ -38,6 +38,9 @@ enum SealKey {
 
 const SEALED_PREFIX: &str = "v1.";
 
+/// What is encrypted to derive the secret store keys are hashed under.
+const NAMING_LABEL: &str = "tokenfetch/v2 store key names";
+
 impl JsStore {
     /// The `store` and `storeEncryptionKey` options, checked: `None` without a store.
     pub fn from_options(options: &JsValue, timeout_ms: u32) -> Result<Option<JsStore>> {
@@ -130,6 +133,22 @@ impl JsStore {
         set("iv", Uint8Array::from(iv).into());
         set("additionalData", Uint8Array::from(store_key.as_bytes()).into());
         params.into()
+    }
+
+    /// The secret store keys are hashed under: SHA-256 of the AES-GCM encryption of a fixed
+    /// label under a fixed IV (96 zero bits, which random IVs never take in practice). AES as a
+    /// PRF of the key: deterministic, the same whether the key came as text or as a `CryptoKey`,
+    /// and unknowable without it.
+    async fn derive_naming_secret(&self) -> Result<[u8; 32]> {
+        use sha2::Digest;
+        let key = self.crypto_key().await?;
+        let label = Uint8Array::from(NAMING_LABEL.as_bytes());
+        let sealed = super::signer::subtle_call("encrypt", &[Self::params(&[0; 12], ""), key, label.into()])
+            .await
+            .map_err(|_| {
+                TokenError::new(ErrorCode::InvalidKey, "WebCrypto could not derive the store key names")
+            })?;
+        Ok(sha2::Sha256::digest(Uint8Array::new(&sealed).to_vec()).into())
     }
 
     /// `v1.<iv>.<ciphertext and tag>`, base64url.
@@ -240,6 +259,10 @@ async fn within(promise: Promise, ms: u32) -> std::result::Result<JsValue, Bound
 }
 
 impl Store for JsStore {
+    async fn naming_secret(&self) -> Result<[u8; 32]> {
+        self.derive_naming_secret().await
+    }
+
     async fn get(&self, key: &str) -> Result<Option<String>> {
         let value = self.call("get", &[key.into()]).await?;
         match value.as_string() {

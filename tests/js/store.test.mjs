@@ -62,7 +62,7 @@ function instance(options, extra = {}) {
 }
 
 async function storedEntries() {
-  const keys = await redis.keys('tokenfetch/v1/*');
+  const keys = await redis.keys('tokenfetch/v2/*');
   return Promise.all(keys.map(async (key) => ({ key, value: await redis.get(key), ttl: await redis.ttl(key) })));
 }
 
@@ -80,7 +80,7 @@ test('redis: a second instance takes the first one\'s token; Redis holds only ci
   const token = (await b.client.getToken()).accessToken;
   const [entry, ...more] = await storedEntries();
   assert.equal(more.length, 0);
-  assert.match(entry.key, /^tokenfetch\/v1\/[A-Za-z0-9_-]{43}$/);
+  assert.match(entry.key, /^tokenfetch\/v2\/[A-Za-z0-9_-]{43}$/);
   assert.ok(!entry.key.includes('api2') && !entry.key.includes(s.clients.duende.clientId));
   assert.match(entry.value, /^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
   for (const part of token.split('.')) assert.ok(!entry.value.includes(part.slice(0, 16)), 'no token material in clear');
@@ -108,26 +108,30 @@ test('redis: DPoP-bound tokens are shared with a shared key; a generated key is 
     (e) => e.code === 'invalid_config' && /^dpop: .*shared by every instance/.test(e.message));
 });
 
-test('redis: another storeEncryptionKey or an altered value reads as a reported miss, never a wrong token', async () => {
+test('redis: another storeEncryptionKey is another namespace; an altered value reads as a reported miss, never a wrong token', async () => {
   await redis.flushAll();
   const a = instance(duendeOptions(s));
   await a.client.getToken();
+  const [first] = await storedEntries();
   const otherKey = randomBytes(32).toString('base64url');
   const other = instance(duendeOptions(s), { storeEncryptionKey: otherKey });
   const { diff } = await delta(s.authorityB.counters, () => other.client.getToken());
   assert.equal(diff.tokenRequests, 1);
-  const error = other.events.find((e) => e.type === 'store_error');
-  assert.equal(error.op, 'get');
-  assert.match(error.message, /did not open/);
-  // `other` replaced the entry with its own sealing: alter one character and read it with that key.
-  const [entry] = await storedEntries();
+  assert.deepEqual(other.events.filter((e) => e.type === 'store_error'), [], 'a plain miss: its keys are its own');
+  // Keys are hashed under a secret derived from the encryption key: the same request, another key name.
+  const entries = await storedEntries();
+  assert.equal(entries.length, 2);
+  const entry = entries.find((e) => e.key !== first.key);
+  // Alter one character of `other`'s entry and read it with that key.
   const flip = entry.value.at(-3) === 'A' ? 'B' : 'A';
   await redis.set(entry.key, entry.value.slice(0, -3) + flip + entry.value.slice(-2));
   const reader = instance(duendeOptions(s), { storeEncryptionKey: otherKey });
   const { diff: again } = await delta(s.authorityB.counters, () => reader.client.getToken());
   assert.equal(again.tokenRequests, 1);
   // Read once, and again under the lock: both times a miss, reported.
-  assert.deepEqual(reader.events.filter((e) => e.type === 'store_error').map((e) => e.op), ['get', 'get']);
+  const errors = reader.events.filter((e) => e.type === 'store_error');
+  assert.deepEqual(errors.map((e) => e.op), ['get', 'get']);
+  assert.match(errors[0].message, /did not open/);
 });
 
 test('store options are checked at construction, naming the field and never echoing the key', () => {
@@ -246,7 +250,7 @@ test('Workers KV (miniflare): each new client, as in a cold isolate, reads the t
     const kv = await mf.getKVNamespace('TOKENS');
     const { keys } = await kv.list();
     assert.equal(keys.length, 1);
-    assert.match(keys[0].name, /^tokenfetch\/v1\//);
+    assert.match(keys[0].name, /^tokenfetch\/v2\//);
     assert.match(await kv.get(keys[0].name), /^v1\./);
   } finally {
     await mf.dispose();
