@@ -1,11 +1,11 @@
 // The cached-token fast path of client.fetch, installed once per loaded glue. With a URL input
 // and a plain init, the wasm side only decides the headers (`__fastHeaders`: the cached token and,
-// with DPoP, a proof signed at once) and this file sends: one string crosses the boundary and
-// the caller gets fetch's own Promise. Only a 401, or a DPoP-Nonce after a proof, goes back to
-// wasm for the same decisions as the full path (`__continueFetch`); anything else (a Request, a
-// streamed body, per-call token options, no fresh token) takes the full path, unchanged.
-
-const STANDARD_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+// with DPoP, a proof signed at once, for a URL the token may go to) and this file sends: one
+// string crosses the boundary and the caller gets fetch's own Promise. Only a 401, a DPoP-Nonce
+// after a proof, or a redirect (sent with `redirect: "manual"` unless the caller chose a mode:
+// the engine follows within the origin only) goes back to wasm for the same decisions as the
+// full path (`__continueFetch`); anything else (a Request, a streamed body, per-call token
+// options, no fresh token, a URL the token may not go to) takes the full path, unchanged.
 
 /** Install the fast path on the glue's TokenClient and ClientRegistry classes. */
 export function installFastPath(TokenClient, ClientRegistry) {
@@ -31,13 +31,12 @@ export function installFastPath(TokenClient, ClientRegistry) {
 /** Send `input` with the cached token's headers; `undefined` when the full path must run. */
 function fastFetch(client, input, init) {
   if (typeof input !== 'string' && !(input instanceof URL)) return undefined;
-  let method = 'GET';
+  let method = 'GET'; // normalized by the engine, where it matters (the proof's htm)
   if (init != null) {
     if (typeof init !== 'object' || isStream(init.body)) return undefined;
     if (init.method !== undefined) {
       if (typeof init.method !== 'string') return undefined;
-      const upper = init.method.toUpperCase();
-      method = STANDARD_METHODS.has(upper) ? upper : init.method;
+      method = init.method;
     }
   }
   const [custom, base] = (client.__fastSetupDone ??= client.__fastSetup());
@@ -53,16 +52,21 @@ function fastFetch(client, input, init) {
   const authorization = cut < 0 ? headers : headers.slice(0, cut);
   const proof = cut < 0 ? undefined : headers.slice(cut + 1);
   const attempt = { ...init, headers: withAuth(init?.headers, authorization, proof) };
+  const follow = init?.redirect === undefined || init.redirect === 'follow';
+  if (follow) attempt.redirect = 'manual';
   let sent;
   try {
     sent = Promise.resolve((custom ?? globalThis.fetch).call(globalThis, url, attempt));
   } catch (e) {
     sent = Promise.reject(e);
   }
-  return sent.then((response) =>
-    (response.status === 401 || (proof !== undefined && response.headers.has('dpop-nonce'))
+  return sent.then((response) => {
+    const status = response.status;
+    return status === 401 || (follow && status >= 300 && status < 400)
+      || (proof !== undefined && response.headers.has('dpop-nonce'))
       ? client.__continueFetch(response, input, init, authorization)
-      : response));
+      : response;
+  });
 }
 
 /**

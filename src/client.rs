@@ -22,7 +22,7 @@ use crate::shape::Shape;
 use crate::store::{self, NoStore, Store};
 use crate::text::decimal;
 use crate::token::{interpret, Expectation, TokenOutcome, TokenType};
-use crate::transport::{ApiCall, Env, HttpRequest, Transport};
+use crate::transport::{ApiCall, Env, HttpRequest, HttpResponse, Transport};
 
 /// Per-call token options (`TokenRequestOptions`): each overrides the client's default.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -260,6 +260,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         call: &mut C,
         options: &RequestOptions,
     ) -> Result<C::Response, C::Error> {
+        self.inner.check_api_url(call.url())?; // refused before anything is sent
         self.inner.dpop().await?;
         let target = self.target(options)?;
         let token = self.token_for(&target, options.force_refresh, None).await?;
@@ -271,6 +272,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     /// without awaiting. The host sends with them and hands a 401 (or a response with a
     /// `DPoP-Nonce`) to [`TokenClient::continue_fetch`]; `None` means: take [`TokenClient::fetch`].
     pub fn cached_headers(&self, method: &str, url: &str) -> Option<(String, Option<String>)> {
+        self.inner.check_api_url(url).ok()?; // the full path reports it
         let dpop = match &*self.inner.dpop.borrow() {
             DpopState::Off => None,
             DpopState::Ready(key) => Some(Rc::clone(key)),
@@ -329,6 +331,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         mut budget: RetryBudget,
     ) -> Result<C::Response, C::Error> {
         loop {
+            self.inner.check_api_url(call.url())?;
             let authorization = cat!(token.token_type.as_str(), " ", token.access_token);
             let proof = match &self.inner.dpop().await? {
                 Some(dpop) => {
@@ -356,7 +359,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     /// the response back or retry (with which token) as `budget` allows.
     async fn decide<C: ApiCall>(
         &self,
-        call: &C,
+        call: &mut C,
         target: &Rc<Shape>,
         mut token: SentToken,
         response: C::Response,
@@ -368,6 +371,16 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
             self.inner.nonces.borrow_mut().remember(call.url(), nonce);
         }
         let status = call.status(&response);
+        if (300..400).contains(&status) {
+            let follow = call.redirect_location(&response).and_then(|to| {
+                let as_get = budget.follow(status, call.method(), call.url(), &to, call.replayable())?;
+                Some((to, as_get))
+            });
+            return match follow {
+                Some((to, as_get)) if call.redirect(&to, as_get)? => Ok(Next::Retry(token)),
+                _ => Ok(Next::Done(response)),
+            };
+        }
         // Only a 401 carries a challenge worth reading (one header lookup less per request).
         let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
         let seen = ApiResponse { status, www_authenticate: www.as_deref(), has_dpop_nonce: nonce.is_some() };
@@ -465,6 +478,30 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
 }
 
 impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
+    /// Whether `fetch` may send this client's token (and proofs) to `url`: https, or plain http
+    /// to loopback; with `baseUrl` or `allowedOrigins`, only to those origins.
+    fn check_api_url(&self, url: &str) -> Result<()> {
+        let refused = |problem: &str| {
+            let shown = crate::url::Origin::of(url).map_or("the URL", |o| o.text);
+            Err(TokenError::new(ErrorCode::UrlNotAllowed, cat!("input: ", problem, " (", shown, ")")))
+        };
+        let Some(origin) = crate::url::Origin::of(url) else {
+            return refused("is not an absolute http(s) URL");
+        };
+        if !origin.may_carry_token() {
+            return refused("a token is sent over https only (plain http only to loopback hosts)");
+        }
+        let config = &self.config;
+        let base = config.base_url.as_deref().and_then(crate::url::Origin::of).map(|o| o.text);
+        let limited = base.is_some() || !config.allowed_origins.is_empty();
+        if limited && base != Some(origin.text) && !config.allowed_origins.iter().any(|o| o == origin.text) {
+            return refused(
+                "is not the baseUrl's origin nor in allowedOrigins; the token stays with its API",
+            );
+        }
+        Ok(())
+    }
+
     /// The DPoP key, fetching a host key's public part on first use.
     async fn dpop(&self) -> Result<Option<Rc<DpopKey>>> {
         let pending = match &*self.dpop.borrow() {
@@ -686,9 +723,10 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     /// Fetch the issuer's metadata (OpenID configuration, then RFC 8414) and check it against
     /// this client's authentication method and algorithms.
     async fn discover(&self, issuer: &str, deadline: u64) -> Result<Metadata> {
-        let [openid, oauth] = discovery::metadata_urls(issuer);
+        let urls = discovery::metadata_urls(issuer).map(|url| crate::config::endpoint_url("issuer", &url));
         let mut result = Err(TokenError::new(ErrorCode::InvalidConfig, "issuer: no metadata"));
-        for url in [openid, oauth] {
+        for url in urls {
+            let url = url?;
             let request = HttpRequest {
                 method: "GET",
                 url: url.clone(),
@@ -696,7 +734,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                 body: None,
                 timeout_ms: self.remaining_ms(deadline),
             };
-            let response = self.transport.send(request).await?;
+            let response = not_redirected(self.transport.send(request).await?, &url)?;
             result = discovery::parse(issuer, &url, response.status, &response.body);
             if response.status != 404 {
                 break;
@@ -835,7 +873,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                     continue;
                 }
             }
-            let response = sent.map_err(|mut e| {
+            let response = sent.and_then(|r| not_redirected(r, endpoint)).map_err(|mut e| {
                 if e.code == ErrorCode::Timeout {
                     e.message = cat!(
                         "token request to ",
@@ -871,6 +909,24 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
             }
         }
     }
+}
+
+/// A response the host's fetch got by following a redirect (a custom fetch that ignores
+/// `redirect: "manual"`) is refused: credentials must not have travelled on, and what answered is
+/// not the authority asked.
+fn not_redirected(response: HttpResponse, url: &str) -> Result<HttpResponse> {
+    if !response.redirected {
+        return Ok(response);
+    }
+    let e = TokenError::new(
+        ErrorCode::Redirect,
+        cat!(
+            "the fetch for ",
+            crate::dpop::htu(url),
+            " followed a redirect; token and metadata requests never do"
+        ),
+    );
+    Err(e.with_status(response.status))
 }
 
 /// Token endpoint errors name the endpoint (a URL, never a secret).

@@ -213,9 +213,17 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
     profile.apply_defaults(&mut with_defaults);
     let obj = &with_defaults;
     let grant = grant(obj)?;
-    let issuer = opt_str(obj, "issuer")?.map(|u| http_url("issuer", u)).transpose()?;
-    let token_endpoint = match (opt_str(obj, "tokenEndpoint")?, &issuer) {
-        (Some(url), _) => TokenEndpoint::Configured(http_url("tokenEndpoint", url)?),
+    // The issuer is an identifier: checked to be an https URL, then kept exactly as given.
+    let issuer = opt_str(obj, "issuer")?.map(str::to_owned);
+    if let Some(issuer) = &issuer {
+        crate::url::normalize("issuer", issuer)?;
+        if issuer.contains(['?', '#']) {
+            return Err(TokenError::config("issuer", "must not have a query or fragment (RFC 8414 §2)"));
+        }
+    }
+    let configured_endpoint = opt_str(obj, "tokenEndpoint")?;
+    let token_endpoint = match (configured_endpoint, &issuer) {
+        (Some(url), _) => TokenEndpoint::Configured(endpoint_url("tokenEndpoint", url)?),
         (None, Some(issuer)) => TokenEndpoint::Discover(issuer.clone()),
         (None, None) => return Err(TokenError::config("tokenEndpoint", "is required (or \"issuer\")")),
     };
@@ -226,13 +234,11 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
             cat!("is required by profile \"", profile.name, "\" (it is the client assertion audience)"),
         ));
     }
-    let audience_default = match (profile.audience, &issuer, &token_endpoint) {
-        (Audience::TokenEndpoint, _, TokenEndpoint::Configured(url)) => Some(url.clone()),
-        (Audience::TokenEndpoint, _, TokenEndpoint::Discover(_)) => None,
-        (Audience::Issuer, Some(issuer), _) | (Audience::Issuer, None, TokenEndpoint::Discover(issuer)) => {
-            Some(issuer.clone())
-        }
-        (Audience::Issuer, None, TokenEndpoint::Configured(url)) => Some(url.clone()),
+    // An audience is an identifier too: the issuer or the token endpoint exactly as configured.
+    let audience_default = match (profile.audience, &issuer, configured_endpoint) {
+        (Audience::TokenEndpoint, _, endpoint) => endpoint.map(str::to_owned),
+        (Audience::Issuer, Some(issuer), _) => Some(issuer.clone()),
+        (Audience::Issuer, None, endpoint) => endpoint.map(str::to_owned),
     };
     let auth = AuthContext {
         client_id: &client_id,
@@ -253,8 +259,12 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
         extra_params: extra_params(obj)?,
         dpop: dpop(obj, host_keys.dpop)?,
         refresh_before_secs: opt_uint(obj, "refreshBeforeExpirySeconds", 0, 86_400)?.unwrap_or(60),
-        base_url: opt_str(obj, "baseUrl")?.map(|u| http_url("baseUrl", u)).transpose()?,
-        allowed_origins: string_list(obj, "allowedOrigins", false)?,
+        base_url: opt_str(obj, "baseUrl")?.map(|u| crate::url::normalize("baseUrl", u)).transpose()?,
+        allowed_origins: string_list(obj, "allowedOrigins", false)?
+            .iter()
+            .enumerate()
+            .map(|(i, o)| crate::url::normalize_origin(&cat!("allowedOrigins[", decimal(i as u64), "]"), o))
+            .collect::<Result<_>>()?,
         timeout_ms: opt_uint(obj, "timeoutMs", 1, 600_000)?.unwrap_or(30_000) as u32,
         retry: crate::retry::RetryPolicy {
             max_retries: opt_uint(obj, "retries", 0, 10)?.map_or(2, |n| n as u32),
@@ -593,29 +603,13 @@ fn resource_uri(field: &str, uri: String) -> Result<String> {
     Ok(uri)
 }
 
-/// An absolute http(s) URL; plain http only for loopback hosts.
-pub fn http_url(field: &str, url: &str) -> Result<String> {
-    let (secure, rest) = match crate::url::split_scheme(url) {
-        Some(("https", rest)) => (true, rest),
-        Some(("http", rest)) => (false, rest),
-        _ => return Err(TokenError::config(field, "must be an absolute https URL")),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    if host.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(TokenError::config(field, "must be an absolute https URL"));
+/// A URL requests go to: in normal form, without a fragment.
+pub fn endpoint_url(field: &str, url: &str) -> Result<String> {
+    let url = crate::url::normalize(field, url)?;
+    if url.contains('#') {
+        return Err(TokenError::config(field, "must not have a fragment"));
     }
-    if !secure && !matches!(host, "localhost" | "::1") && !host.starts_with("127.") {
-        return Err(TokenError::config(
-            field,
-            "must be an https URL (plain http is allowed only for loopback hosts)",
-        ));
-    }
-    Ok(url.to_owned())
+    Ok(url)
 }
 
 fn req_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str> {

@@ -4,7 +4,7 @@
 
 use crate::json::Value;
 
-use crate::config::http_url;
+use crate::config::endpoint_url;
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::text::decimal;
 
@@ -58,8 +58,8 @@ pub fn parse(issuer: &str, url: &str, status: u16, body: &[u8]) -> Result<Metada
     }
     let token_endpoint =
         string("token_endpoint").ok_or_else(|| fail("metadata has no \"token_endpoint\""))?;
-    let token_endpoint = http_url("issuer", token_endpoint)
-        .map_err(|_| fail("metadata \"token_endpoint\" is not an https URL"))?;
+    let token_endpoint = endpoint_url("metadata \"token_endpoint\"", token_endpoint)
+        .map_err(|e| fail(&e.message))?;
     let list = |name: &str| -> Result<Option<Vec<String>>> {
         match doc.get(name) {
             None | Some(Value::Null) => Ok(None),

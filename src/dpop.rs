@@ -83,7 +83,7 @@ impl DpopKey {
     pub fn signing_input(&self, claims: ProofClaims<'_>) -> String {
         let mut body = object([
             ("jti", claims.jti.into()),
-            ("htm", claims.method.into()),
+            ("htm", htm(claims.method).into()),
             ("htu", htu(claims.url).into()),
             ("iat", claims.now_secs.into()),
         ]);
@@ -95,6 +95,14 @@ impl DpopKey {
         }
         signing_input(&self.header, &Value::Object(body))
     }
+}
+
+/// `htm`: the method as fetch sends it (Fetch §2.2.1 "normalize a method"): the six standard
+/// methods upper-cased, any other exactly as given. The one place a method is normalized, for
+/// proofs and for decisions alike: `createDpopProof('get', url)` signs `GET`, as fetch sends.
+pub fn htm(method: &str) -> &str {
+    const STANDARD: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+    STANDARD.into_iter().find(|m| m.eq_ignore_ascii_case(method)).unwrap_or(method)
 }
 
 /// `htu`: the URL without query and fragment (RFC 9449 §4.2).

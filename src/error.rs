@@ -27,6 +27,9 @@ pub enum ErrorCode {
     Timeout,
     /// The request failed before any response (connection refused, DNS, TLS, aborted).
     Network,
+    /// `fetch` was asked to send a token where it does not belong: plain http to a host that is
+    /// not loopback, or (with `baseUrl` or `allowedOrigins`) an origin not allowed. Nothing was sent.
+    UrlNotAllowed,
 }
 
 impl ErrorCode {
@@ -43,6 +46,7 @@ impl ErrorCode {
             ErrorCode::HttpError => "http_error",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Network => "network_error",
+            ErrorCode::UrlNotAllowed => "url_not_allowed",
         }
     }
 }

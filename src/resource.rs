@@ -1,6 +1,8 @@
 //! What to do after a protected resource answers (RFC 6750 §3.1, RFC 9449 §7.1 and §9):
-//! retry once with a server-supplied nonce, retry once with a new token, or hand the response back.
+//! retry once with a server-supplied nonce, retry once with a new token, follow a redirect that
+//! stays on the origin, or hand the response back.
 
+use crate::url::Origin;
 use crate::www_authenticate;
 
 /// The decision after one API response.
@@ -14,12 +16,16 @@ pub enum ApiDecision {
     RetryWithNewToken,
 }
 
-/// Retries left for one `fetch`: at most one of each kind.
+/// Retries left for one `fetch`: at most one of each kind, and fetch's limit of redirects.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RetryBudget {
     nonce_spent: bool,
     token_spent: bool,
+    redirects: u8,
 }
+
+/// Redirects followed for one `fetch`, at most (fetch's own limit).
+pub const MAX_REDIRECTS: u8 = 20;
 
 /// What the response said, as far as the decision needs.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +61,35 @@ impl RetryBudget {
             }
             _ => ApiDecision::Done,
         }
+    }
+}
+
+impl RetryBudget {
+    /// Whether to follow a `status` redirect of a `method` request from `from` to `location`
+    /// (absolute, in normal form): only within the origin — the token and proofs never travel
+    /// to another — and at most [`MAX_REDIRECTS`] times. `Some(as_get)`: follow, as a GET without
+    /// body when fetch's rules say so (303 except after GET/HEAD, 301/302 after POST); a body
+    /// that cannot be sent again (`replayable` false) is not followed otherwise.
+    pub fn follow(
+        &mut self,
+        status: u16,
+        method: &str,
+        from: &str,
+        location: &str,
+        replayable: bool,
+    ) -> Option<bool> {
+        if !matches!(status, 301 | 302 | 303 | 307 | 308) || self.redirects >= MAX_REDIRECTS {
+            return None;
+        }
+        let same_origin = Origin::of(from).zip(Origin::of(location)).is_some_and(|(a, b)| a.text == b.text);
+        let method = crate::dpop::htm(method);
+        let as_get = (status == 303 && method != "GET" && method != "HEAD")
+            || (matches!(status, 301 | 302) && method == "POST");
+        if !same_origin || !(as_get || replayable) {
+            return None;
+        }
+        self.redirects += 1;
+        Some(as_get)
     }
 }
 
@@ -108,5 +143,30 @@ mod tests {
     fn other_statuses_are_returned() {
         assert_eq!(RetryBudget::default().decide(resp(403, NONCE, true), true, true), ApiDecision::Done);
         assert_eq!(RetryBudget::default().decide(resp(200, "", true), true, true), ApiDecision::Done);
+    }
+
+    #[test]
+    fn redirects_are_followed_within_the_origin_only() {
+        let mut b = RetryBudget::default();
+        let from = "https://api.example/a";
+        assert_eq!(b.follow(302, "GET", from, "https://api.example/b", true), Some(false));
+        assert_eq!(b.follow(307, "POST", from, "https://api.example/b", true), Some(false));
+        assert_eq!(b.follow(307, "POST", from, "https://api.example/b", false), None, "the body is gone");
+        assert_eq!(b.follow(303, "post", from, "https://api.example/b", false), Some(true));
+        assert_eq!(b.follow(301, "POST", from, "https://api.example/b", false), Some(true));
+        assert_eq!(b.follow(303, "HEAD", from, "https://api.example/b", true), Some(false));
+        for other in ["https://evil.example/b", "http://api.example/b", "https://api.example:8443/b"] {
+            assert_eq!(b.follow(302, "GET", from, other, true), None, "{other}");
+        }
+        assert_eq!(b.follow(304, "GET", from, "https://api.example/b", true), None);
+        assert_eq!(b.follow(300, "GET", from, "https://api.example/b", true), None);
+    }
+
+    #[test]
+    fn redirects_stop_at_fetchs_limit() {
+        let mut b = RetryBudget::default();
+        let follow = |b: &mut RetryBudget| b.follow(302, "GET", "https://a/x", "https://a/y", true);
+        let followed = std::iter::from_fn(|| follow(&mut b)).take(100).count();
+        assert_eq!(followed, usize::from(MAX_REDIRECTS));
     }
 }

@@ -175,47 +175,47 @@ pub fn describe(config: &ClientConfig, dpop: Option<&str>, shape: &Shape) -> Vec
     } = config;
     let Shape { key: _, digest: _, scope, resource, subject, claims, extra_params } = shape;
     let mut d = Description::default();
-    d.field("v", "tokenfetch/shape/1");
+    d.text("v", "tokenfetch/shape/1");
     match token_endpoint {
-        TokenEndpoint::Configured(url) => d.field("endpoint", url),
-        TokenEndpoint::Discover(issuer) => d.field("discover", issuer),
+        TokenEndpoint::Configured(url) => d.text("endpoint", url),
+        TokenEndpoint::Discover(issuer) => d.text("discover", issuer),
     }
-    d.field("issuer", issuer.as_deref().unwrap_or(""));
-    d.field("client_id", client_id);
-    d.field("auth", client_auth.method());
+    d.text("issuer", issuer.as_deref().unwrap_or(""));
+    d.text("client_id", client_id);
+    d.text("auth", client_auth.method());
     match client_auth {
         ClientAuth::SecretBasic(secret) | ClientAuth::SecretPost(secret) => {
-            d.field("secret", hash(&[secret.expose()]));
+            d.bytes("secret", &hash(&[secret.expose()]));
         }
         ClientAuth::PrivateKeyJwt(signer) => {
             let (key, params) = (signer.key(), signer.params());
             // The thumbprint, or the host's handle of a key whose public part is unknown (a
             // caller's CryptoKey): unique to that key, never shared by another.
-            d.field("key", key.thumbprint().unwrap_or(key.host_key().id));
-            d.field("alg", key.alg().as_str());
-            d.field("kid", key.kid().unwrap_or(""));
-            d.field("aud", &params.audience);
-            d.field("typ", &params.typ);
-            d.field("lifetime", crate::text::decimal(params.lifetime_secs));
+            d.text("key", key.thumbprint().unwrap_or(key.host_key().id));
+            d.text("alg", key.alg().as_str());
+            d.text("kid", key.kid().unwrap_or(""));
+            d.text("aud", &params.audience);
+            d.text("typ", &params.typ);
+            d.text("lifetime", &crate::text::decimal(params.lifetime_secs));
         }
         ClientAuth::None => {}
     }
-    d.field("grant", grant.name());
+    d.text("grant", grant.name());
     if let GrantKind::TokenExchange(x) = grant {
         let TokenExchangeConfig { subject_token_type, requested_token_type, audience, actor } = x;
-        d.field("subject_token_type", subject_token_type);
-        d.field("requested_token_type", requested_token_type.as_deref().unwrap_or(""));
-        d.field("audience", audience.as_deref().unwrap_or(""));
+        d.text("subject_token_type", subject_token_type);
+        d.text("requested_token_type", requested_token_type.as_deref().unwrap_or(""));
+        d.text("audience", audience.as_deref().unwrap_or(""));
         if let Some((token, token_type)) = actor {
-            d.field("actor", hash(&[token_type, token.expose()]));
+            d.bytes("actor", &hash(&[token_type, token.expose()]));
         }
     }
-    d.field("scope", set(scope));
-    d.field("resource", set(resource));
+    d.bytes("scope", &set(scope));
+    d.bytes("resource", &set(resource));
     if let Some(Subject { token, token_type }) = subject {
-        d.field("subject", hash(&[token_type, token.expose()]));
+        d.bytes("subject", &hash(&[token_type, token.expose()]));
     }
-    d.field("claims", crate::json::text(&Value::Object(claims.clone())));
+    d.text("claims", &crate::json::text(&Value::Object(claims.clone())));
     // By name (names are unique), sorted by binary-search insertion: the module needs no sort.
     let mut params: Vec<&(String, String)> = Vec::with_capacity(extra_params.len());
     for param in extra_params {
@@ -223,10 +223,10 @@ pub fn describe(config: &ClientConfig, dpop: Option<&str>, shape: &Shape) -> Vec
         params.insert(at, param);
     }
     for (name, value) in params {
-        d.field("param", name);
-        d.field("value", value);
+        d.text("param", name);
+        d.text("value", value);
     }
-    d.field("dpop", dpop.unwrap_or(""));
+    d.text("dpop", dpop.unwrap_or(""));
     d.0
 }
 
@@ -235,8 +235,12 @@ pub fn describe(config: &ClientConfig, dpop: Option<&str>, shape: &Shape) -> Vec
 struct Description(Vec<u8>);
 
 impl Description {
-    fn field(&mut self, tag: &str, value: impl AsRef<[u8]>) {
-        for part in [tag.as_bytes(), value.as_ref()] {
+    fn text(&mut self, tag: &str, value: &str) {
+        self.bytes(tag, value.as_bytes());
+    }
+
+    fn bytes(&mut self, tag: &str, value: &[u8]) {
+        for part in [tag.as_bytes(), value] {
             self.0.extend_from_slice(&(part.len() as u64).to_be_bytes());
             self.0.extend_from_slice(part);
         }

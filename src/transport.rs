@@ -33,6 +33,9 @@ pub struct HttpResponse {
     pub dpop_nonce: Option<String>,
     /// `Retry-After`.
     pub retry_after: Option<String>,
+    /// Whether the host's fetch followed a redirect to get it (`Response.redirected`, or a
+    /// `Response.url` other than the request's): refused, as token requests never follow one.
+    pub redirected: bool,
     /// Body bytes.
     pub body: Vec<u8>,
 }
@@ -114,9 +117,11 @@ pub trait ApiCall {
     type Response;
     /// The host's error type; engine errors convert into it, the host's own pass through as-is.
     type Error: From<crate::TokenError>;
-    /// HTTP method, upper case.
+    /// HTTP method (normalized by the engine where it matters: [`crate::dpop::htm`]).
     fn method(&self) -> &str;
-    /// Absolute request URL.
+    /// Absolute request URL in normal form (WHATWG URL serialization, as `fetch` sends it). The
+    /// engine sends a token only where [`crate::url::Origin::may_carry_token`] and the client's
+    /// `baseUrl`/`allowedOrigins` allow.
     fn url(&self) -> &str;
     /// Whether the request (its body) can be sent more than once.
     fn replayable(&self) -> bool;
@@ -130,4 +135,18 @@ pub trait ApiCall {
     fn status(&self, response: &Self::Response) -> u16;
     /// A response header, by lower-case name.
     fn header(&self, response: &Self::Response, name: &str) -> Option<String>;
+    /// Where a redirect `response` points, absolute and in normal form (its `Location` resolved
+    /// against [`ApiCall::url`]), when this call sends without following redirects and lets the
+    /// engine decide (it follows within the origin only); `None` otherwise. A host whose HTTP
+    /// client follows redirects by itself would carry the token along: send with redirects off.
+    fn redirect_location(&self, response: &Self::Response) -> Option<String> {
+        let _ = response;
+        None
+    }
+    /// Go on at `url` (same origin) after a redirect; `as_get`: as a `GET` without body. `false`
+    /// when this call cannot (the response is then handed back).
+    fn redirect(&mut self, url: &str, as_get: bool) -> Result<bool, Self::Error> {
+        let _ = (url, as_get);
+        Ok(false)
+    }
 }

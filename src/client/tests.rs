@@ -46,6 +46,7 @@ impl Script {
             content_type: Some("application/json".into()),
             dpop_nonce: nonce.map(str::to_owned),
             retry_after: None,
+            redirected: false,
             body: body.to_string().into_bytes(),
         }));
     }
@@ -55,6 +56,7 @@ impl Script {
             content_type: Some("text/html".into()),
             dpop_nonce: None,
             retry_after: retry_after.map(str::to_owned),
+            redirected: false,
             body: b"<html>busy</html>".to_vec(),
         }));
     }
@@ -1061,4 +1063,158 @@ fn stale_if_error_never_covers_a_refusal() {
     let e = block_on(c.get_token(&req)).unwrap_err();
     assert_eq!(e.error.as_deref(), Some("invalid_grant"));
     assert_eq!(block_on(c.get_token(&req)).unwrap().access_token, "t1", "429 is transient");
+}
+
+/// An API call at `url` that the engine may redirect; replies carry a `Location`.
+struct Routed {
+    url: String,
+    method: &'static str,
+    replies: VecDeque<(u16, Option<&'static str>)>,
+    /// (url, authorization, proof) of each attempt.
+    seen: Vec<(String, String, Option<String>)>,
+}
+
+impl Routed {
+    fn new(url: &str, replies: &[(u16, Option<&'static str>)]) -> Self {
+        Routed {
+            url: url.to_owned(),
+            method: "GET",
+            replies: replies.iter().copied().collect(),
+            seen: vec![],
+        }
+    }
+}
+
+impl ApiCall for Routed {
+    type Response = (u16, Option<&'static str>);
+    type Error = TokenError;
+    fn method(&self) -> &str {
+        self.method
+    }
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn replayable(&self) -> bool {
+        true
+    }
+    async fn send(&mut self, authorization: &str, dpop: Option<&str>) -> Result<Self::Response> {
+        self.seen.push((self.url.clone(), authorization.to_owned(), dpop.map(str::to_owned)));
+        Ok(self.replies.pop_front().unwrap_or((200, None)))
+    }
+    fn status(&self, r: &Self::Response) -> u16 {
+        r.0
+    }
+    fn header(&self, _: &Self::Response, _: &str) -> Option<String> {
+        None
+    }
+    fn redirect_location(&self, r: &Self::Response) -> Option<String> {
+        r.1.map(str::to_owned)
+    }
+    fn redirect(&mut self, url: &str, as_get: bool) -> Result<bool> {
+        self.url = url.to_owned();
+        if as_get {
+            self.method = "GET";
+        }
+        Ok(true)
+    }
+}
+
+#[test]
+fn a_token_goes_over_https_or_to_loopback_and_only_to_allowed_origins() {
+    let (c, script, _) = secret_client();
+    script.token("t1", "Bearer", 300);
+    for refused in ["http://api.example/x", "http://127.attacker.example/x", "ftp://api.example/x"] {
+        let e = block_on(c.fetch(&mut Routed::new(refused, &[]), &RequestOptions::default())).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UrlNotAllowed, "{refused}");
+    }
+    assert_eq!(script.sent.borrow().len(), 0, "refused before a token was even requested");
+    for allowed in ["https://anywhere.example/x", "http://127.0.0.1:8080/x", "http://localhost:1/x"] {
+        let mut call = Routed::new(allowed, &[]);
+        assert_eq!(block_on(c.fetch(&mut call, &RequestOptions::default())).unwrap().0, 200, "{allowed}");
+    }
+    let (c, script, _) = client(json!({
+        "tokenEndpoint": "https://as.example/token", "clientId": "c",
+        "clientAuth": {"method": "client_secret_post", "clientSecret": "s"},
+        "baseUrl": "https://api.example/v1/", "allowedOrigins": ["https://api2.example"]
+    }));
+    script.token("t1", "Bearer", 300);
+    let fetch = |url: &str| block_on(c.fetch(&mut Routed::new(url, &[]), &RequestOptions::default()));
+    assert_eq!(fetch("https://api.example/other").unwrap().0, 200);
+    assert_eq!(fetch("https://api2.example/x").unwrap().0, 200);
+    for refused in ["https://evil.example/x", "https://api.example:8443/x", "http://api.example/x"] {
+        let e = fetch(refused).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UrlNotAllowed, "{refused}");
+        assert!(e.message.contains("allowedOrigins") || e.message.contains("https"), "{}", e.message);
+    }
+    // The fast path hands refused URLs to the full path, which reports them.
+    assert!(c.cached_headers("GET", "https://api.example/x").is_some());
+    assert!(c.cached_headers("GET", "https://evil.example/x").is_none());
+}
+
+#[test]
+fn redirects_are_followed_within_the_origin_with_fresh_proofs_never_beyond() {
+    let (c, script, _) = dpop_client();
+    script.token("t1", "DPoP", 300);
+    let mut call =
+        Routed::new("https://api.example/a", &[(302, Some("https://api.example/b?q=1")), (200, None)]);
+    assert_eq!(block_on(c.fetch(&mut call, &RequestOptions::default())).unwrap().0, 200);
+    let htu: Vec<Value> =
+        call.seen.iter().map(|(_, _, p)| claims(p.as_ref().unwrap())["htu"].clone()).collect();
+    assert_eq!(htu, [json!("https://api.example/a"), json!("https://api.example/b")]);
+    // To another origin (or down to http): the redirect comes back; nothing was sent there.
+    for elsewhere in ["https://evil.example/b", "http://api.example/b"] {
+        let leaked: &'static str = Box::leak(elsewhere.to_owned().into_boxed_str());
+        let mut call = Routed::new("https://api.example/a", &[(307, Some(leaked))]);
+        assert_eq!(block_on(c.fetch(&mut call, &RequestOptions::default())).unwrap().0, 307);
+        assert_eq!(call.seen.len(), 1, "{elsewhere}");
+    }
+    // A loop ends at fetch's limit and hands the last redirect back.
+    let replies = vec![(302, Some("https://api.example/a")); 30];
+    let mut call = Routed::new("https://api.example/a", &replies);
+    assert_eq!(block_on(c.fetch(&mut call, &RequestOptions::default())).unwrap().0, 302);
+    assert_eq!(call.seen.len(), 21);
+}
+
+#[test]
+fn a_token_response_got_through_a_followed_redirect_is_refused() {
+    let (c, script, _) = secret_client();
+    script.token("t1", "Bearer", 300);
+    if let Some(Ok(response)) = script.replies.borrow_mut().front_mut() {
+        response.redirected = true;
+    }
+    let e = block_on(c.get_token(&RequestOptions::default())).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Redirect);
+    assert!(c.cached_tokens().is_empty());
+}
+
+#[test]
+fn proofs_sign_the_method_fetch_sends() {
+    let (c, _, _) = dpop_client();
+    let htm = |method: &str| {
+        let proof = block_on(c.create_dpop_proof(method, "https://api.example/a", None, None)).unwrap();
+        claims(&proof)["htm"].clone()
+    };
+    assert_eq!(htm("get"), "GET");
+    assert_eq!(htm("Post"), "POST");
+    assert_eq!(htm("patch"), "patch", "fetch upper-cases only the six standard methods");
+}
+
+#[test]
+fn configured_urls_are_normalized_for_requests_proofs_and_nonces() {
+    let (c, script, _) = client(json!({
+        "tokenEndpoint": "https://AS.example:443/token", "issuer": "https://AS.example", "clientId": "c",
+        "clientAuth": {"method": "private_key_jwt", "privateJwk": rfc7515_jwk()}, "dpop": true
+    }));
+    script.reply(400, json!({"error": "use_dpop_nonce"}), Some("n1"));
+    script.token("t1", "DPoP", 300);
+    block_on(c.get_token(&RequestOptions::default())).unwrap();
+    assert_eq!(script.sent.borrow()[0].url, "https://as.example/token");
+    let proof = claims(&script.header(1, "dpop").unwrap());
+    assert_eq!(
+        (proof["htu"].as_str(), proof["nonce"].as_str()),
+        (Some("https://as.example/token"), Some("n1"))
+    );
+    assert_eq!(c.nonces(), [("https://as.example".to_owned(), "n1".to_owned())]);
+    // The assertion audience is the issuer, an identifier: exactly as configured.
+    assert_eq!(claims(&script.form(1, "client_assertion").unwrap())["aud"], "https://AS.example");
 }

@@ -196,7 +196,7 @@ impl JsTokenClient {
         let fetcher = self.fetcher.clone();
         let streamed = init.as_ref().is_some_and(|i| is_stream(&get(i, "body")));
         if input.has_type::<Request>() || streamed {
-            let request = match (input.dyn_ref::<Request>(), &init) {
+            let mut request = match (input.dyn_ref::<Request>(), &init) {
                 (Some(request), Some(init)) => {
                     Request::new_with_request_and_init(request, init.unchecked_ref())?
                 }
@@ -206,23 +206,31 @@ impl JsTokenClient {
                 }
                 (None, None) => Request::new_with_str(&self.absolute(input)?)?,
             };
+            let follow = request.redirect() == web_sys::RequestRedirect::Follow;
+            if follow {
+                let manual = web_sys::RequestInit::new();
+                manual.set_redirect(web_sys::RequestRedirect::Manual);
+                request = Request::new_with_request_and_init(&request, &manual)?;
+            }
             return Ok(JsApiCall {
                 method: request.method(),
                 url: request.url(),
                 outgoing: Outgoing::Request(request),
                 fetcher,
+                follow,
             });
         }
         let url = self.absolute(input)?;
-        let method = init
-            .as_ref()
-            .and_then(|i| get(i, "method").as_string())
-            .map_or_else(|| "GET".to_owned(), normalize_method);
+        // Normalized where it matters (proofs, redirect rules): `crate::dpop::htm`.
+        let method =
+            init.as_ref().and_then(|i| get(i, "method").as_string()).unwrap_or_else(|| "GET".to_owned());
+        let follow = init.as_ref().is_none_or(|i| super::host::follows(&get(i, "redirect")));
         Ok(JsApiCall {
             method,
             outgoing: Outgoing::Parts { url: JsValue::from_str(&url), init },
             url,
             fetcher,
+            follow,
         })
     }
 
@@ -243,16 +251,6 @@ impl JsTokenClient {
             };
             TokenError::argument("input", problem).into()
         })
-    }
-}
-
-/// fetch's method normalization: the six standard methods are upper-cased, others kept as given.
-fn normalize_method(method: String) -> String {
-    let upper = method.to_ascii_uppercase();
-    if ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"].contains(&upper.as_str()) {
-        upper
-    } else {
-        method
     }
 }
 

@@ -289,7 +289,12 @@ async fn exchange(fetcher: &Fetcher, request: &HttpRequest) -> Result<HttpRespon
     init.set_signal(Some(&AbortSignal::timeout_with_u32(request.timeout_ms)));
     let response = fetcher.call_with(&JsValue::from_str(&request.url), Some(&init)).await?;
     let body = read_limited(&response).await?;
+    // A custom fetch may ignore `redirect: "manual"`: what it followed shows in the Response.
+    let answered = response.url();
+    // (Request URLs here are in normal form and without a fragment, as `Response.url` is.)
+    let redirected = response.redirected() || !(answered.is_empty() || answered == request.url);
     Ok(HttpResponse {
+        redirected,
         status: response.status(),
         content_type: response.headers().get("content-type")?,
         dpop_nonce: response.headers().get("dpop-nonce")?,
@@ -382,6 +387,19 @@ pub struct JsApiCall {
     pub method: String,
     pub url: String,
     pub fetcher: Fetcher,
+    /// The caller left redirects to fetch (`redirect` unset or `"follow"`): sent with `"manual"`
+    /// instead, and the engine follows within the origin only. With `"manual"` or `"error"`, the
+    /// caller's choice stands.
+    pub follow: bool,
+}
+
+/// Headers that describe a body: dropped when a redirect turns the request into a GET (Fetch
+/// §4.4 "request-body-header name").
+const BODY_HEADERS: [&str; 4] = ["content-encoding", "content-language", "content-location", "content-type"];
+
+/// Whether the caller's `redirect` option leaves following to fetch (unset or `"follow"`).
+pub fn follows(redirect: &JsValue) -> bool {
+    redirect.is_undefined() || redirect.as_string().as_deref() == Some("follow")
 }
 
 impl JsApiCall {
@@ -393,8 +411,43 @@ impl JsApiCall {
         proof: Option<&str>,
     ) -> Result<Response, JsValue> {
         let attempt = parts_init(init, auth, proof)?;
+        if self.follow {
+            js_sys::Reflect::set(&attempt, &"redirect".into(), &"manual".into())?;
+        }
         self.fetcher.call_with(url, Some(&attempt)).await
     }
+}
+
+/// `new URL(relative, base).href`, or `None`.
+fn resolve(relative: &str, base: &str) -> Option<String> {
+    let constructor: js_sys::Function = super::get(&js_sys::global(), "URL").dyn_into().ok()?;
+    let args = js_sys::Array::of2(&relative.into(), &base.into());
+    let url = js_sys::Reflect::construct(&constructor, &args).ok()?;
+    super::get(&url, "href").as_string()
+}
+
+/// The headers of `given` (a record, an array of pairs or a `Headers`) as pairs, without
+/// `Authorization`/`DPoP` and, when `drop_body` is set, the body's own headers.
+fn header_pairs(given: &JsValue, drop_body: bool) -> Result<Vec<(JsValue, JsValue)>, JsValue> {
+    if given.is_undefined() || given.is_null() {
+        return Ok(Vec::new());
+    }
+    let pairs: js_sys::Array = if given.is_instance_of::<Headers>() || js_sys::Array::is_array(given) {
+        js_sys::Array::from(&Headers::new_with_headers(given.unchecked_ref())?.into())
+    } else {
+        js_sys::Object::entries(given.unchecked_ref())
+    };
+    let mut out = Vec::new();
+    for pair in pairs.iter() {
+        let pair: js_sys::Array = pair.unchecked_into();
+        let name = pair.get(0).as_string().unwrap_or_default().to_ascii_lowercase();
+        let ours = name == "authorization" || name == "dpop";
+        let body = drop_body && BODY_HEADERS.contains(&name.as_str());
+        if !(ours || body) {
+            out.push((pair.get(0), pair.get(1)));
+        }
+    }
+    Ok(out)
 }
 
 /// The caller's init with the caller's headers, our `Authorization` and `DPoP` set over theirs.
@@ -402,20 +455,9 @@ fn parts_init(init: Option<&js_sys::Object>, auth: &str, proof: Option<&str>) ->
     // A plain record: fetch converts it faster than a Headers instance (measured ~20% of a
     // loopback request). The caller's headers are copied, except their own Authorization/DPoP.
     let headers = js_sys::Object::new();
-    let given = init.map(|i| super::get(i, "headers")).filter(|h| !h.is_undefined() && !h.is_null());
-    if let Some(given) = given {
-        let pairs: js_sys::Array = if given.is_instance_of::<Headers>() || js_sys::Array::is_array(&given) {
-            js_sys::Array::from(&Headers::new_with_headers(given.unchecked_ref())?.into())
-        } else {
-            js_sys::Object::entries(given.unchecked_ref())
-        };
-        for pair in pairs.iter() {
-            let pair: js_sys::Array = pair.unchecked_into();
-            let name = pair.get(0).as_string().unwrap_or_default();
-            if !name.eq_ignore_ascii_case("authorization") && !name.eq_ignore_ascii_case("dpop") {
-                js_sys::Reflect::set(&headers, &pair.get(0), &pair.get(1))?;
-            }
-        }
+    let given = init.map_or(JsValue::UNDEFINED, |i| super::get(i, "headers"));
+    for (name, value) in header_pairs(&given, false)? {
+        js_sys::Reflect::set(&headers, &name, &value)?;
     }
     js_sys::Reflect::set(&headers, &"authorization".into(), &auth.into())?;
     if let Some(proof) = proof {
@@ -480,6 +522,58 @@ impl ApiCall for JsApiCall {
             return None;
         }
         response.headers().get(name).ok().flatten()
+    }
+
+    fn redirect_location(&self, response: &Response) -> Option<String> {
+        if !self.follow || !(300..400).contains(&response.status()) {
+            return None; // (a browser's opaque redirect has status 0 and no Location to read)
+        }
+        resolve(&self.header(response, "location")?, &self.url)
+    }
+
+    fn redirect(&mut self, url: &str, as_get: bool) -> Result<bool, JsValue> {
+        let next = match &self.outgoing {
+            Outgoing::Parts { init, .. } if as_get => {
+                let given = init.as_ref().map_or(JsValue::UNDEFINED, |i| super::get(i, "headers"));
+                let headers = js_sys::Object::new();
+                for (name, value) in header_pairs(&given, true)? {
+                    js_sys::Reflect::set(&headers, &name, &value)?;
+                }
+                let get = js_sys::Object::new();
+                if let Some(init) = init {
+                    js_sys::Object::assign(&get, init);
+                }
+                js_sys::Reflect::delete_property(&get, &"body".into())?;
+                js_sys::Reflect::set(&get, &"method".into(), &"GET".into())?;
+                js_sys::Reflect::set(&get, &"headers".into(), &headers)?;
+                Outgoing::Parts { url: url.into(), init: Some(get) }
+            }
+            Outgoing::Parts { init, .. } => Outgoing::Parts { url: url.into(), init: init.clone() },
+            Outgoing::Request(request) => {
+                if !(as_get || super::get(request, "body").is_null()) {
+                    return Ok(false); // a streamed body goes once
+                }
+                let headers = Headers::new()?;
+                for (name, value) in header_pairs(&request.headers().into(), as_get)? {
+                    headers.append(
+                        &name.as_string().unwrap_or_default(),
+                        &value.as_string().unwrap_or_default(),
+                    )?;
+                }
+                let init = RequestInit::new();
+                init.set_method(if as_get { "GET" } else { &self.method });
+                init.set_headers(&headers);
+                init.set_redirect(RequestRedirect::Manual);
+                init.set_signal(Some(&request.signal()));
+                Outgoing::Request(Request::new_with_str_and_init(url, &init)?)
+            }
+        };
+        self.outgoing = next;
+        url.clone_into(&mut self.url);
+        if as_get {
+            "GET".clone_into(&mut self.method);
+        }
+        Ok(true)
     }
 }
 
