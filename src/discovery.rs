@@ -58,8 +58,8 @@ pub fn parse(issuer: &str, url: &str, status: u16, body: &[u8]) -> Result<Metada
     }
     let token_endpoint =
         string("token_endpoint").ok_or_else(|| fail("metadata has no \"token_endpoint\""))?;
-    let token_endpoint = endpoint_url("metadata \"token_endpoint\"", token_endpoint)
-        .map_err(|e| fail(&e.message))?;
+    let token_endpoint =
+        endpoint_url("metadata \"token_endpoint\"", token_endpoint).map_err(|e| fail(&e.message))?;
     let list = |name: &str| -> Result<Option<Vec<String>>> {
         match doc.get(name) {
             None | Some(Value::Null) => Ok(None),
