@@ -3,17 +3,17 @@
 // oidc-provider authorities and are used against the jose-validating APIs; what the backend holds
 // is checked to be ciphertext under hashed keys.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { createClient } from 'redis';
 import { Redis } from 'ioredis';
 import { TokenClient, generateDpopKey, redisStore } from 'tokenfetch';
-import { startScenario, unusedPort } from '../support/index.mjs';
+import { startScenario } from '../support/index.mjs';
+import { startRedis } from '../support/redis.mjs';
 import { startWorker } from '../runtimes/hosts.mjs';
 import { delta, duendeOptions, helseidOptions } from './helpers.mjs';
 
@@ -24,23 +24,6 @@ let s;
 let redisServer;
 let redisUrl;
 let redis;
-
-async function startRedis() {
-  const port = await unusedPort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      const client = await createClient({ url }).on('error', () => {}).connect();
-      return { child, url, client };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill();
-  throw new Error('redis-server did not start');
-}
 
 before(async () => {
   s = await startScenario();

@@ -3,7 +3,7 @@
 //   Authority B (Duende-like): client_secret_basic / client_secret_post, client_credentials, Bearer JWT tokens.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { closeServer, listen } from './http.mjs';
 
 // oidc-provider prints these on import / construction; they are expected in tests, so drop them (only them).
@@ -38,6 +38,24 @@ function authMethodOf(ctx) {
 }
 
 /**
+ * The tenant a token request was for, as HelseID puts organization numbers in its access tokens: `org`, the
+ * `value` of the first `helseid_authorization` in the client assertion's `assertion_details` (or its `org` claim),
+ * and `tenant`, a `tenant` token request parameter (tokenfetch's `extraParams`).
+ */
+function tenantClaims(ctx) {
+  const params = ctx.oidc?.params ?? {};
+  const claims = {};
+  const tenant = ctx.oidc?.body?.tenant; // (not a parameter oidc-provider knows: read from the form)
+  if (typeof tenant === 'string') claims.tenant = tenant;
+  if (typeof params.client_assertion === 'string') {
+    const assertion = decodeJwt(params.client_assertion);
+    const org = assertion.assertion_details?.[0]?.practitioner_role?.organization?.identifier?.value ?? assertion.org;
+    if (typeof org === 'string') claims.org = org;
+  }
+  return claims;
+}
+
+/**
  * Start an oidc-provider on 127.0.0.1 (issuer = its own origin) with client_credentials, resource indicators and
  * ES256 JWT access tokens for exactly one resource server whose audience may be set later via `setAudience`.
  */
@@ -61,6 +79,7 @@ async function startProvider({ port = 0, clients, clientAuthMethods, dpop, audie
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
     // Browsers (the www harness, the Chromium runtime test) call the token endpoint cross-origin.
     clientBasedCORS: () => true,
+    extraTokenClaims: (ctx) => tenantClaims(ctx),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

@@ -26,6 +26,9 @@
 //   redirect       `status` [302] to `location` [this same URL: a loop]
 //   resource-401   a protected API: 401 with WWW-Authenticate `<scheme> error="<error>"` [DPoP, use_dpop_nonce] and a
 //                  fresh DPoP-Nonce on every request, forever
+//   refusal        400/401 OAuth error `error` [invalid_client], e.g. a client revoked since its last token
+//   sequence       the behaviours named in `answers`, one per request, in turn (the last one repeats)
+//   metadata       an authorization server metadata document `document(issuer)` at /.well-known/*
 //
 // Every token the servers issue is in `server.issued` (for the secret scan).
 import { randomBytes } from 'node:crypto';
@@ -157,6 +160,20 @@ const BEHAVIOURS = {
   redirect: (req, res, server, { status = 302, location }) => {
     res.writeHead(status, { location: location ?? `${server.url}${req.url}` });
     res.end();
+  },
+
+  refusal: (req, res, server, { error = 'invalid_client' }) =>
+    sendJson(res, error === 'invalid_client' ? 401 : 400, { error, error_description: 'refused' }),
+
+  sequence: (req, res, server, { answers }) => {
+    const name = answers[Math.min(server.count, answers.length) - 1];
+    const [behaviour, error] = name.startsWith('invalid_') ? ['refusal', name] : [name, undefined];
+    return BEHAVIOURS[behaviour](req, res, server, { error });
+  },
+
+  metadata: (req, res, server, { document }) => {
+    if (!req.url.startsWith('/.well-known/')) return sendJson(res, 404, { error: 'not_found' });
+    return sendJson(res, 200, document(server.url));
   },
 
   'resource-401': (req, res, server, { scheme = 'DPoP', error = 'use_dpop_nonce' }) => {

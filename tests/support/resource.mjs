@@ -32,7 +32,9 @@ function withoutQuery(value) {
 /**
  * Start an API. opts: { name, issuer, jwksUri, audience? (default: the API's own URL), dpop: boolean,
  * requireNonce? = false, nonceRotateEvery? (rotate the nonce after every N successful requests), port? = 0 }.
- * Routes: GET /data -> { api, client_id, sub, scope }; POST /echo -> { api, body, contentType }; others -> 404.
+ * Routes: GET /data -> { api, client_id, sub, scope, org?, tenant? } (the tenant claims a test authority put in the
+ * token, tests/support/authority.mjs); POST /echo -> { api, body, contentType }; GET /moved -> 308 and
+ * POST /see-other -> 303, both to /data on the same origin, before authentication; others -> 404.
  * Returns { url, name, audience, counters, tokensSeen, requests, nonce, rotateNonce(), revokeCurrentTokens(), close() }.
  */
 export async function startApi(opts) {
@@ -133,6 +135,14 @@ export async function startApi(opts) {
     const route = `${req.method} ${path}`;
     const log = { time: Date.now(), method: req.method, path, status: 404 };
     requests.push(log);
+    // Same-origin redirects to /data, answered before authentication, as servers commonly do.
+    const moved = { 'GET /moved': 308, 'POST /see-other': 303 }[route];
+    if (moved) {
+      log.status = moved;
+      log.authorization = req.headers.authorization;
+      res.writeHead(moved, { location: '/data' }).end();
+      return undefined;
+    }
     if (route !== 'GET /data' && route !== 'POST /echo') return sendJson(res, 404, { error: 'not_found' });
     counters.requests += 1;
     let claims;
@@ -157,7 +167,7 @@ export async function startApi(opts) {
       }
     }
     const reply = route === 'GET /data'
-      ? { api: name, client_id: claims.client_id, sub: claims.sub, scope: claims.scope }
+      ? { api: name, client_id: claims.client_id, sub: claims.sub, scope: claims.scope, org: claims.org, tenant: claims.tenant }
       : { api: name, body, contentType: req.headers['content-type'] ?? null };
     return sendJson(res, 200, reply, headers);
   }
