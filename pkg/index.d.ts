@@ -156,7 +156,7 @@ export interface BaseClientOptions {
 }
 
 /**
- * A shared key/value store. Values are sealed before `set`; keys are `tokenfetch/v1/<hash>`.
+ * A shared key/value store. Values are sealed before `set`; keys are `tokenfetch/v2/<keyed hash>`.
  * `lock`/`unlock` (both or neither) make cold instances wait for one token request instead of each
  * asking: `lock` takes `key` for `owner` for `ttlMs` unless held and says whether it did.
  * Each call is bounded by a quarter of `timeoutMs` (at most 2 s).
