@@ -57,6 +57,12 @@ export type PrivateKeyJwtAuth = PrivateKeySource & {
   lifetimeSeconds?: number;
   /** Extra claims (e.g. HelseID `assertion_details`); registered claims cannot be overridden. */
   claims?: Record<string, unknown>;
+  /**
+   * Certificate chain for the `x5c` header (RFC 7515 §4.1.6): base64 (not base64url) DER, leaf
+   * first, e.g. Maskinporten's business certificate. Checked at construction: the leaf must hold
+   * `privateJwk`'s key (`invalid_config` naming `clientAuth.x5c` otherwise). Needs `privateJwk`.
+   */
+  x5c?: string[];
 };
 
 /** A public client: `client_id` only. */

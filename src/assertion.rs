@@ -27,6 +27,9 @@ pub struct AssertionParams {
     /// The client's extra claims (`clientAuth.claims`); they never replace the registered claims
     /// above. A request's own claims ([`crate::RequestOptions::claims`]) go over them.
     pub claims: Map<String, Value>,
+    /// Header `x5c`: the certificate chain (base64 DER, leaf first) whose leaf holds the key
+    /// (RFC 7515 §4.1.6; Maskinporten's business certificates).
+    pub x5c: Option<Vec<String>>,
 }
 
 /// Claims may carry a tenant's organization numbers: their names only.
@@ -38,16 +41,21 @@ impl std::fmt::Debug for AssertionParams {
             .field("lifetime_secs", &self.lifetime_secs)
             .field("typ", &self.typ)
             .field("claims", &self.claims.keys().collect::<Vec<_>>())
+            .field("x5c", &self.x5c.as_ref().map(Vec::len))
             .finish()
     }
 }
 
 impl AssertionSigner {
-    /// Prepare a signer for `params` with `key` (header: `alg`, `typ`, and `kid` when the key has one).
+    /// Prepare a signer for `params` with `key` (header: `alg`, `typ`, `kid` when the key has one,
+    /// `x5c` when a chain is given).
     pub fn new(key: SigningKey, params: AssertionParams) -> Self {
         let mut header = object([("alg", key.alg().as_str().into()), ("typ", params.typ.as_str().into())]);
         if let Some(kid) = key.kid() {
             header.insert("kid".into(), kid.into());
+        }
+        if let Some(chain) = &params.x5c {
+            header.insert("x5c".into(), chain.as_slice().into());
         }
         AssertionSigner { header: EncodedHeader::new(&Value::Object(header)), key, params }
     }
@@ -158,6 +166,7 @@ mod tests {
                 lifetime_secs: 60,
                 typ: "client-authentication+jwt".into(),
                 claims,
+                x5c: None,
             },
         )
     }

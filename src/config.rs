@@ -434,6 +434,7 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
         "audience",
         "lifetimeSeconds",
         "claims",
+        "x5c",
     ];
     known_keys(auth, "clientAuth", AUTH_KEYS).map_err(as_config)?;
     let method = nonempty(auth, "clientAuth.method", "method")?;
@@ -468,6 +469,10 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
                 Some(_) => return Err(TokenError::config("clientAuth.claims", "must be an object")),
             };
             profile.check_alg(key.alg().as_str())?;
+            let x5c = match auth.get("x5c") {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(certificate_chain(value, &key)?),
+            };
             let audience = match (opt_str_in(auth, "clientAuth.audience", "audience")?, audience) {
                 (Some(aud), _) => aud.to_owned(),
                 (None, Some(aud)) => aud,
@@ -491,6 +496,7 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
                     lifetime_secs: lifetime,
                     typ: profile.assertion_typ.to_owned(),
                     claims,
+                    x5c,
                 },
             ))))
         }
@@ -503,6 +509,26 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
             ),
         )),
     }
+}
+
+/// `clientAuth.x5c`: a certificate chain whose leaf holds `key` (its public key, compared by
+/// RFC 7638 thumbprint), to go in the assertion header.
+fn certificate_chain(value: &Value, key: &SigningKey) -> Result<Vec<String>> {
+    const FIELD: &str = "clientAuth.x5c";
+    let chain = crate::x509::chain(FIELD, value)?;
+    let Some(thumbprint) = key.thumbprint() else {
+        return Err(TokenError::config(
+            FIELD,
+            "needs \"privateJwk\": the leaf certificate's key is checked against it at construction",
+        ));
+    };
+    if crate::jwk::thumbprint(FIELD, &chain.leaf_jwk)? != thumbprint {
+        return Err(TokenError::config(
+            FIELD,
+            "the leaf certificate (the first) does not hold the signing key",
+        ));
+    }
+    Ok(chain.certificates)
 }
 
 fn dpop(obj: &Map<String, Value>, host_key: Option<SigningKey>) -> Result<DpopSetting> {

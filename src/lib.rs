@@ -36,6 +36,7 @@ pub mod token;
 mod transport;
 mod url;
 pub mod www_authenticate;
+pub mod x509;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -68,8 +68,10 @@ pub const HELSEID: Profile = Profile {
     grant_default: "client_credentials",
 };
 
-/// `maskinporten`: the JWT bearer grant (RFC 7523 §2.1) signed RS256/384/512 with `kid`;
-/// `aud` = the issuer (`https://maskinporten.no/`), `exp - iat` at most 120 s; Bearer tokens.
+/// `maskinporten`: the JWT bearer grant (RFC 7523 §2.1) signed RS256/384/512; `aud` = the issuer
+/// (`https://maskinporten.no/`), `exp - iat` at most 120 s; Bearer tokens. The client is known by
+/// a key registered with Maskinporten (`kid`, in the header) or by its business certificate
+/// (`clientAuth.x5c`: the chain, leaf first, in the header).
 pub const MASKINPORTEN: Profile = Profile {
     name: "maskinporten",
     auth_methods: Some(&["private_key_jwt"]),

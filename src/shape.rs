@@ -18,6 +18,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::assertion::AssertionParams;
 use crate::config::{ClientAuth, ClientConfig, GrantKind, Secret, TokenEndpoint, TokenExchangeConfig};
 use crate::error::{Result, TokenError};
 use crate::json::{Map, Value};
@@ -188,15 +189,21 @@ pub fn describe(config: &ClientConfig, dpop: Option<&str>, shape: &Shape) -> Vec
             d.bytes("secret", &hash(&[secret.expose()]));
         }
         ClientAuth::PrivateKeyJwt(signer) => {
-            let (key, params) = (signer.key(), signer.params());
+            let key = signer.key();
             // The thumbprint, or the host's handle of a key whose public part is unknown (a
             // caller's CryptoKey): unique to that key, never shared by another.
             d.text("key", key.thumbprint().unwrap_or(key.host_key().id));
             d.text("alg", key.alg().as_str());
             d.text("kid", key.kid().unwrap_or(""));
-            d.text("aud", &params.audience);
-            d.text("typ", &params.typ);
-            d.text("lifetime", &crate::text::decimal(params.lifetime_secs));
+            let AssertionParams { client_id: _, audience, lifetime_secs, typ, claims: _, x5c } =
+                signer.params();
+            // (client_id is described above; claims are merged into the shape, described below.)
+            d.text("aud", audience);
+            d.text("typ", typ);
+            d.text("lifetime", &crate::text::decimal(*lifetime_secs));
+            for certificate in x5c.iter().flatten() {
+                d.text("x5c", certificate);
+            }
         }
         ClientAuth::None => {}
     }

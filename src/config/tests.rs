@@ -213,3 +213,22 @@ fn typos_inside_client_auth_are_named() {
     o["clientAuth"]["lifetimeSecond"] = json!(30);
     assert_eq!(err(o), "clientAuth: unknown option \"lifetimeSecond\"");
 }
+
+#[test]
+fn x5c_goes_in_the_header_when_its_leaf_holds_the_key() {
+    use crate::x509::tests::RFC7515_CERT;
+    let mut o = base();
+    o["clientAuth"] =
+        json!({"method": "private_key_jwt", "privateJwk": rfc7515_jwk(), "x5c": [RFC7515_CERT]});
+    let (header, _) = header_and_claims(&parse(&o).unwrap());
+    assert_eq!(header["x5c"], json!([RFC7515_CERT]));
+    assert!(header.get("kid").is_none(), "no kid unless one is given");
+    // Another key's certificate is refused, naming the option.
+    // RFC 7517 A.2's P-256 key.
+    let other = json!({"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+                       "y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","d":"870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE"});
+    o["clientAuth"]["privateJwk"] = other;
+    assert!(err(o.clone()).starts_with("clientAuth.x5c: the leaf certificate"), "{}", err(o.clone()));
+    o["clientAuth"]["x5c"] = json!("MIIB");
+    assert!(err(o).starts_with("clientAuth.x5c: must be a non-empty array"));
+}

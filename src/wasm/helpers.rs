@@ -95,6 +95,7 @@ pub fn create_client_assertion(o: JsValue) -> Promise {
                 lifetime_secs: lifetime,
                 typ: "JWT".into(),
                 claims,
+                x5c: None,
             },
         );
         let input =

@@ -13,11 +13,11 @@
 // oidc-provider has no public API for custom grant helpers: DPoP validation / binding and the token response
 // builder are imported from its lib/ files (the package has no `exports` map, so this is allowed and it is the
 // same module instance the provider uses).
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { X509Certificate, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import {
   EmbeddedJWK, SignJWT, calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, decodeJwt,
-  decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify,
+  decodeProtectedHeader, exportJWK, generateKeyPair, importX509, jwtVerify,
 } from 'jose';
 // authority.mjs installs the console filter for oidc-provider's expected notices before oidc-provider loads.
 import { generateEs256Jwk } from './authority.mjs';
@@ -337,6 +337,9 @@ export async function startHelseIdAuthority(opts = {}) {
  * claims in MASKINPORTEN_CLAIMS, scope allowed for the client, `resource` (if any) = the API audience.
  * Client `mp-client`: JWKS = { rs256 (JWK), rs256Key (non-extractable RSASSA CryptoKey), pssKey (non-extractable
  * RSA-PSS CryptoKey, registered but PS256 is refused) }; scopes `mp:read mp:write`. Tokens: Bearer JWTs.
+ * Business-certificate mode, as Maskinporten's: an assertion whose header has `x5c` is verified with the key of the
+ * chain's leaf certificate, which must be one of `opts.certificates` (PEM or DER, registered for the client); the
+ * header's `kid` is then not needed. `grantLog` records the header (`x5c` included) of every assertion.
  * Returns the provider handle + { clientId, keys: { rs256, rs256Key, pssKey }, grantLog: [{ ok, reason?, claims, header }] }.
  */
 export async function startMaskinportenAuthority(opts = {}) {
@@ -346,6 +349,7 @@ export async function startMaskinportenAuthority(opts = {}) {
   ]);
   const seenJti = new Set();
   const grantLog = [];
+  const certificates = new Set((opts.certificates ?? []).map((c) => new X509Certificate(c).fingerprint256));
   const { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget } = errors;
 
   async function handler(ctx, tools) {
@@ -360,8 +364,20 @@ export async function startMaskinportenAuthority(opts = {}) {
     if (!decoded) fail(InvalidGrant, 'assertion is not a JWT');
     Object.assign(record, decoded);
     let payload;
+    let key = createLocalJWKSet(client.jwks);
+    const chain = decoded.header.x5c;
+    if (chain !== undefined) {
+      let leaf;
+      try {
+        leaf = new X509Certificate(Buffer.from(chain[0], 'base64'));
+      } catch {
+        fail(InvalidGrant, 'x5c[0] is not a certificate');
+      }
+      if (!certificates.has(leaf.fingerprint256)) fail(InvalidGrant, 'the x5c leaf is not a registered business certificate');
+      key = await importX509(leaf.toString(), 'RS256');
+    }
     try {
-      ({ payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks), {
+      ({ payload } = await jwtVerify(assertion, key, {
         algorithms: ['RS256'], issuer: client.clientId, audience: tools.issuer, requiredClaims: ['iat', 'exp', 'jti', 'scope'],
       }));
     } catch (err) {
