@@ -98,6 +98,12 @@ pub trait Env {
     /// Sign a JWS signing input with a key the host signs with (RSA, EC P-384/P-521, a caller's
     /// `CryptoKey`): the JWS signature bytes (for ECDSA, `R || S`). ES256 keys from a JWK sign in
     /// the crate unless [`Env::prefers_host`] says otherwise. The default has no signer.
+    ///
+    /// Implementers (here and in [`Env::sign_now`]) must treat [`HostKey::id`] as the key's
+    /// handle: keep an imported key under that id only (never under a thumbprint or anything else
+    /// derived from the JWK, which another key's JWK can repeat), run the pairwise consistency
+    /// test of [`HostKey::check_against`] on every import before a signature made with it is
+    /// returned, and free the key in the hook of [`crate::key::set_release_hook`].
     async fn sign(&self, key: HostKey<'_>, signing_input: &[u8]) -> Result<Vec<u8>> {
         let _ = signing_input;
         Err(crate::TokenError::key(
