@@ -6,7 +6,8 @@ use crate::jose::{object, signing_input, EncodedHeader};
 use crate::key::SigningKey;
 
 /// Mints client assertions for one client: the header is fixed per key and encoded once.
-#[derive(Clone, Debug)]
+/// `Debug` shows the names of the extra claims, not their values.
+#[derive(Clone)]
 pub struct AssertionSigner {
     key: SigningKey,
     header: EncodedHeader,
@@ -16,8 +17,21 @@ pub struct AssertionSigner {
     claims: Map<String, Value>,
 }
 
-/// What a client assertion says, besides the key.
-#[derive(Clone, Debug)]
+impl std::fmt::Debug for AssertionSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssertionSigner")
+            .field("key", &self.key)
+            .field("header", &self.header)
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .field("lifetime_secs", &self.lifetime_secs)
+            .field("claims", &ClaimNames(&self.claims))
+            .finish()
+    }
+}
+
+/// What a client assertion says, besides the key (`Debug` shows claim names only).
+#[derive(Clone)]
 pub struct AssertionParams {
     /// `iss` and `sub` (RFC 7523 §3 items A and B).
     pub client_id: String,
@@ -29,6 +43,27 @@ pub struct AssertionParams {
     pub typ: String,
     /// Extra claims; they never replace the registered claims above.
     pub claims: Map<String, Value>,
+}
+
+impl std::fmt::Debug for AssertionParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssertionParams")
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .field("lifetime_secs", &self.lifetime_secs)
+            .field("typ", &self.typ)
+            .field("claims", &ClaimNames(&self.claims))
+            .finish()
+    }
+}
+
+/// Extra claims in `Debug` output: their names (a tenant's claims may be confidential).
+struct ClaimNames<'a>(&'a Map<String, Value>);
+
+impl std::fmt::Debug for ClaimNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 impl AssertionSigner {
