@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { after, before, describe, test } from 'node:test';
@@ -176,7 +177,8 @@ describe('host keys are released with their clients', () => {
     assert.ok(held.checked >= start.checked + 10, JSON.stringify(held));
     assert.ok(held.registered >= start.registered + 20, `caller CryptoKeys registered: ${JSON.stringify(held)}`);
     assert.ok(held.publicKeys >= start.publicKeys + 10, JSON.stringify(held));
-    await collect();
+    // Collection and finalization are up to V8: a few more rounds on a loaded machine.
+    for (let round = 0; round < 5 && (round === 0 || !isDeepStrictEqual(counts(), start)); round++) await collect();
     assert.deepEqual(counts(), start, 'every key of the dropped clients is gone');
   });
 
