@@ -34,7 +34,11 @@ export interface ClientSecretAuth {
 /** The key of `private_key_jwt`: a private JWK, or a caller's (non-extractable) CryptoKey. */
 export type PrivateKeySource =
   | {
-      /** Private JWK: EC P-256/P-384/P-521 or RSA (>= 2048 bits). ES256 signs inside wasm; others via WebCrypto. */
+      /**
+       * Private JWK: EC P-256/P-384/P-521 or RSA (>= 2048 bits). ES256 signs inside wasm; others via WebCrypto
+       * (node:crypto in Node and Bun). Its public members must belong to its private part: checked when the client
+       * is built in Node and Bun (`invalid_config`), before the first signature elsewhere (`invalid_key`).
+       */
       privateJwk: JsonWebKey;
       key?: never;
     }

@@ -36,6 +36,14 @@ else
 fi
 rm -rf "$tmp" && mkdir -p "$tmp" "$out"
 wasm-bindgen --target bundler --out-dir "$tmp/esm" --out-name tokenfetch "$wasm"
+# A TokenClient or ClientRegistry the GC collects must free its wasm side, which releases its keys in
+# the host signers. wasm-bindgen 0.2.130 has no `--weak-refs` flag any more: it always registers
+# exported objects with a FinalizationRegistry (a no-op where there is none, e.g. workerd before
+# compatibility date 2025-05-05). Fail if a future version stops doing so.
+grep -q 'new FinalizationRegistry(ptr => wasm\.__wbg_tokenclient_free' "$tmp/esm/tokenfetch_bg.js" || {
+  echo "build: the glue does not free TokenClient objects on GC (FinalizationRegistry)" >&2
+  exit 1
+}
 # -Os: 0.7 KB gzip smaller than -O3 here, with signing and fetch speed within run-to-run noise.
 node_modules/.bin/wasm-opt -Os --strip-debug --strip-producers \
   --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \

@@ -6,14 +6,25 @@ use crate::jose::{object, signing_input, EncodedHeader};
 use crate::key::SigningKey;
 
 /// Mints client assertions for one client: the header is fixed per key and encoded once.
-#[derive(Clone, Debug)]
+/// `Debug` shows the names of the extra claims, not their values.
+#[derive(Clone)]
 pub struct AssertionSigner {
     key: SigningKey,
     header: EncodedHeader,
     params: AssertionParams,
 }
 
-/// What a client assertion says, besides the key.
+impl std::fmt::Debug for AssertionSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssertionSigner")
+            .field("key", &self.key)
+            .field("header", &self.header)
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+/// What a client assertion says, besides the key (`Debug` shows claim names only).
 #[derive(Clone)]
 pub struct AssertionParams {
     /// `iss` and `sub` (RFC 7523 §3 items A and B).
@@ -32,7 +43,6 @@ pub struct AssertionParams {
     pub x5c: Option<Vec<String>>,
 }
 
-/// Claims may carry a tenant's organization numbers: their names only.
 impl std::fmt::Debug for AssertionParams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AssertionParams")
@@ -40,9 +50,18 @@ impl std::fmt::Debug for AssertionParams {
             .field("audience", &self.audience)
             .field("lifetime_secs", &self.lifetime_secs)
             .field("typ", &self.typ)
-            .field("claims", &self.claims.keys().collect::<Vec<_>>())
+            .field("claims", &ClaimNames(&self.claims))
             .field("x5c", &self.x5c.as_ref().map(Vec::len))
             .finish()
+    }
+}
+
+/// Extra claims in `Debug` output: their names (a tenant's claims may be confidential).
+struct ClaimNames<'a>(&'a Map<String, Value>);
+
+impl std::fmt::Debug for ClaimNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
     }
 }
 

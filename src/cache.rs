@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use crate::token::{TokenResponse, TokenType};
 
-/// A token as the cache keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A token as the cache keeps it (`Debug` shows the access token as `***`).
+#[derive(Clone, PartialEq, Eq)]
 pub struct CachedToken {
     /// The access token.
     pub access_token: String,
@@ -21,6 +21,18 @@ pub struct CachedToken {
     pub refresh_at_ms: u64,
     /// The granted scope, when the authority said.
     pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("access_token", &"***")
+            .field("token_type", &self.token_type)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .field("refresh_at_ms", &self.refresh_at_ms)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// When tokens expire and refresh.

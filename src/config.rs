@@ -9,8 +9,9 @@ use crate::key::SigningKey;
 use crate::profile::{self, Audience, Profile};
 use crate::text::decimal;
 
-/// A validated client configuration.
-#[derive(Clone, Debug)]
+/// A validated client configuration (`Debug`, at the end of this file, shows `extraParams` names
+/// only).
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Where token requests go.
     pub token_endpoint: TokenEndpoint,
@@ -678,3 +679,28 @@ fn uint(field: &str, v: &Value, min: u64, max: u64) -> Result<u64> {
 
 #[cfg(test)]
 mod tests;
+
+/// Secrets stay out: `client_auth` prints its method, `dpop` its key's public facts, and
+/// `extra_params` only its names (a value may be confidential). Fields not listed are left out.
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let extra_names: Vec<&str> = self.extra_params.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ClientConfig")
+            .field("token_endpoint", &self.token_endpoint)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_auth", &self.client_auth)
+            .field("grant", &self.grant)
+            .field("cache_size", &self.cache_size)
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .field("extra_params", &extra_names)
+            .field("dpop", &self.dpop)
+            .field("refresh_before_secs", &self.refresh_before_secs)
+            .field("base_url", &self.base_url)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("retry", &self.retry)
+            .field("stale_if_error_secs", &self.stale_if_error_secs)
+            .finish_non_exhaustive()
+    }
+}

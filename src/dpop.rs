@@ -30,8 +30,8 @@ impl fmt::Debug for DpopKey {
     }
 }
 
-/// What one proof binds (RFC 9449 §4.2).
-#[derive(Clone, Copy, Debug)]
+/// What one proof binds (RFC 9449 §4.2); `Debug` shows the access token as `***`.
+#[derive(Clone, Copy)]
 pub struct ProofClaims<'a> {
     /// `htm`: the HTTP method.
     pub method: &'a str,
@@ -45,6 +45,19 @@ pub struct ProofClaims<'a> {
     pub access_token: Option<&'a str>,
     /// `nonce`, when the server supplied one.
     pub nonce: Option<&'a str>,
+}
+
+impl fmt::Debug for ProofClaims<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProofClaims")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("now_secs", &self.now_secs)
+            .field("jti", &self.jti)
+            .field("access_token", &self.access_token.map(|_| "***"))
+            .field("nonce", &self.nonce)
+            .finish()
+    }
 }
 
 impl DpopKey {

@@ -39,7 +39,7 @@ pub enum ClientCredentials<'a> {
 }
 
 /// A token request ready to send: `POST url` with these headers and form body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TokenRequest {
     /// The token endpoint.
     pub url: String,
@@ -49,6 +49,18 @@ pub struct TokenRequest {
     pub body: String,
 }
 
+/// Header names and form parameter names only: the values carry secrets and assertions.
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("TokenRequest")
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body", &crate::transport::FormNames(&self.body))
+            .finish()
+    }
+}
+
 /// `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// `grant_type` of token exchange (RFC 8693 §2.1).
@@ -56,8 +68,8 @@ pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchang
 /// The default `subject_token_type`: an access token (RFC 8693 §3).
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
-/// The grant being requested, with its per-request material.
-#[derive(Clone, Copy, Debug)]
+/// The grant being requested, with its per-request material (`Debug` shows the grant only).
+#[derive(Clone, Copy)]
 pub enum Grant<'a> {
     /// `client_credentials` (RFC 6749 §4.4).
     ClientCredentials,
@@ -77,8 +89,20 @@ pub enum Grant<'a> {
     TokenExchange(TokenExchange<'a>),
 }
 
-/// The RFC 8693 §2.1 parameters of a token exchange.
-#[derive(Clone, Copy, Debug)]
+/// Without the assertions and tokens.
+impl std::fmt::Debug for Grant<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Grant::ClientCredentials => f.write_str("ClientCredentials"),
+            Grant::JwtBearer { .. } => f.debug_struct("JwtBearer").field("assertion", &"***").finish(),
+            Grant::OnBehalfOf { .. } => f.debug_struct("OnBehalfOf").field("assertion", &"***").finish(),
+            Grant::TokenExchange(x) => f.debug_tuple("TokenExchange").field(x).finish(),
+        }
+    }
+}
+
+/// The RFC 8693 §2.1 parameters of a token exchange (`Debug` shows the tokens as `***`).
+#[derive(Clone, Copy)]
 pub struct TokenExchange<'a> {
     /// `subject_token`.
     pub subject_token: &'a str,
@@ -90,6 +114,18 @@ pub struct TokenExchange<'a> {
     pub audience: Option<&'a str>,
     /// `actor_token` and `actor_token_type`.
     pub actor: Option<(&'a str, &'a str)>,
+}
+
+impl std::fmt::Debug for TokenExchange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenExchange")
+            .field("subject_token", &"***")
+            .field("subject_token_type", &self.subject_token_type)
+            .field("requested_token_type", &self.requested_token_type)
+            .field("audience", &self.audience)
+            .field("actor", &self.actor.map(|(_, kind)| ("***", kind)))
+            .finish()
+    }
 }
 
 /// Build the token request for `grant`, with `scope` (space-joined), each `resource` repeated

@@ -3,6 +3,17 @@
 //! dropped. The host signs when it says it is faster ([`crate::Env::prefers_host`]: node:crypto or
 //! WebCrypto in JavaScript runtimes), and always for RSA (RS*/PS*), EC P-384/P-521 and keys the
 //! caller holds (a non-extractable `CryptoKey`) ([`crate::Env::sign`]).
+//!
+//! The host knows a key by its handle ([`HostKey::id`]): one per [`SigningKey`] instance, shared by
+//! its clones, never derived from key material, so a JWK that repeats another key's public members
+//! can never reach the other key's imported copy. The host frees what it holds for a handle when
+//! the last clone drops ([`set_release_hook`]). The crate cannot do RSA or P-384/P-521 arithmetic,
+//! so for those keys it asks the host to prove that the public members belong to the private part
+//! ([`HostKey::check_against`], [`PAIRWISE_TEST_INPUT`]) before it uses a signature.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use crate::json::{Map, Value};
 use p256::ecdsa::signature::Signer as _;
@@ -15,14 +26,53 @@ use crate::jwk::{as_object, opt_str_member, str_member, thumbprint};
 use crate::text::decimal;
 
 /// A private key that signs JWS (client assertions, DPoP proofs). Its public JWK and RFC 7638
-/// thumbprint are computed once, when known.
+/// thumbprint are computed once, when known. Clones share one host handle ([`HostKey::id`]).
 #[derive(Clone)]
 pub struct SigningKey {
     alg: Alg,
     kid: Option<String>,
     public: Option<PublicKey>,
     material: Material,
+    handle: Rc<Handle>,
 }
+
+/// What the host knows a key by; released (see [`set_release_hook`]) when the last clone of its
+/// [`SigningKey`] drops.
+struct Handle {
+    /// `#<n>`, unique in the process (or the host's own id for [`SigningKey::external`]).
+    id: String,
+    /// The option the key came from, for the host's error messages.
+    field: String,
+}
+
+static NEXT_HANDLE: AtomicU64 = AtomicU64::new(1);
+static RELEASE: OnceLock<fn(&str)> = OnceLock::new();
+
+impl Handle {
+    fn new(field: &str) -> Rc<Self> {
+        let n = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+        Rc::new(Handle { id: cat!("#", decimal(n)), field: field.to_owned() })
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(release) = RELEASE.get() {
+            release(&self.id);
+        }
+    }
+}
+
+/// Set the function called with a handle ([`HostKey::id`]) when the last clone of its
+/// [`SigningKey`] drops: a host that keeps imported keys under their handle deletes them there.
+/// One hook per process; `false` when one was set already (the first stays).
+pub fn set_release_hook(hook: fn(&str)) -> bool {
+    RELEASE.set(hook).is_ok()
+}
+
+/// The message a host signs and verifies in the pairwise consistency test of
+/// [`HostKey::check_against`]. Its content does not matter; it is never sent.
+pub const PAIRWISE_TEST_INPUT: &[u8] = b"tokenfetch pairwise consistency test";
 
 #[derive(Clone)]
 struct PublicKey {
@@ -32,23 +82,52 @@ struct PublicKey {
 
 #[derive(Clone)]
 enum Material {
-    /// ES256: signed here, or by the host from the private JWK.
-    P256 { key: P256SigningKey, id: String, private: Zeroizing<String> },
-    /// A private JWK the host imports (once) and signs with.
-    Jwk { id: String, private: Zeroizing<String> },
+    /// ES256: signed here, or by the host from the private JWK (its public part derived here).
+    P256 { key: P256SigningKey, private: Zeroizing<String> },
+    /// A private JWK the host imports and signs with, and the public JWK (JSON) its private part
+    /// must be shown to match.
+    Jwk { private: Zeroizing<String>, public: String },
     /// A key the host holds already, by the host's id.
-    External { id: String },
+    External,
 }
 
 /// A key the host signs with: [`crate::Env::sign`] receives this.
-#[derive(Clone, Copy, Debug)]
+///
+/// Hosts that cache imported keys must cache them under `id` and nothing else (not a thumbprint:
+/// two JWKs may share public members and differ in their private part), must run the pairwise
+/// consistency test when `check_against` is set, and free the entry in the hook given to
+/// [`set_release_hook`].
+#[derive(Clone, Copy)]
 pub struct HostKey<'a> {
-    /// Stable id: the host may cache its imported key under it.
+    /// The handle: unique to one [`SigningKey`] and its clones, never reused in the process, not
+    /// derived from the key. The host may cache its imported key under it, and only under it.
     pub id: &'a str,
     /// The algorithm to sign with.
     pub alg: Alg,
     /// The private JWK (JSON) to import, when the host does not hold the key yet.
     pub private_jwk: Option<&'a str>,
+    /// For RSA and EC P-384/P-521 JWKs, whose arithmetic the crate cannot do: the public JWK
+    /// (JSON; `n`/`e` or `crv`/`x`/`y`) the private JWK claims to belong to. Before using any
+    /// signature made with an import of `private_jwk`, the host signs [`PAIRWISE_TEST_INPUT`]
+    /// with it and verifies that with this public key, once per import (a pairwise consistency
+    /// test), failing with [`crate::ErrorCode::InvalidKey`] naming `field`. `None` when the crate
+    /// checked already (ES256) or the host holds the key.
+    pub check_against: Option<&'a str>,
+    /// The option the key came from (e.g. `clientAuth.privateJwk`), for error messages.
+    pub field: &'a str,
+}
+
+/// Without the private JWK.
+impl std::fmt::Debug for HostKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostKey")
+            .field("id", &self.id)
+            .field("alg", &self.alg)
+            .field("private_jwk", &self.private_jwk.map(|_| "***"))
+            .field("check_against", &self.check_against)
+            .field("field", &self.field)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -58,6 +137,7 @@ impl std::fmt::Debug for SigningKey {
             .field("alg", &self.alg)
             .field("kid", &self.kid)
             .field("thumbprint", &self.thumbprint())
+            .field("handle", &self.handle.id)
             .finish()
     }
 }
@@ -131,7 +211,7 @@ impl SigningKey {
         if alg == Alg::Es256 {
             let inner = P256SigningKey::from_slice(&d)
                 .map_err(|_| TokenError::key(field, "\"d\" is not a valid P-256 private key"))?;
-            let key = Self::from_p256(inner, kid);
+            let key = Self::from_p256(inner, kid, field);
             if key.public_jwk().is_some_and(|p| p["x"] != b64url(&x[..]) || p["y"] != b64url(&y[..])) {
                 return Err(TokenError::key(field, "\"x\"/\"y\" do not match the private key \"d\""));
             }
@@ -145,7 +225,7 @@ impl SigningKey {
         ]);
         let mut private = public.clone();
         private.insert("d".into(), b64url(&d[..]).into());
-        Self::host_jwk(alg, kid, public.into(), &private.into())
+        Self::host_jwk(field, alg, kid, public.into(), &private.into())
     }
 
     fn from_rsa(
@@ -178,22 +258,24 @@ impl SigningKey {
                 None => {}
             }
         }
-        Self::host_jwk(alg, kid, public.into(), &private.into())
+        Self::host_jwk(field, alg, kid, public.into(), &private.into())
     }
 
-    fn host_jwk(alg: Alg, kid: Option<String>, public: Value, private: &Value) -> Result<Self> {
+    fn host_jwk(field: &str, alg: Alg, kid: Option<String>, public: Value, private: &Value) -> Result<Self> {
         let thumbprint = thumbprint("jwk", &public)?;
-        let id = cat!(alg.as_str(), ":", thumbprint);
+        let material = Material::Jwk { private: Zeroizing::new(text(private)), public: text(&public) };
         Ok(SigningKey {
             alg,
             kid,
             public: Some(PublicKey { jwk: public, thumbprint }),
-            material: Material::Jwk { id, private: Zeroizing::new(text(private)) },
+            material,
+            handle: Handle::new(field),
         })
     }
 
     /// A key the host already holds under `id` (e.g. a caller's non-extractable `CryptoKey`),
-    /// with its public JWK when known.
+    /// with its public JWK when known. `id` is this key's handle: give each call its own (it is
+    /// released, see [`set_release_hook`], when the last clone of the returned key drops).
     pub fn external(id: &str, alg: Alg, kid: Option<&str>, public_jwk: Option<&Value>) -> Result<Self> {
         let public = match public_jwk {
             Some(jwk) => Some(PublicKey { jwk: jwk.clone(), thumbprint: thumbprint("jwk", jwk)? }),
@@ -203,7 +285,8 @@ impl SigningKey {
             alg,
             kid: kid.map(str::to_owned),
             public,
-            material: Material::External { id: id.to_owned() },
+            material: Material::External,
+            handle: Rc::new(Handle { id: id.to_owned(), field: "key".to_owned() }),
         })
     }
 
@@ -235,12 +318,12 @@ impl SigningKey {
             let mut bytes = Zeroizing::new([0u8; 32]);
             random(&mut bytes[..]);
             if let Ok(inner) = P256SigningKey::from_slice(&bytes[..]) {
-                return Self::from_p256(inner, None);
+                return Self::from_p256(inner, None, "dpop");
             }
         }
     }
 
-    fn from_p256(inner: P256SigningKey, kid: Option<String>) -> Self {
+    fn from_p256(inner: P256SigningKey, kid: Option<String>, field: &str) -> Self {
         let point = inner.verifying_key().to_encoded_point(false);
         // An uncompressed SEC1 point is 0x04 || x (32 bytes) || y (32 bytes).
         let (x, y) = point.as_bytes().get(1..).unwrap_or_default().split_at(32);
@@ -254,12 +337,14 @@ impl SigningKey {
         private.insert("d".into(), b64url(&Zeroizing::new(inner.to_bytes())[..]).into());
         let jwk = Value::Object(jwk);
         let thumbprint = thumbprint("jwk", &jwk).unwrap_or_default();
-        let material = Material::P256 {
-            key: inner,
-            id: cat!("ES256:", thumbprint),
-            private: Zeroizing::new(text(&Value::Object(private))),
-        };
-        SigningKey { alg: Alg::Es256, kid, public: Some(PublicKey { jwk, thumbprint }), material }
+        let material = Material::P256 { key: inner, private: Zeroizing::new(text(&Value::Object(private))) };
+        SigningKey {
+            alg: Alg::Es256,
+            kid,
+            public: Some(PublicKey { jwk, thumbprint }),
+            material,
+            handle: Handle::new(field),
+        }
     }
 
     /// Sign a JWS signing input into a compact JWS: ES256 JWKs here unless `env` prefers to sign
@@ -298,15 +383,15 @@ impl SigningKey {
         }
     }
 
-    /// The host's view of this key: its id, and the private JWK to import when the host does not
-    /// hold it already.
+    /// The host's view of this key: its handle, the private JWK to import when the host does not
+    /// hold it already, and the public JWK to check that against when the crate could not.
     pub fn host_key(&self) -> HostKey<'_> {
-        match &self.material {
-            Material::P256 { id, private, .. } | Material::Jwk { id, private } => {
-                HostKey { id, alg: self.alg, private_jwk: Some(private) }
-            }
-            Material::External { id } => HostKey { id, alg: self.alg, private_jwk: None },
-        }
+        let (private_jwk, check_against) = match &self.material {
+            Material::P256 { private, .. } => (Some(private.as_str()), None),
+            Material::Jwk { private, public } => (Some(private.as_str()), Some(public.as_str())),
+            Material::External => (None, None),
+        };
+        HostKey { id: &self.handle.id, alg: self.alg, private_jwk, check_against, field: &self.handle.field }
     }
 
     /// The JWS algorithm this key signs with.

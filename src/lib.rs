@@ -41,6 +41,9 @@ pub mod x509;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+#[cfg(test)]
+mod redaction_tests;
+
 pub use client::{RequestOptions, TokenClient};
 pub use error::{ErrorCode, ErrorDetails, Result, TokenError};
 pub use store::{NoStore, Store};

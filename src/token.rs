@@ -27,8 +27,8 @@ impl TokenType {
     }
 }
 
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A successful token response (RFC 6749 §5.1); `Debug` shows the access token as `***`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TokenResponse {
     /// The access token; a secret, never put in a message.
     pub access_token: String,
@@ -38,6 +38,17 @@ pub struct TokenResponse {
     pub expires_in: Option<u64>,
     /// The granted scope, when the server sent one (RFC 6749 §3.3).
     pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"***")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// An OAuth error response body (RFC 6749 §5.2).

@@ -7,8 +7,9 @@ use crate::error::Result;
 use crate::key::HostKey;
 
 /// A request to the authority: a token request (`POST`) or a metadata request (`GET`). Never
-/// follows redirects; bounded by `timeout_ms`.
-#[derive(Clone, Debug)]
+/// follows redirects; bounded by `timeout_ms`. Its `Debug` shows header values other than
+/// `content-type` and `accept` as `***`, and only the parameter names of the body.
+#[derive(Clone)]
 pub struct HttpRequest {
     /// `GET` or `POST`.
     pub method: &'static str,
@@ -22,8 +23,41 @@ pub struct HttpRequest {
     pub timeout_ms: u32,
 }
 
-/// An authority's response, read whole.
-#[derive(Clone, Debug)]
+/// Header values (an `Authorization` with a client secret, a DPoP proof) and form values (client
+/// secrets, assertions, subject tokens) print as `***`.
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| match *name {
+                "content-type" | "accept" => (*name, value.as_str()),
+                _ => (*name, "***"),
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body", &self.body.as_deref().map(FormNames))
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// A form body in `Debug` output: its parameter names, each value `***`.
+pub(crate) struct FormNames<'a>(pub(crate) &'a str);
+
+impl std::fmt::Debug for FormNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = self.0.split('&').filter(|p| !p.is_empty()).map(|p| p.split('=').next().unwrap_or(""));
+        f.debug_map().entries(names.map(|name| (name, "***"))).finish()
+    }
+}
+
+/// An authority's response, read whole. Its `Debug` shows the body's length, not the body (a
+/// token response carries the access token).
+#[derive(Clone)]
 pub struct HttpResponse {
     /// HTTP status (0 for an opaque redirect).
     pub status: u16,
@@ -38,6 +72,18 @@ pub struct HttpResponse {
     pub redirected: bool,
     /// Body bytes.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("dpop_nonce", &self.dpop_nonce)
+            .field("retry_after", &self.retry_after)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Sends requests to the authority.
@@ -101,6 +147,12 @@ pub trait Env {
     /// Sign a JWS signing input with a key the host signs with (RSA, EC P-384/P-521, a caller's
     /// `CryptoKey`): the JWS signature bytes (for ECDSA, `R || S`). ES256 keys from a JWK sign in
     /// the crate unless [`Env::prefers_host`] says otherwise. The default has no signer.
+    ///
+    /// Implementers (here and in [`Env::sign_now`]) must treat [`HostKey::id`] as the key's
+    /// handle: keep an imported key under that id only (never under a thumbprint or anything else
+    /// derived from the JWK, which another key's JWK can repeat), run the pairwise consistency
+    /// test of [`HostKey::check_against`] on every import before a signature made with it is
+    /// returned, and free the key in the hook of [`crate::key::set_release_hook`].
     async fn sign(&self, key: HostKey<'_>, signing_input: &[u8]) -> Result<Vec<u8>> {
         let _ = signing_input;
         Err(crate::TokenError::key(

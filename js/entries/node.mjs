@@ -7,6 +7,6 @@ import runtime from './gen/runtime.mjs';
 
 const { readFileSync } = process.getBuiltinModule('node:fs');
 runtime.start(new WebAssembly.Module(readFileSync(new URL('./gen/tokenfetch_bg.wasm', import.meta.url))));
-glue.__registerNativeSigner(runtime.nodeSigner);
+glue.__registerNativeSigner(runtime.nodeSigner, runtime.nodeRelease);
 
 export * from './gen/runtime.mjs';

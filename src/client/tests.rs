@@ -394,7 +394,9 @@ fn rsa_client_assertions_are_signed_by_the_host() {
     block_on(c.get_token(&RequestOptions::default())).unwrap();
     let signed = clock.host_signed.borrow();
     assert_eq!(signed.len(), 1);
-    assert!(signed[0].0.starts_with("RS384:"));
+    let config = c.config();
+    let crate::config::ClientAuth::PrivateKeyJwt(signer) = &config.client_auth else { unreachable!() };
+    assert_eq!(signed[0].0, signer.key().host_key().id, "the host signs by the key's handle");
     assert_eq!((signed[0].1, signed[0].2), ("RS384", true));
     let assertion = script.form(0, "client_assertion").unwrap();
     let (header, _) = decode_unverified(&assertion).unwrap();

@@ -42,7 +42,8 @@ fn rfc7515_a3_key_signs_locally_and_verifies_with_its_public_coordinates() {
     assert_eq!(key.kid(), Some("kid-1"));
     assert_eq!(key.public_jwk().unwrap()["x"], "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU");
     let host = key.host_key();
-    assert_eq!(host.id, format!("ES256:{}", key.thumbprint().unwrap()));
+    assert!(host.id.starts_with('#'), "a handle, not derived from the key: {}", host.id);
+    assert_eq!(host.check_against, None, "the crate checked x/y against d itself");
     let private = crate::json::parse(host.private_jwk.unwrap().as_bytes()).unwrap();
     assert_eq!(private["d"], rfc7515_jwk()["d"], "the host can sign ES256 too when it is faster");
 }
@@ -90,7 +91,10 @@ fn rsa_keys_go_to_the_host_with_only_key_members() {
     assert!(private.get("alg").is_none() && private.get("use").is_none());
     assert_eq!(private["d"], rsa_jwk()["d"]);
     assert_eq!(key.public_jwk().unwrap(), &json!({"e":"AQAB","kty":"RSA","n":rsa_jwk()["n"]}));
-    assert_eq!(host.id, format!("PS256:{}", key.thumbprint().unwrap()));
+    assert!(!host.id.contains(key.thumbprint().unwrap()));
+    let check = crate::json::parse(host.check_against.unwrap().as_bytes()).unwrap();
+    assert_eq!(&check, key.public_jwk().unwrap(), "the host must check the private part against n/e");
+    assert_eq!(host.field, "clientAuth.privateJwk");
     let rs = SigningKey::from_jwk("k", &rsa_jwk(), Some("RS512"), None).unwrap();
     assert_eq!(rs.alg(), Alg::Rs512);
 }
@@ -110,6 +114,8 @@ fn p384_and_p521_keys_are_host_keys_with_checked_sizes() {
     let key = SigningKey::from_jwk("k", &jwk, None, None).unwrap();
     assert_eq!(key.alg(), Alg::Es384);
     assert!(key.host_key().private_jwk.unwrap().contains("\"d\""));
+    let check = crate::json::parse(key.host_key().check_against.unwrap().as_bytes()).unwrap();
+    assert_eq!(&check, key.public_jwk().unwrap(), "the host must check the private part against x/y");
     let bad =
         json!({"kty":"EC","crv":"P-521","x":b64url([1u8;48]),"y":b64url([2u8;66]),"d":b64url([3u8;66])});
     let e = SigningKey::from_jwk("k", &bad, None, None).unwrap_err();
@@ -136,6 +142,7 @@ fn external_keys_have_an_id_and_optional_public_part() {
     assert!(key.thumbprint().is_none());
     assert_eq!(key.host_key().id, "ck-1");
     assert!(key.host_key().private_jwk.is_none());
+    assert!(key.host_key().check_against.is_none());
     assert!(key.to_private_jwk().is_none());
 }
 
@@ -158,5 +165,69 @@ fn debug_output_has_no_key_material() {
     ] {
         let text = format!("{key:?}");
         assert!(!text.contains("jpsQnn") && !text.contains("BwcHBwcH"), "{text}");
+    }
+}
+
+/// Released handles, recorded by the hook [`released`] installs (one hook per process).
+static RELEASED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn record_releases() {
+    fn record(id: &str) {
+        RELEASED.lock().unwrap().push(id.to_owned());
+    }
+    set_release_hook(record);
+}
+
+fn released(id: &str) -> bool {
+    RELEASED.lock().unwrap().iter().any(|r| r == id)
+}
+
+#[test]
+fn each_key_from_the_same_jwk_has_its_own_handle_and_clones_share_it() {
+    for jwk in [rfc7515_jwk(), rsa_jwk()] {
+        let a = SigningKey::from_jwk("k", &jwk, None, None).unwrap();
+        let b = SigningKey::from_jwk("k", &jwk, None, None).unwrap();
+        assert_eq!(a.thumbprint(), b.thumbprint());
+        assert_ne!(a.host_key().id, b.host_key().id, "a host must never hand b a's imported key");
+        let a2 = a.clone();
+        assert_eq!(a.host_key().id, a2.host_key().id);
+    }
+    let generated = SigningKey::generate(|b| b.fill(9));
+    let again = SigningKey::from_jwk("k", &generated.to_private_jwk().unwrap(), None, None).unwrap();
+    assert_ne!(generated.host_key().id, again.host_key().id);
+}
+
+#[test]
+fn a_jwk_with_another_keys_public_members_gets_another_handle() {
+    let victim = SigningKey::from_jwk("k", &rsa_jwk(), None, None).unwrap();
+    let mut forged = rsa_jwk();
+    forged["d"] = json!(b64url([9u8; 256]));
+    let forged = SigningKey::from_jwk("clientAuth.privateJwk", &forged, None, None).unwrap();
+    assert_eq!(victim.thumbprint(), forged.thumbprint(), "same public members");
+    assert_ne!(victim.host_key().id, forged.host_key().id);
+    assert!(forged.host_key().check_against.is_some(), "and the host must test it before signing");
+}
+
+#[test]
+fn the_handle_is_released_when_the_last_clone_drops() {
+    record_releases();
+    let key = SigningKey::from_jwk("k", &rsa_jwk(), None, None).unwrap();
+    let id = key.host_key().id.to_owned();
+    let clone = key.clone();
+    drop(key);
+    assert!(!released(&id), "a clone still holds it");
+    drop(clone);
+    assert!(released(&id));
+    let external = SigningKey::external("ck-release", Alg::Rs256, None, None).unwrap();
+    drop(external);
+    assert!(released("ck-release"));
+}
+
+#[test]
+fn host_key_debug_has_no_private_jwk() {
+    let key = SigningKey::from_jwk("k", &rsa_jwk(), None, None).unwrap();
+    for text in [format!("{:?}", key.host_key()), format!("{:#?}", key.host_key())] {
+        assert!(!text.contains("BwcHBwcH") && !text.contains("\"d\""), "{text}");
+        assert!(text.contains(key.host_key().id), "{text}");
     }
 }

@@ -53,6 +53,7 @@ impl JsTokenClient {
         reject_non_finite(options)?;
         let json = to_json("options", options).map_err(|e| TokenError::config("options", &e.message))?;
         let config = crate::config::parse_with(&json, host_keys(options)?)?;
+        signer::check_config_keys(&config)?;
         let fetcher = Fetcher::new(custom);
         let transport = JsTransport { fetcher: fetcher.clone() };
         let on_event = optional_function(options, "onEvent")?;

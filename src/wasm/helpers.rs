@@ -23,7 +23,10 @@ fn required(o: &JsValue, name: &str) -> Result<String, TokenError> {
 
 thread_local! {
     /// Keys the helpers parsed, by SHA-256 of (JWK, alg, kid): deriving an EC public key costs as
-    /// much as a signature, so a caller signing with the same JWK again skips it. Bounded.
+    /// much as a signature, so a caller signing with the same JWK again skips it. The hash covers
+    /// the private members, so a JWK that repeats another's public members is another entry, with
+    /// its own host handle. Bounded, least recently used leaving first: a key that leaves is
+    /// dropped, and its handle released in the host maps.
     static PARSED: RefCell<Vec<([u8; 32], SigningKey)>> = const { RefCell::new(Vec::new()) };
 }
 const PARSED_MAX: usize = 32;
@@ -43,20 +46,29 @@ fn private_key(o: &JsValue, alg: Option<&str>, kid: Option<&str>) -> Result<Sign
         hasher.update([0]);
     }
     let id: [u8; 32] = hasher.finalize().into();
-    if let Some(key) = PARSED.with(|p| p.borrow().iter().find(|(k, _)| *k == id).map(|(_, key)| key.clone()))
-    {
+    let hit = PARSED.with(|p| {
+        let mut parsed = p.borrow_mut();
+        let at = parsed.iter().position(|(k, _)| *k == id)?;
+        let entry = parsed.remove(at);
+        let key = entry.1.clone();
+        parsed.push(entry);
+        Some(key)
+    });
+    if let Some(key) = hit {
         return Ok(key);
     }
     let jwk = crate::json::parse(text.as_bytes())
         .ok_or_else(|| TokenError::argument("privateJwk", "must be a JWK object"))?;
     let key = SigningKey::from_jwk("privateJwk", &jwk, alg, kid)?;
-    PARSED.with(|p| {
+    super::signer::check_now(&key)?;
+    let evicted = PARSED.with(|p| {
         let mut parsed = p.borrow_mut();
-        if parsed.len() >= PARSED_MAX {
-            parsed.clear();
-        }
+        let evicted = (parsed.len() >= PARSED_MAX).then(|| parsed.remove(0));
         parsed.push((id, key.clone()));
+        evicted
     });
+    // Dropped outside the borrow: dropping a key runs the release hook.
+    drop(evicted);
     Ok(key)
 }
 
