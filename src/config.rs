@@ -207,7 +207,7 @@ pub fn parse_with(options: &Value, host_keys: HostKeys) -> Result<ClientConfig> 
     if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(TokenError::config(
             "options",
-            cat!("unknown option \"", crate::jose::printable(unknown), "\""),
+            cat!("unknown option \"", crate::text::clean(unknown, crate::text::QUOTED), "\""),
         ));
     }
     let profile = profile::by_name(opt_str(obj, "profile")?.unwrap_or("generic"))?;
@@ -344,7 +344,7 @@ fn grant(obj: &Map<String, Value>) -> Result<GrantKind> {
                 "grant",
                 cat!(
                     "\"",
-                    crate::jose::printable(other),
+                    crate::text::clean(other, crate::text::QUOTED),
                     "\" is not one of \"client_credentials\", \"jwt_bearer\", \"token_exchange\", \"on_behalf_of\""
                 ),
             ))
@@ -398,7 +398,7 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
     if let Some(unknown) = auth.keys().find(|k| !AUTH_KEYS.contains(&k.as_str())) {
         return Err(TokenError::config(
             "clientAuth",
-            cat!("unknown option \"", crate::jose::printable(unknown), "\""),
+            cat!("unknown option \"", crate::text::clean(unknown, crate::text::QUOTED), "\""),
         ));
     }
     let method = nonempty(auth, "clientAuth.method", "method")?;
@@ -463,7 +463,7 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
             "clientAuth.method",
             cat!(
                 "\"",
-                crate::jose::printable(other),
+                crate::text::clean(other, crate::text::QUOTED),
                 "\" is not one of \"client_secret_basic\", \"client_secret_post\", \"private_key_jwt\", \"none\""
             ),
         )),

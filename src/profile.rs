@@ -117,7 +117,7 @@ pub fn by_name(name: &str) -> Result<Profile> {
             "profile",
             cat!(
                 "\"",
-                crate::jose::printable(name),
+                crate::text::clean(name, crate::text::QUOTED),
                 "\" is not one of \"helseid\", \"maskinporten\", \"entra\", \"duende\", \"generic\""
             ),
         )

@@ -360,8 +360,11 @@ impl ClientRegistry {
     /// The client named `name`; throws `TokenError` for an unknown name.
     pub fn get(&self, name: &str) -> Result<JsTokenClient, JsValue> {
         self.clients.iter().find(|(n, _)| n == name).map(|(_, c)| c.clone()).ok_or_else(|| {
-            TokenError::argument("name", cat!("no client named \"", crate::jose::printable(name), "\""))
-                .into()
+            TokenError::argument(
+                "name",
+                cat!("no client named \"", crate::text::clean(name, crate::text::QUOTED), "\""),
+            )
+            .into()
         })
     }
 

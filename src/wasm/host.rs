@@ -313,7 +313,7 @@ fn transport_error(e: &JsValue, url: &str, request: &HttpRequest) -> TokenError 
     let detail = super::get(&cause, "code")
         .as_string()
         .or_else(|| super::get(e, "message").as_string())
-        .map(|d| crate::jose::printable(&d))
+        .map(|d| crate::text::clean(&d, crate::text::DETAIL))
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "fetch failed".into());
     let detail = if quotes_request(&detail, request) {

@@ -166,7 +166,7 @@ pub(super) async fn subtle_call(method: &str, args: &[JsValue]) -> std::result::
 
 fn host_error(what: &str, e: &JsValue) -> TokenError {
     let detail = get(e, "message").as_string().unwrap_or_default();
-    TokenError::key("key", cat!(what, ": ", crate::jose::printable(&detail)))
+    TokenError::key("key", cat!(what, ": ", crate::text::clean(&detail, crate::text::DETAIL)))
 }
 
 async fn crypto_key(key: HostKey<'_>) -> Result<JsValue> {
@@ -260,7 +260,7 @@ pub fn register(
                 " key signs ",
                 inferred.as_str(),
                 ", not \"",
-                crate::jose::printable(wanted),
+                crate::text::clean(wanted, crate::text::QUOTED),
                 "\""
             ),
         ));

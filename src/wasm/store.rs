@@ -82,7 +82,7 @@ impl JsStore {
     async fn call(&self, name: &'static str, args: &[JsValue]) -> Result<JsValue> {
         let fail = |e: JsValue| {
             let detail = get(&e, "message").as_string().or_else(|| e.as_string()).unwrap_or_default();
-            let detail: String = crate::jose::printable(&detail).chars().take(200).collect();
+            let detail = crate::text::clean(&detail, crate::text::DETAIL);
             TokenError::new(ErrorCode::Network, cat!("store.", name, " failed: ", detail))
         };
         let function: Function = get(&self.inner.adapter, name).unchecked_into();
