@@ -159,7 +159,13 @@ fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<
         return Err(invalid("token response body must be a JSON object"));
     };
     let access_token = match obj.get("access_token") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(s)) if is_b64token(s) => s.clone(),
+        Some(Value::String(s)) if !s.is_empty() => {
+            return Err(field(
+                "access_token",
+                "must be RFC 6750 b64token characters (A-Z a-z 0-9 - . _ ~ + / and trailing =)",
+            ))
+        }
         _ => return Err(field("access_token", "must be a non-empty string")),
     };
     let token_type = match obj.get("token_type") {
@@ -238,6 +244,14 @@ fn got(s: &str) -> String {
     } else {
         cat!(", got \"", shown, "\"")
     }
+}
+
+/// Whether `token` is an RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+/// "+" / "/" ) *"="`, the characters an access token may have to travel in an `Authorization`
+/// header (no space, no control character, nothing a header or a log line could be split on).
+pub fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 #[cfg(test)]
@@ -381,6 +395,24 @@ mod tests {
         }
         let e = err(401, r#"{"error":"invalid_client"}"#, BEARER);
         assert_eq!((e.error.as_deref(), e.error_description.as_deref()), (Some("invalid_client"), None));
+    }
+
+    #[test]
+    fn access_tokens_must_be_rfc6750_b64tokens() {
+        let with = |at: &str| {
+            format!(r#"{{"access_token":{},"token_type":"Bearer"}}"#, crate::json::Value::from(at))
+        };
+        for good in ["at", "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU", "a+b/c==", "eyJ.eyJ.sig", "0"] {
+            assert!(run(200, false, &with(good), BEARER).is_ok(), "{good}");
+        }
+        for bad in
+            ["a b", "a\u{0}b", "a\nb", "==", "a=b", "tok\r\nX-Evil: 1", "é", "a,b", "\"a\"", "a\u{202e}"]
+        {
+            let e = err(200, &with(bad), BEARER);
+            assert_eq!(e.code, InvalidTokenResponse, "{bad:?}");
+            assert!(e.message.starts_with(r#"token response "access_token" must be RFC 6750 b64token"#));
+        }
+        assert!(is_b64token("abc=") && is_b64token("abc===") && !is_b64token("") && !is_b64token("="));
     }
 
     #[test]

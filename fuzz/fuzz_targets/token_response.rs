@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
     match &outcome {
         Ok(TokenOutcome::Issued(t)) => {
             assert!(success, "token issued on HTTP {status}");
-            assert!(!t.access_token.is_empty(), "empty access token");
+            assert!(tokenfetch::token::is_b64token(&t.access_token), "access token not a b64token");
             assert_eq!(t.token_type == TokenType::DPoP, expect.dpop, "token type fits the request");
             assert!(t.expires_in.is_none_or(|s| s <= MAX_LIFETIME_SECS));
             let doc: Value = serde_json::from_slice(body).expect("an issued token came from JSON");
