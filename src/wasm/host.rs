@@ -174,7 +174,7 @@ impl Fetcher {
 
     /// Call `fetch(input, init)`.
     pub async fn call_with(&self, input: &JsValue, init: Option<&JsValue>) -> Result<Response, JsValue> {
-        JsFuture::from(self.start(input, init)?).await?.dyn_into::<Response>()
+        Ok(response(JsFuture::from(self.start(input, init)?).await?)?)
     }
 
     /// Call `fetch(input, init)` and return its Promise (a synchronous throw is an `Err`).
@@ -190,8 +190,22 @@ impl Fetcher {
             Some(init) => fetch.call2(&global, input, init)?,
             None => fetch.call1(&global, input)?,
         };
-        Ok(Promise::resolve(&promise))
+        // A custom fetch may return anything, a thenable whose `then` throws included.
+        Ok(super::guard::adopt(&promise))
     }
+}
+
+/// `value` as a `Response`, when it is one: a custom fetch may resolve to anything, and an object
+/// that only has `Response.prototype` throws on its first getter.
+pub fn response(value: JsValue) -> Result<Response, TokenError> {
+    let read = |name: &str| js_sys::Reflect::get(&value, &JsValue::from_str(name));
+    let real = value.has_type::<Response>()
+        && read("status").is_ok_and(|s| s.as_f64().is_some())
+        && read("headers").is_ok_and(|h| h.has_type::<Headers>());
+    if !real {
+        return Err(TokenError::new(ErrorCode::Network, "fetch did not resolve to a Response"));
+    }
+    Ok(value.unchecked_into())
 }
 
 /// Token requests over fetch: `redirect: "manual"`, `AbortSignal.timeout(timeoutMs)` on the

@@ -224,8 +224,7 @@ pub fn register(
     if get(key, "type").as_string().as_deref() != Some("private") {
         return Err(TokenError::config(field, "must be a private CryptoKey"));
     }
-    let usages: Array = get(key, "usages").dyn_into().unwrap_or_default();
-    if !usages.includes(&"sign".into(), 0) {
+    if !super::guard::strings(&get(key, "usages")).iter().any(|u| u == "sign") {
         return Err(TokenError::config(field, "must have the \"sign\" usage"));
     }
     let algorithm = get(key, "algorithm");
