@@ -83,6 +83,10 @@ function fastFetch(client, input, init) {
       }
       return client.__continueFetch(response, input, init, authorization);
     },
+    // An error that repeats the Authorization or DPoP value becomes a TokenError without it.
+    (error) => {
+      throw client.__apiError(error, url, headers);
+    },
   );
 }
 

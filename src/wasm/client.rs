@@ -145,6 +145,14 @@ impl JsTokenClient {
         })
     }
 
+    /// The error to reject the fast path's call with, after its `fetch` to `url`, sent with
+    /// `headers` (what [`Self::fast_headers`] gave), rejected with `error`: `error` itself, or a
+    /// `network_error` when its text repeats a piece of the `Authorization` or `DPoP` value.
+    #[wasm_bindgen(js_name = __apiError)]
+    pub fn api_error(&self, error: JsValue, url: &str, headers: &str) -> JsValue {
+        super::host::api_error(error, url, &[headers])
+    }
+
     /// A DPoP proof with this client's key, for requests the caller makes itself.
     #[wasm_bindgen(js_name = createDpopProof)]
     pub fn create_dpop_proof(&self, method: JsValue, url: JsValue, opts: JsValue) -> Promise {
