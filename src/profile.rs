@@ -140,7 +140,15 @@ impl Profile {
         match self.auth_methods {
             Some(allowed) if !allowed.contains(&method) => Err(TokenError::config(
                 "clientAuth.method",
-                cat!("profile \"", self.name, "\" accepts ", allowed.join(", "), " (got \"", method, "\")"),
+                cat!(
+                    "profile \"",
+                    self.name,
+                    "\" accepts ",
+                    allowed.join(", "),
+                    " (got \"",
+                    crate::text::clean(method, crate::text::QUOTED),
+                    "\")"
+                ),
             )),
             _ => Ok(()),
         }
@@ -199,6 +207,9 @@ mod tests {
             e.message,
             "clientAuth.method: profile \"helseid\" accepts private_key_jwt (got \"client_secret_basic\")"
         );
+        // Found by the config fuzz target: the caller's method was quoted with its control characters.
+        let e = HELSEID.check_method("private_key\u{7f}jwt\u{202e}").unwrap_err();
+        assert!(e.message.ends_with("(got \"private_key jwt\")"), "{}", e.message);
         let e = MASKINPORTEN.check_alg("ES256").unwrap_err();
         assert_eq!(
             e.message,
