@@ -7,11 +7,24 @@
 // full path (`__continueFetch`); anything else (a Request, a streamed body, per-call token
 // options, no fresh token, a URL the token may not go to) takes the full path, unchanged.
 
+import { asTokenError } from './boundary.mjs';
+
 /** Install the fast path on the glue's TokenClient and ClientRegistry classes. */
 export function installFastPath(TokenClient, ClientRegistry) {
   const full = TokenClient.prototype.fetch;
   TokenClient.prototype.fetch = function fetch(input, init, req) {
-    return (req == null && fastFetch(this, input, init)) || full.call(this, input, init, req);
+    let sent;
+    try {
+      sent = req == null && fastFetch(this, input, init);
+    } catch {
+      // The caller's input or init threw when read (a getter, a Proxy): the full path reads them
+      // again and rejects with a TokenError naming the one at fault.
+    }
+    try {
+      return sent || full.call(this, input, init, req);
+    } catch (e) {
+      return Promise.reject(asTokenError(e, 'fetch'));
+    }
   };
   // `registry.get(name).fetch(input, init)`, defined here only.
   ClientRegistry.prototype.fetch = function fetch(name, input, init) {
@@ -60,13 +73,24 @@ function fastFetch(client, input, init) {
   } catch (e) {
     sent = Promise.reject(e);
   }
-  return sent.then((response) => {
-    const status = response.status;
-    return status === 401 || (follow && status >= 300 && status < 400)
-      || (proof !== undefined && response.headers.has('dpop-nonce'))
-      ? client.__continueFetch(response, input, init, authorization)
-      : response;
-  });
+  return sent.then(
+    (response) => {
+      try {
+        const status = response.status;
+        if (status !== 401 && !(follow && status >= 300 && status < 400)
+          && (proof === undefined || !response.headers.has('dpop-nonce'))) {
+          return response;
+        }
+      } catch {
+        // Not a Response (a custom fetch's): the full path's check rejects it with a TokenError.
+      }
+      return client.__continueFetch(response, input, init, authorization);
+    },
+    // An error that repeats the Authorization or DPoP value becomes a TokenError without it.
+    (error) => {
+      throw client.__apiError(error, url, headers);
+    },
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 // Shared by the entries: hand the wasm module to the glue, once, and install the JS parts.
 import * as glue from '../pkg/gen/tokenfetch_bg.js';
+import { guardClasses } from './boundary.mjs';
 import { TokenError } from './error.mjs';
 import { installFastPath } from './fast-path.mjs';
 
@@ -13,5 +14,6 @@ export function started(exports) {
   glue.__wbg_set_wasm(exports);
   exports.__wbindgen_start();
   glue.__registerTokenError(TokenError);
+  guardClasses(glue.TokenClient, glue.ClientRegistry);
   installFastPath(glue.TokenClient, glue.ClientRegistry);
 }

@@ -3,19 +3,20 @@
 // cold start, and minified it is ~2 KB gzip smaller. Its named exports are the public API; the
 // default export is for the entries (pkg/*.mjs) only, as `export *` leaves a default out
 // (`nodeKeyCount` there is internal, for tests).
+import * as glue from '../pkg/gen/tokenfetch_bg.js';
+import { settling, throwing } from './boundary.mjs';
 import { start, started } from './init.mjs';
 import { nodeKeyCount, nodeRelease, nodeSigner } from './node-signer.mjs';
 
 export { TokenError } from './error.mjs';
 export { kvStore, denoKvStore, redisStore } from './stores.mjs';
-export {
-  TokenClient,
-  ClientRegistry,
-  generateDpopKey,
-  createClientAssertion,
-  createDpopProof,
-  jwkThumbprint,
-  helseIdAuthorization,
-} from '../pkg/gen/tokenfetch_bg.js';
+export { TokenClient, ClientRegistry } from '../pkg/gen/tokenfetch_bg.js';
+
+// The standalone helpers, guarded (js/boundary.mjs): a Promise-returning one never throws.
+export const generateDpopKey = settling(glue.generateDpopKey, 'generateDpopKey');
+export const createClientAssertion = settling(glue.createClientAssertion, 'createClientAssertion');
+export const createDpopProof = settling(glue.createDpopProof, 'createDpopProof');
+export const jwkThumbprint = throwing(glue.jwkThumbprint, 'jwkThumbprint');
+export const helseIdAuthorization = throwing(glue.helseIdAuthorization, 'helseIdAuthorization');
 
 export default { start, started, nodeSigner, nodeRelease, nodeKeyCount };

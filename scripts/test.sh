@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: format and lint, native Rust tests of the core and engine, a short
 # fuzz run of the parsers, the wasm package build, the JS integration tests against real local
-# servers, and the scenario.
+# servers, the scenario, and a fuzz of the public JS API (tests/fuzz/api-fuzz.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -20,3 +20,4 @@ step "runtime matrix";         node tests/runtimes/matrix.mjs
 step "examples (workerd, Deno, Node service, tsc)"; node examples/run-examples.mjs
 step "www harness (Chromium)";  node --test tests/www/
 step "JS integration tests";   node --test --test-reporter=spec tests/js/
+step "API fuzz (JS, 75 s)";    node tests/fuzz/api-fuzz.mjs   # FUZZ_SECONDS, FUZZ_SEED to repeat or go longer

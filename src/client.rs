@@ -367,9 +367,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     ) -> Result<Next<C::Response>, C::Error> {
         let dpop = token.token_type == TokenType::DPoP;
         let nonce = if dpop { call.header(&response, "dpop-nonce") } else { None };
-        if let Some(nonce) = &nonce {
-            self.inner.nonces.borrow_mut().remember(call.url(), nonce);
-        }
+        let nonce = nonce.filter(|nonce| self.inner.nonces.borrow_mut().remember(call.url(), nonce));
         let status = call.status(&response);
         if (300..400).contains(&status) {
             let follow = call.redirect_location(&response).and_then(|to| {
@@ -677,7 +675,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     }
 
     fn nonce_for(&self, url: &str) -> Option<String> {
-        self.nonces.borrow().get(url).map(str::to_owned)
+        self.nonces.borrow_mut().get(url).map(str::to_owned)
     }
 
     async fn proof(
@@ -885,18 +883,15 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                 }
                 e
             })?;
-            if let (Some(_), Some(nonce)) = (&dpop, &response.dpop_nonce) {
-                self.nonces.borrow_mut().remember(endpoint, nonce);
-            }
+            // A nonce that is not one (RFC 9449 §8.1) is neither kept nor retried with.
+            let nonce = match (&dpop, &response.dpop_nonce) {
+                (Some(_), Some(nonce)) => self.nonces.borrow_mut().remember(endpoint, nonce),
+                _ => false,
+            };
             let expect = Expectation { dpop: dpop.is_some(), may_retry_nonce };
-            let outcome = interpret(
-                response.status,
-                response.content_type.as_deref(),
-                response.dpop_nonce.is_some(),
-                &response.body,
-                expect,
-            )
-            .map_err(|e| with_endpoint(e, endpoint))?;
+            let outcome =
+                interpret(response.status, response.content_type.as_deref(), nonce, &response.body, expect)
+                    .map_err(|e| with_endpoint(e, endpoint))?;
             match outcome {
                 TokenOutcome::Issued(token) => return Ok(self.policy.admit(token, self.env.now_ms())),
                 TokenOutcome::RetryWithNonce => {

@@ -332,9 +332,10 @@ pub fn parse_request(req: &Value) -> Result<crate::RequestOptions> {
 /// never silently turn a setting off. An `invalid_argument` error; options make it `invalid_config`.
 fn known_keys(obj: &Map<String, Value>, path: &str, known: &[&str]) -> Result<()> {
     match obj.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(unknown) => {
-            Err(TokenError::argument(path, cat!("unknown option \"", crate::jose::printable(unknown), "\"")))
-        }
+        Some(unknown) => Err(TokenError::argument(
+            path,
+            cat!("unknown option \"", crate::text::clean(unknown, crate::text::QUOTED), "\""),
+        )),
         None => Ok(()),
     }
 }
@@ -385,7 +386,7 @@ fn grant(obj: &Map<String, Value>) -> Result<GrantKind> {
                 "grant",
                 cat!(
                     "\"",
-                    crate::jose::printable(other),
+                    crate::text::clean(other, crate::text::QUOTED),
                     "\" is not one of \"client_credentials\", \"jwt_bearer\", \"token_exchange\", \"on_behalf_of\""
                 ),
             ))
@@ -505,7 +506,7 @@ fn client_auth(obj: &Map<String, Value>, ctx: AuthContext<'_>) -> Result<ClientA
             "clientAuth.method",
             cat!(
                 "\"",
-                crate::jose::printable(other),
+                crate::text::clean(other, crate::text::QUOTED),
                 "\" is not one of \"client_secret_basic\", \"client_secret_post\", \"private_key_jwt\", \"none\""
             ),
         )),
@@ -591,7 +592,7 @@ fn extra_params(obj: &Map<String, Value>) -> Result<Vec<(String, String)>> {
                 )),
                 Value::String(s) => Ok((k.clone(), s.clone())),
                 _ => Err(TokenError::config(
-                    &cat!("extraParams.\"", crate::jose::printable(k), "\""),
+                    &cat!("extraParams.\"", crate::text::clean(k, crate::text::QUOTED), "\""),
                     "must be a string",
                 )),
             })

@@ -52,7 +52,7 @@ pub fn parse(issuer: &str, url: &str, status: u16, body: &[u8]) -> Result<Metada
     if found != issuer {
         return Err(fail(&cat!(
             "metadata \"issuer\" is \"",
-            crate::jose::printable(found),
+            crate::text::clean(found, crate::text::QUOTED),
             "\", not the configured issuer (RFC 8414 §3.3)"
         )));
     }

@@ -138,31 +138,70 @@ pub fn origin(url: &str) -> &str {
     &url[..end]
 }
 
-/// The latest `DPoP-Nonce` per origin, from error and success replies alike (RFC 9449 §8.2, §9).
-/// A client talks to a handful of origins: a list is enough (and smaller in wasm than a map).
+/// The most origins a [`NonceStore`] keeps a nonce for; past it, the least recently used goes.
+pub const NONCE_ORIGINS: usize = 32;
+
+/// The longest `DPoP-Nonce` remembered, in bytes (servers send 16 to 64).
+pub const NONCE_MAX_BYTES: usize = 256;
+
+/// Whether a server's `DPoP-Nonce` is one to put in a proof: `1*NQCHAR` (RFC 9449 §8.1: printable
+/// ASCII without space, `"` and `\`), at most [`NONCE_MAX_BYTES`].
+pub fn is_nonce(nonce: &str) -> bool {
+    let nqchar = |b: u8| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e);
+    (1..=NONCE_MAX_BYTES).contains(&nonce.len()) && nonce.bytes().all(nqchar)
+}
+
+/// The latest `DPoP-Nonce` per origin, from error and success replies alike (RFC 9449 §8.2, §9),
+/// for at most [`NONCE_ORIGINS`] origins, least recently used out. A client talks to a handful of
+/// origins: a list is enough (and smaller in wasm than a map); the bound holds when the URLs a
+/// caller sends to are many, or chosen by someone else.
 #[derive(Clone, Debug, Default)]
 pub struct NonceStore {
+    /// Least recently used first.
     by_origin: Vec<(String, String)>,
 }
 
 impl NonceStore {
-    /// The nonce to put in the next proof for `url`, if the server gave one.
-    pub fn get(&self, url: &str) -> Option<&str> {
+    /// The nonce to put in the next proof for `url`, if the server gave one (a use: the origin
+    /// becomes the most recently used).
+    pub fn get(&mut self, url: &str) -> Option<&str> {
         let origin = origin(url);
-        self.by_origin.iter().find(|(o, _)| o == origin).map(|(_, n)| n.as_str())
-    }
-
-    /// Remember the `DPoP-Nonce` a response from `url` carried.
-    pub fn remember(&mut self, url: &str, nonce: &str) {
-        let origin = origin(url);
-        match self.by_origin.iter_mut().find(|(o, _)| o == origin) {
-            Some((_, current)) if current == nonce => {}
-            Some((_, current)) => nonce.clone_into(current),
-            None => self.by_origin.push((origin.to_owned(), nonce.to_owned())),
+        let at = self.by_origin.iter().position(|(o, _)| o == origin)?;
+        let last = self.by_origin.len() - 1;
+        if at != last {
+            let entry = self.by_origin.remove(at);
+            self.by_origin.push(entry);
         }
+        self.by_origin.last().map(|(_, n)| n.as_str())
     }
 
-    /// Every origin and its nonce (for inspection tools).
+    /// Remember the `DPoP-Nonce` a response from `url` carried; `false` (and nothing kept) when it
+    /// is not a valid nonce ([`is_nonce`]).
+    pub fn remember(&mut self, url: &str, nonce: &str) -> bool {
+        if !is_nonce(nonce) {
+            return false;
+        }
+        let origin = origin(url);
+        match self.by_origin.iter().position(|(o, _)| o == origin) {
+            Some(at) => {
+                let (_, current) = &mut self.by_origin[at];
+                if current != nonce {
+                    nonce.clone_into(current);
+                }
+                let entry = self.by_origin.remove(at);
+                self.by_origin.push(entry);
+            }
+            None => {
+                if self.by_origin.len() >= NONCE_ORIGINS {
+                    self.by_origin.remove(0);
+                }
+                self.by_origin.push((origin.to_owned(), nonce.to_owned()));
+            }
+        }
+        true
+    }
+
+    /// Every origin and its nonce (for inspection tools), least recently used first.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
         self.by_origin.iter().map(|(o, n)| (o.as_str(), n.as_str()))
     }
@@ -276,6 +315,46 @@ mod tests {
         assert_eq!(store.get("https://api.example/"), None);
         store.remember("https://as.example/", "n3");
         assert_eq!(store.get("https://as.example/token"), Some("n3"));
+    }
+
+    #[test]
+    fn nonce_store_keeps_32_origins_least_recently_used_out() {
+        let mut store = NonceStore::default();
+        let url = |n: usize| format!("https://o{n}.example/path");
+        for n in 0..100 {
+            assert!(store.remember(&url(n), &format!("nonce-{n}")));
+            if n == 70 {
+                assert_eq!(store.get(&url(40)), Some("nonce-40"), "a use keeps origin 40");
+            }
+        }
+        assert_eq!(store.entries().count(), NONCE_ORIGINS);
+        assert_eq!(store.get(&url(40)), Some("nonce-40"));
+        assert_eq!(store.get(&url(99)), Some("nonce-99"));
+        for gone in [0, 39, 41, 68] {
+            assert_eq!(store.get(&url(gone)), None, "origin {gone}");
+        }
+        // Renewing a known origin's nonce takes no room.
+        store.remember(&url(99), "fresh");
+        assert_eq!((store.entries().count(), store.get(&url(99))), (NONCE_ORIGINS, Some("fresh")));
+    }
+
+    #[test]
+    fn only_rfc9449_nonces_of_bounded_length_are_remembered() {
+        let mut store = NonceStore::default();
+        let long = "n".repeat(NONCE_MAX_BYTES + 1);
+        let bad = ["", "a b", "a\"b", "a\\b", "a\u{0}b", "a\r\nX-Evil: 1", "é", "a\u{7f}", long.as_str()];
+        for nonce in bad {
+            assert!(!store.remember("https://as.example/token", nonce), "{nonce:?}");
+        }
+        assert_eq!(store.entries().count(), 0);
+        let good = ["!#[]~", "eyJ7S_zG.eyJH0-Z.HX4w-7v", &"n".repeat(NONCE_MAX_BYTES)];
+        for nonce in good {
+            assert!(store.remember("https://as.example/token", nonce), "{nonce:?}");
+            assert_eq!(store.get("https://as.example/x"), Some(nonce));
+        }
+        // A bad nonce leaves the last good one in place.
+        assert!(!store.remember("https://as.example/token", "a b"));
+        assert_eq!(store.get("https://as.example/x"), Some(good[2]));
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Alg {
                 field,
                 cat!(
                     "\"",
-                    printable(alg),
+                    crate::text::clean(alg, crate::text::QUOTED),
                     "\" is not supported (supported: ES256/384/512, RS256/384/512, PS256/384/512)"
                 ),
             )
@@ -153,11 +153,6 @@ pub fn object<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value>
         map.insert(name.to_owned(), value);
     }
     map
-}
-
-/// A short, printable rendering of a value for an error message (never used for secrets).
-pub(crate) fn printable(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(40).collect()
 }
 
 #[cfg(test)]

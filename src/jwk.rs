@@ -4,7 +4,8 @@ use crate::json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, printable, text};
+use crate::jose::{b64url, text};
+use crate::text::{clean, QUOTED};
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order, base64url.
 /// Supports `EC`, `RSA`, `OKP` and `oct` keys; private members are ignored.
@@ -17,7 +18,10 @@ pub fn thumbprint(field: &str, jwk: &Value) -> Result<String> {
         "OKP" => &["crv", "kty", "x"],
         "oct" => &["k", "kty"],
         other => {
-            return Err(TokenError::key(field, cat!("\"kty\" \"", printable(other), "\" is not supported")))
+            return Err(TokenError::key(
+                field,
+                cat!("\"kty\" \"", clean(other, QUOTED), "\" is not supported"),
+            ))
         }
     };
     let mut canonical = Map::new();

@@ -21,9 +21,9 @@ use p256::ecdsa::{Signature, SigningKey as P256SigningKey};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, TokenError};
-use crate::jose::{b64url, b64url_decode, object, printable, text, Alg};
+use crate::jose::{b64url, b64url_decode, object, text, Alg};
 use crate::jwk::{as_object, opt_str_member, str_member, thumbprint};
-use crate::text::decimal;
+use crate::text::{clean, decimal, QUOTED};
 
 /// A private key that signs JWS (client assertions, DPoP proofs). Its public JWK and RFC 7638
 /// thumbprint are computed once, when known. Clones share one host handle ([`HostKey::id`]).
@@ -163,7 +163,7 @@ impl SigningKey {
             "RSA" => Self::from_rsa(field, obj, alg, kid),
             other => Err(TokenError::key(
                 field,
-                cat!("\"kty\" must be \"EC\" or \"RSA\" (got \"", printable(other), "\")"),
+                cat!("\"kty\" must be \"EC\" or \"RSA\" (got \"", clean(other, QUOTED), "\")"),
             )),
         }
     }
@@ -177,7 +177,7 @@ impl SigningKey {
             other => {
                 return Err(TokenError::key(
                     field,
-                    cat!("\"crv\" \"", printable(other), "\" is not supported (P-256, P-384, P-521)"),
+                    cat!("\"crv\" \"", clean(other, QUOTED), "\" is not supported (P-256, P-384, P-521)"),
                 ))
             }
         };
@@ -297,7 +297,7 @@ impl SigningKey {
         if kty != self.alg.kty() {
             return Err(TokenError::key(
                 "dpop",
-                cat!("public key \"kty\" \"", printable(kty), "\" does not fit ", self.alg.as_str()),
+                cat!("public key \"kty\" \"", clean(kty, QUOTED), "\" does not fit ", self.alg.as_str()),
             ));
         }
         let members: &[&str] = if kty == "EC" { &["crv", "kty", "x", "y"] } else { &["e", "kty", "n"] };

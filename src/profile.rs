@@ -119,7 +119,7 @@ pub fn by_name(name: &str) -> Result<Profile> {
             "profile",
             cat!(
                 "\"",
-                crate::jose::printable(name),
+                crate::text::clean(name, crate::text::QUOTED),
                 "\" is not one of \"helseid\", \"maskinporten\", \"entra\", \"duende\", \"generic\""
             ),
         )
@@ -142,7 +142,15 @@ impl Profile {
         match self.auth_methods {
             Some(allowed) if !allowed.contains(&method) => Err(TokenError::config(
                 "clientAuth.method",
-                cat!("profile \"", self.name, "\" accepts ", allowed.join(", "), " (got \"", method, "\")"),
+                cat!(
+                    "profile \"",
+                    self.name,
+                    "\" accepts ",
+                    allowed.join(", "),
+                    " (got \"",
+                    crate::text::clean(method, crate::text::QUOTED),
+                    "\")"
+                ),
             )),
             _ => Ok(()),
         }
@@ -201,6 +209,9 @@ mod tests {
             e.message,
             "clientAuth.method: profile \"helseid\" accepts private_key_jwt (got \"client_secret_basic\")"
         );
+        // Found by the config fuzz target: the caller's method was quoted with its control characters.
+        let e = HELSEID.check_method("private_key\u{7f}jwt\u{202e}").unwrap_err();
+        assert!(e.message.ends_with("(got \"private_key jwt\")"), "{}", e.message);
         let e = MASKINPORTEN.check_alg("ES256").unwrap_err();
         assert_eq!(
             e.message,

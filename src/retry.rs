@@ -1,6 +1,7 @@
 //! When to try a token request again: on a network failure or a 5xx, after an exponential
-//! backoff with full jitter; on 429 or 503 with `Retry-After` (RFC 9110 §10.2.3), after the time
-//! the server asks for. Never past the deadline, never more than `max_retries` times.
+//! backoff with full jitter; on 429 or 503 with `Retry-After` (RFC 9110 §10.2.3: seconds or an
+//! HTTP-date in any of its three forms), after the time the server asks for. Never past the
+//! deadline, never more than `max_retries` times.
 
 /// The retry policy of one client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,38 +70,82 @@ pub fn is_transient(error: &crate::TokenError) -> bool {
     }
 }
 
-/// `Retry-After` as a delay: delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+/// `Retry-After` as a delay: delta-seconds or an HTTP-date ([`http_date_ms`]).
 pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(seconds.saturating_mul(1000));
     }
-    let at = imf_fixdate_ms(value)?;
+    let at = http_date_ms(value, now_ms)?;
     Some(at.saturating_sub(now_ms))
 }
 
-fn imf_fixdate_ms(value: &str) -> Option<u64> {
-    let parts: Vec<&str> = value.split(' ').collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
+/// An HTTP-date (RFC 9110 §5.6.7) in milliseconds since the epoch, in any of the three forms a
+/// recipient must accept: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the obsolete rfc850-date
+/// `Sunday, 06-Nov-94 08:49:37 GMT` and the obsolete asctime-date `Sun Nov  6 08:49:37 1994`.
+/// A two-digit rfc850 year that would be more than 50 years after `now_ms` is the most recent
+/// past year with those digits.
+pub fn http_date_ms(value: &str, now_ms: u64) -> Option<u64> {
+    let parts: Vec<&str> = value.split_ascii_whitespace().collect();
+    let (day, month, year, time) = match parts.as_slice() {
+        [_, day, month, year, time, "GMT"] => (*day, *month, number(year, 4..=4)?, *time),
+        [_, date, time, "GMT"] => {
+            let [day, month, year] = date.split('-').collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            (day, month, two_digit_year(number(year, 2..=2)?, now_ms), *time)
+        }
+        [_, month, day, time, year] => (*day, *month, number(year, 4..=4)?, *time),
+        _ => return None,
     };
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else {
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let day = number(day, 1..=2).filter(|d| (1..=31).contains(d))?;
+    let hms: Vec<i64> = time.split(':').map(|p| number(p, 2..=2)).collect::<Option<_>>()?;
+    let [h @ 0..=23, m @ 0..=59, s @ 0..=60] = hms[..] else {
         return None;
     };
-    // Days from the civil date (Howard Hinnant's algorithm), proleptic Gregorian.
+    let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
+    u64::try_from(secs).ok().map(|s| s * 1000)
+}
+
+/// `digits` as a number when it is `len` ASCII digits.
+fn number(digits: &str, len: std::ops::RangeInclusive<usize>) -> Option<i64> {
+    let ok = len.contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| digits.parse().ok()).flatten()
+}
+
+/// RFC 9110 §5.6.7: a two-digit year more than 50 years in the future is in the past century.
+fn two_digit_year(yy: i64, now_ms: u64) -> i64 {
+    let now = civil_year((now_ms / 86_400_000) as i64);
+    let year = now - now.rem_euclid(100) + yy;
+    if year > now + 50 {
+        year - 100
+    } else {
+        year
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + m * 60 + s;
-    u64::try_from(secs).ok().map(|s| s * 1000)
+    era * 146_097 + doe - 719_468
+}
+
+/// The year of the day `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_year(days: i64) -> i64 {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let march_based_month = (5 * doy + 2) / 153;
+    yoe + era * 400 + i64::from(march_based_month >= 10)
 }
 
 #[cfg(test)]
@@ -140,5 +185,46 @@ mod tests {
         assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_780_000), Some(0));
         assert_eq!(retry_after_ms("soon", 0), None);
         assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49 GMT", 0), None);
+    }
+
+    /// RFC 9110 §5.6.7: the same instant in the three forms (784111777 s after the epoch).
+    #[test]
+    fn http_dates_in_the_two_obsolete_forms_are_understood() {
+        const NOW_1994: u64 = 784_111_770_000;
+        for date in
+            ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"]
+        {
+            assert_eq!(http_date_ms(date, NOW_1994), Some(784_111_777_000), "{date}");
+            assert_eq!(retry_after_ms(date, NOW_1994), Some(7_000), "{date}");
+        }
+        assert_eq!(http_date_ms("Thu Jan  1 00:00:00 1970", 0), Some(0));
+        assert_eq!(http_date_ms("Mon Feb 29 12:00:00 2016", 0), Some(1_456_747_200_000));
+        for bad in [
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 UTC",
+            "Sunday, 06 Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 94",
+            "Sun Nov 32 08:49:37 1994",
+            "Sun Nov  6 24:49:37 1994",
+            "Sun Nov  6 08:49 1994",
+            "Sun Foo  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37",
+        ] {
+            assert_eq!(http_date_ms(bad, NOW_1994), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_two_digit_year_more_than_50_years_ahead_is_in_the_past_century() {
+        let jan_2026 = http_date_ms("Thu, 01 Jan 2026 00:00:00 GMT", 0).unwrap();
+        let year = |date: &str| civil_year((http_date_ms(date, jan_2026).unwrap() / 86_400_000) as i64);
+        assert_eq!(year("Sunday, 06-Nov-94 08:49:37 GMT"), 1994);
+        assert_eq!(year("Friday, 01-Jan-27 00:00:00 GMT"), 2027);
+        assert_eq!(year("Wednesday, 01-Jan-76 00:00:00 GMT"), 2076, "50 years ahead: still ahead");
+        assert_eq!(year("Friday, 01-Jan-77 00:00:00 GMT"), 1977, "51 years ahead: the past");
+        assert_eq!(year("Monday, 01-Jan-00 00:00:00 GMT"), 2000);
+        assert_eq!(civil_year(-1), 1969);
+        assert_eq!(civil_year(days_from_civil(2000, 2, 29)), 2000);
+        assert_eq!(civil_year(days_from_civil(1999, 12, 31)), 1999);
     }
 }

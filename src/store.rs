@@ -120,7 +120,7 @@ pub fn open(value: &str, policy: &CachePolicy, expect: TokenType, now_ms: u64) -
     let lifetime = expires_at_ms.checked_sub(issued_at_ms)?;
     let sane = number("v") == Some(1)
         && token_type == expect
-        && !access_token.is_empty()
+        && crate::token::is_b64token(access_token)
         && lifetime > 0
         && lifetime <= MAX_LIFETIME_MS
         && issued_at_ms <= now_ms.saturating_add(60_000); // tolerate clock skew between hosts
@@ -220,6 +220,8 @@ mod tests {
             "{}",
             r#"{"v":2,"a":"x","t":"DPoP","i":5000000,"e":5600000}"#,
             r#"{"v":1,"a":"","t":"DPoP","i":5000000,"e":5600000}"#,
+            r#"{"v":1,"a":"x y","t":"DPoP","i":5000000,"e":5600000}"#,
+            r#"{"v":1,"a":"x\u0000","t":"DPoP","i":5000000,"e":5600000}"#,
             r#"{"v":1,"a":"x","t":"MAC","i":5000000,"e":5600000}"#,
             r#"{"v":1,"a":"x","t":"DPoP","i":5600000,"e":5000000}"#,
             r#"{"v":1,"a":"x","t":"DPoP","i":5000000,"e":5000000}"#,

@@ -1,4 +1,5 @@
-//! Messages, keys and header values built by concatenation, without `core::fmt`.
+//! Messages, keys and header values built by concatenation, without `core::fmt`; and the one
+//! cleaning of foreign text ([`clean`]) before it goes into an error or an event.
 //!
 //! A `format!` costs the wasm module a formatting call and an argument table per call site, and
 //! keeps core's formatting machinery (padding, integer `Display`) in it; the crate's texts are
@@ -29,9 +30,67 @@ pub fn decimal(n: u64) -> String {
     digits[at..].iter().map(|&d| char::from(d)).collect()
 }
 
+/// How many characters of a value quoted in a message are kept (an option name, a `kty`, a
+/// server's `issuer`): enough to recognize it.
+pub const QUOTED: usize = 40;
+
+/// How many characters of a host's error (a `fetch` rejection, a store adapter's or a signer's
+/// error) a message keeps.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub const DETAIL: usize = 200;
+
+/// Text from outside (a server's `error` or `error_description`, a host's error message, a
+/// caller's value quoted back) made safe for a [`crate::TokenError`] field, a message or an
+/// event, where it may reach a terminal or a log: control characters (C0, DEL, C1 and the
+/// line and paragraph separators U+2028, U+2029) become spaces, bidirectional formatting
+/// characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) are dropped, the ends are
+/// trimmed, and past `cap` characters the rest is cut off and marked with `…`.
+pub fn clean(s: &str, cap: usize) -> String {
+    let mut out = String::new();
+    let kept = s.trim().chars().filter(|&c| !is_bidi_control(c));
+    for (n, c) in kept.enumerate() {
+        if n == cap {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') { ' ' } else { c });
+    }
+    out.trim().to_owned()
+}
+
+/// Unicode's bidirectional formatting characters (UAX #9 §2): marks, embeddings, overrides and
+/// isolates, which can make a log line read other than it is.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_turns_controls_into_spaces_drops_bidi_and_trims() {
+        let table = [
+            ("plain", "plain"),
+            ("a\nb\r\tc\0d\u{7f}e\u{85}f\u{2028}g\u{2029}h", "a b  c d e f g h"),
+            ("\u{202e}evil\u{202c} \u{2066}x\u{2069}\u{200e}\u{200f}\u{061c}y", "evil xy"),
+            ("  \n padded \u{7}", "padded"),
+            ("é😀", "é😀"),
+            ("\u{202a}\u{202b}\u{202d}", ""),
+        ];
+        for (raw, want) in table {
+            assert_eq!(clean(raw, 100), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn clean_caps_in_characters_and_marks_the_cut() {
+        assert_eq!(clean(&"é".repeat(5000), 200), format!("{}…", "é".repeat(200)));
+        assert_eq!(clean("abc", 3), "abc");
+        assert_eq!(clean("abcd", 3), "abc…");
+        // Bidi characters do not count, so they cannot push the visible text out.
+        assert_eq!(clean(&format!("{}ab", "\u{202e}".repeat(50)), 2), "ab");
+    }
 
     #[test]
     fn decimal_matches_display() {

@@ -1,12 +1,13 @@
 //! Token endpoint responses, judged against what the client sent: a token response (RFC 6749 §5.1,
 //! RFC 9449 §5), an OAuth error response (RFC 6749 §5.2) or a DPoP nonce challenge (RFC 9449 §8).
 //!
-//! Error messages quote nothing from the body except the server's `error` and `error_description`.
+//! Error messages quote nothing from the body except the server's `error` and `error_description`,
+//! and those only cleaned ([`crate::text::clean`]) and capped, in the message and in the fields.
 
 use crate::json::{Map, Value};
 
 use crate::error::{ErrorCode, ErrorDetails, Result, TokenError};
-use crate::text::decimal;
+use crate::text::{clean, decimal};
 
 /// The `token_type` of an issued access token (RFC 6749 §7.1, RFC 9449 §5), matched case-insensitively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +82,10 @@ pub struct Expectation {
 
 /// Longest `error_description` quoted in a message, in characters.
 const DESCRIPTION_CAP: usize = 200;
+/// Longest `error_description` kept in the error's field, in characters.
+const DESCRIPTION_FIELD_CAP: usize = 500;
+/// Longest `error` kept, in characters (RFC 6749 §5.2 codes are short ASCII words).
+const ERROR_CAP: usize = 100;
 
 /// Parse an OAuth error response body (RFC 6749 §5.2): a JSON object with a non-empty string
 /// `error` and an optional string `error_description` (ignored when not a string).
@@ -138,19 +143,19 @@ pub fn interpret(
 }
 
 fn oauth_error(status: u16, o: OAuthError) -> TokenError {
-    let error = clean(&o.error, 100);
+    let error = clean(&o.error, ERROR_CAP);
     let mut message = cat!("token endpoint returned ", decimal(status.into()), " \"", error, "\"");
     let description = o.error_description.as_deref().unwrap_or_default();
-    let description = clean(description, DESCRIPTION_CAP);
+    let description = clean(description, DESCRIPTION_FIELD_CAP);
     if !description.is_empty() {
-        message = cat!(message, ": ", description);
+        message = cat!(message, ": ", clean(&description, DESCRIPTION_CAP));
     }
     TokenError::from(ErrorDetails {
         code: ErrorCode::OAuth,
         message,
         status: Some(status),
-        error: Some(o.error),
-        error_description: o.error_description,
+        error: Some(error),
+        error_description: o.error_description.map(|_| description),
     })
 }
 
@@ -165,7 +170,13 @@ fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<
         return Err(invalid("token response body must be a JSON object"));
     };
     let access_token = match obj.get("access_token") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(s)) if is_b64token(s) => s.clone(),
+        Some(Value::String(s)) if !s.is_empty() => {
+            return Err(field(
+                "access_token",
+                "must be RFC 6750 b64token characters (A-Z a-z 0-9 - . _ ~ + / and trailing =)",
+            ))
+        }
         _ => return Err(field("access_token", "must be a non-empty string")),
     };
     let token_type = match obj.get("token_type") {
@@ -236,29 +247,22 @@ fn field(name: &str, problem: impl AsRef<str>) -> TokenError {
     invalid(cat!("token response \"", name, "\" ", problem))
 }
 
-/// `, got "s"` when `s` is short printable ASCII (safe and useful to quote), else nothing.
+/// `, got "s"` (cleaned, at most [`crate::text::QUOTED`] characters), or nothing for an empty `s`.
 fn got(s: &str) -> String {
-    let printable = s.len() <= 64 && s.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
-    if printable {
-        cat!(", got \"", s, "\"")
-    } else {
+    let shown = clean(s, crate::text::QUOTED);
+    if shown.is_empty() {
         String::new()
+    } else {
+        cat!(", got \"", shown, "\"")
     }
 }
 
-/// A server string made safe for a message: control characters become spaces, bidi controls are
-/// dropped, and at most `cap` characters are kept.
-fn clean(s: &str, cap: usize) -> String {
-    let mut out = String::new();
-    let chars = s.chars().filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'));
-    for (n, c) in chars.enumerate() {
-        if n == cap {
-            out.push('…');
-            break;
-        }
-        out.push(if c.is_control() { ' ' } else { c });
-    }
-    out.trim().to_owned()
+/// Whether `token` is an RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+/// "+" / "/" ) *"="`, the characters an access token may have to travel in an `Authorization`
+/// header (no space, no control character, nothing a header or a log line could be split on).
+pub fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 #[cfg(test)]
@@ -371,14 +375,55 @@ mod tests {
 
     #[test]
     fn oauth_error_description_is_capped_and_stripped_of_controls() {
-        let z = "z".repeat(500);
+        let z = "z".repeat(400);
         let body = format!(r#"{{"error":"x\u0007","error_description":"a\nb\u202e{z}"}}"#);
         let e = err(400, &body, BEARER);
         let (head, desc) = e.message.split_once(": ").unwrap();
         assert_eq!(head, r#"token endpoint returned 400 "x""#);
         assert!(desc.starts_with("a bz") && desc.ends_with("z…"));
         assert_eq!(desc.chars().count(), DESCRIPTION_CAP + 1);
-        assert_eq!(e.error_description.as_ref().map(|d| d.len()), Some(506), "raw");
+        assert_eq!(e.error.as_deref(), Some("x"));
+        let field = e.error_description.as_deref().unwrap();
+        assert_eq!(field, format!("a b{z}"), "the field: cleaned, 403 characters (under its cap)");
+    }
+
+    #[test]
+    fn oauth_error_fields_are_cleaned_and_capped_like_the_message() {
+        let long = "d".repeat(5000);
+        let body = format!(
+            r#"{{"error":"invalid_client\u0000\u202e\u2066{}","error_description":"\u001b[31mred\u200f\u061c{long}"}}"#,
+            "e".repeat(300)
+        );
+        let e = err(401, &body, BEARER);
+        let error = e.error.as_deref().unwrap();
+        assert_eq!(error, format!("invalid_client {}…", "e".repeat(ERROR_CAP - 15)));
+        let description = e.error_description.as_deref().unwrap();
+        assert!(description.starts_with("[31mred") && description.ends_with("d…"), "{description}");
+        // 500 characters kept (the escape became a space, trimmed), then the mark.
+        assert_eq!(description.chars().count(), DESCRIPTION_FIELD_CAP);
+        for text in [error, description, &e.message] {
+            assert!(!text.chars().any(|c| c.is_control() || "\u{202e}\u{2066}\u{200f}\u{061c}".contains(c)));
+        }
+        let e = err(401, r#"{"error":"invalid_client"}"#, BEARER);
+        assert_eq!((e.error.as_deref(), e.error_description.as_deref()), (Some("invalid_client"), None));
+    }
+
+    #[test]
+    fn access_tokens_must_be_rfc6750_b64tokens() {
+        let with = |at: &str| {
+            format!(r#"{{"access_token":{},"token_type":"Bearer"}}"#, crate::json::Value::from(at))
+        };
+        for good in ["at", "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU", "a+b/c==", "eyJ.eyJ.sig", "0"] {
+            assert!(run(200, false, &with(good), BEARER).is_ok(), "{good}");
+        }
+        for bad in
+            ["a b", "a\u{0}b", "a\nb", "==", "a=b", "tok\r\nX-Evil: 1", "é", "a,b", "\"a\"", "a\u{202e}"]
+        {
+            let e = err(200, &with(bad), BEARER);
+            assert_eq!(e.code, InvalidTokenResponse, "{bad:?}");
+            assert!(e.message.starts_with(r#"token response "access_token" must be RFC 6750 b64token"#));
+        }
+        assert!(is_b64token("abc=") && is_b64token("abc===") && !is_b64token("") && !is_b64token("="));
     }
 
     #[test]
@@ -428,7 +473,8 @@ mod tests {
             {"access_token":["at"],"token_type":"DPoP"} | "access_token" must be a non-empty string
             {"access_token":"at","token_type":null}     | "token_type" must be a string
             {"access_token":"at","token_type":"mac"}    | "token_type" must be "Bearer" or "DPoP", got "mac"
-            {"access_token":"at","token_type":"x\ny"}   | "token_type" must be "Bearer" or "DPoP"
+            {"access_token":"at","token_type":"x\ny"}   | "token_type" must be "Bearer" or "DPoP", got "x y"
+            {"access_token":"at","token_type":""}       | "token_type" must be "Bearer" or "DPoP"
             {"access_token":"at","token_type":"Bearer","scope":["a"]} | "scope" must be a string"#;
         for (body, want) in rows(table) {
             let e = err(200, body, BEARER);

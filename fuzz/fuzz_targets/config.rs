@@ -1,4 +1,7 @@
-//! Client options (`config::parse`) and per-call options (`config::parse_request`), as JSON.
+//! Client options (`config::parse`, `config::parse_with`) and per-call options
+//! (`config::parse_request`), as JSON: once as serde reads the input, and once the way the wasm
+//! glue feeds them (the bytes `JSON.stringify` gave, through tokenfetch's own JSON parser, into
+//! `parse_with`, with host keys as when the caller passed `CryptoKey`s, and `parse_request`).
 //!
 //! Errors are `invalid_config` / `invalid_argument` naming a field, and neither an error nor a
 //! parsed configuration's `Debug` shows the client secret, a subject token or a private key.
@@ -6,7 +9,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use tokenfetch::config::{self, DpopSetting};
+use tokenfetch::config::{self, DpopSetting, HostKeys};
+use tokenfetch::jose::Alg;
+use tokenfetch::key::SigningKey;
 use tokenfetch::ErrorCode;
 
 const SECRET: &str = "secret-SENTINEL-51c0d3";
@@ -35,10 +40,38 @@ fn contains_secret(s: &str) -> bool {
     s.contains(SECRET)
 }
 
+/// Keys the host holds (a caller's `CryptoKey`s), as the glue registers them.
+fn host_keys(data: &[u8]) -> HostKeys {
+    let alg = [Alg::Es256, Alg::Rs256, Alg::Ps512, Alg::Es512][data.len() % 4];
+    HostKeys {
+        client_auth: SigningKey::external("cryptokey-1", alg, Some("kid-1"), None).ok(),
+        dpop: SigningKey::external("cryptokey-2", Alg::Es256, None, None).ok(),
+    }
+}
+
+/// The glue's path: `JSON.stringify` of the caller's values, read by tokenfetch's JSON parser.
+fn glue_path(data: &[u8]) {
+    let Some(value) = tokenfetch::json::parse(data) else {
+        return;
+    };
+    for keys in [HostKeys::default(), host_keys(data)] {
+        if let Err(e) = config::parse_with(&value, keys) {
+            assert_eq!(e.code, ErrorCode::InvalidConfig);
+            assert!(!e.message.starts_with(':') && e.message.contains(": "), "{:?}", e.message);
+            assert!(!e.message.chars().any(char::is_control), "{:?}", e.message);
+        }
+    }
+    if let Err(e) = config::parse_request(&value) {
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+        assert!(e.message.starts_with("req"), "{:?}", e.message);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     if data.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()) {
         return;
     }
+    glue_path(data);
     let Ok(options) = serde_json::from_slice::<Value>(data) else {
         return;
     };

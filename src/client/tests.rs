@@ -244,6 +244,16 @@ fn a_second_nonce_challenge_is_an_error_not_a_loop() {
 }
 
 #[test]
+fn a_nonce_that_is_not_rfc9449_nqchar_is_neither_kept_nor_retried_with() {
+    let (c, script, _) = dpop_client();
+    script.reply(400, json!({"error": "use_dpop_nonce"}), Some("n1\r\nX-Injected: 1"));
+    let e = block_on(c.get_token(&RequestOptions::default())).unwrap_err();
+    assert_eq!((e.code, e.error.as_deref()), (ErrorCode::OAuth, Some("use_dpop_nonce")));
+    assert_eq!(script.sent.borrow().len(), 1, "no retry without a usable nonce");
+    assert!(c.nonces().is_empty());
+}
+
+#[test]
 fn bearer_answer_to_a_dpop_request_is_refused() {
     let (c, script, _) = dpop_client();
     script.token("t1", "Bearer", 300);

@@ -151,7 +151,7 @@ fn external_keys_have_an_id_and_optional_public_part() {
 fn public_jwk_of_another_type_is_refused_with_kty_capped_and_printable() {
     let key = SigningKey::external("ck-1", Alg::Es256, None, None).unwrap();
     let e = key.with_public_jwk(&json!({"kty": format!("RSA\n{}", "9".repeat(300))})).unwrap_err();
-    assert_eq!(e.message, format!("dpop: public key \"kty\" \"RSA{}\" does not fit ES256", "9".repeat(37)));
+    assert_eq!(e.message, format!("dpop: public key \"kty\" \"RSA {}…\" does not fit ES256", "9".repeat(36)));
     let key = SigningKey::external("ck-2", Alg::Rs256, None, None).unwrap();
     let e = key.with_public_jwk(&json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"})).unwrap_err();
     assert_eq!(e.message, "dpop: public key \"kty\" \"EC\" does not fit RS256");

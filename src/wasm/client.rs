@@ -6,11 +6,11 @@ use web_sys::Request;
 
 use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport, Outgoing};
 use super::store::JsStore;
-use super::{error, future_to_promise, get, object, signer, to_json};
+use super::{error, future_to_promise, get, guard, object, rejected, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
 use crate::key::SigningKey;
-use crate::{RequestOptions, TokenError};
+use crate::{ErrorCode, RequestOptions, TokenError};
 
 type Engine = crate::TokenClient<JsTransport, JsEnv, JsStore>;
 
@@ -51,7 +51,10 @@ impl JsTokenClient {
         }
         let custom = optional_function(options, "fetch")?;
         reject_non_finite(options)?;
-        let json = to_json("options", options).map_err(|e| TokenError::config("options", &e.message))?;
+        let json = to_json("options", options).map_err(|mut e| {
+            e.code = ErrorCode::InvalidConfig;
+            e
+        })?;
         let config = crate::config::parse_with(&json, host_keys(options)?)?;
         signer::check_config_keys(&config)?;
         let fetcher = Fetcher::new(custom);
@@ -65,9 +68,13 @@ impl JsTokenClient {
     /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
     #[wasm_bindgen(js_name = getToken)]
     pub fn get_token(&self, req: JsValue) -> Promise {
+        // The caller's values are read now, before the work is spawned: a failure is a rejection.
+        let options = match request_options(&req) {
+            Ok(options) => options,
+            Err(e) => return rejected(e),
+        };
         let engine = self.engine.clone();
         future_to_promise(async move {
-            let options = request_options(&req)?;
             let token = engine.get_token(&options).await?;
             Ok(token_to_js(&token))
         })
@@ -76,10 +83,13 @@ impl JsTokenClient {
     /// `fetch` with the token (and a fresh DPoP proof) attached; retries nonce challenges and a
     /// revoked token once.
     pub fn fetch(&self, input: JsValue, init: JsValue, req: JsValue) -> Promise {
+        let read = request_options(&req).and_then(|options| Ok((options, self.call(&input, &init)?)));
+        let (options, mut call) = match read {
+            Ok(read) => read,
+            Err(e) => return rejected(e),
+        };
         let this = self.clone();
         future_to_promise(async move {
-            let options = request_options(&req)?;
-            let mut call = this.call(&input, &init)?;
             let response = this.engine.fetch(&mut call, &options).await?;
             Ok(response.into())
         })
@@ -120,25 +130,53 @@ impl JsTokenClient {
     #[wasm_bindgen(js_name = __continueFetch)]
     pub fn continue_fetch(
         &self,
-        response: web_sys::Response,
+        response: JsValue,
         input: JsValue,
         init: JsValue,
         authorization: String,
     ) -> Promise {
+        let read = super::host::response(response).and_then(|r| Ok((r, self.call(&input, &init)?)));
+        let (response, mut call) = match read {
+            Ok(read) => read,
+            Err(e) => return rejected(e),
+        };
         let this = self.clone();
         future_to_promise(async move {
-            let mut call = this.call(&input, &init)?;
             Ok(this.engine.continue_fetch(&mut call, &authorization, response).await?.into())
         })
     }
 
+    /// The error to reject the fast path's call with, after its `fetch` to `url`, sent with
+    /// `headers` (what [`Self::fast_headers`] gave), rejected with `error`: `error` itself, or a
+    /// `network_error` when its text repeats a piece of the `Authorization` or `DPoP` value.
+    #[wasm_bindgen(js_name = __apiError)]
+    pub fn api_error(&self, error: JsValue, url: &str, headers: &str) -> JsValue {
+        super::host::api_error(error, url, &[headers])
+    }
+
     /// A DPoP proof with this client's key, for requests the caller makes itself.
     #[wasm_bindgen(js_name = createDpopProof)]
-    pub fn create_dpop_proof(&self, method: String, url: String, opts: JsValue) -> Promise {
+    pub fn create_dpop_proof(&self, method: JsValue, url: JsValue, opts: JsValue) -> Promise {
+        // Options may be left out; the method and the URL may not.
+        let text = |field: &str, value: &JsValue, optional: bool| match value.as_string() {
+            Some(text) => Ok(Some(text)),
+            None if optional && (value.is_undefined() || value.is_null()) => Ok(None),
+            None => Err(TokenError::argument(field, "must be a string")),
+        };
+        let read = (|| {
+            Ok::<_, TokenError>((
+                text("method", &method, false)?.unwrap_or_default(),
+                text("url", &url, false)?.unwrap_or_default(),
+                text("opts.accessToken", &get(&opts, "accessToken"), true)?,
+                text("opts.nonce", &get(&opts, "nonce"), true)?,
+            ))
+        })();
+        let (method, url, access_token, nonce) = match read {
+            Ok(read) => read,
+            Err(e) => return rejected(e),
+        };
         let engine = self.engine.clone();
         future_to_promise(async move {
-            let access_token = get(&opts, "accessToken").as_string();
-            let nonce = get(&opts, "nonce").as_string();
             let proof =
                 engine.create_dpop_proof(&method, &url, access_token.as_deref(), nonce.as_deref()).await?;
             Ok(JsValue::from_str(&proof))
@@ -153,9 +191,13 @@ impl JsTokenClient {
 
     /// Drop the cached token for `req`.
     pub fn invalidate(&self, req: JsValue) -> Promise {
+        let options = match request_options(&req) {
+            Ok(options) => options,
+            Err(e) => return rejected(e),
+        };
         let engine = self.engine.clone();
         future_to_promise(async move {
-            engine.invalidate(&request_options(&req)?).await?;
+            engine.invalidate(&options).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -190,28 +232,30 @@ impl JsTokenClient {
 
     /// What `client.fetch` sends: relative inputs resolve against `baseUrl`; a string or URL input
     /// is passed to fetch as such (fetch builds the one Request), a Request input or a streamed
-    /// body goes as a Request.
-    fn call(&self, input: &JsValue, init: &JsValue) -> Result<JsApiCall, JsValue> {
-        let init: Option<Object> =
-            (!init.is_undefined() && !init.is_null()).then(|| init.clone().unchecked_into());
+    /// body goes as a Request. The caller's `input` and `init` are read here, once, and whatever
+    /// throws on the way is an `invalid_argument` naming them.
+    fn call(&self, input: &JsValue, init: &JsValue) -> Result<JsApiCall, TokenError> {
+        let init = read_init(init)?;
         let fetcher = self.fetcher.clone();
         let streamed = init.as_ref().is_some_and(|i| is_stream(&get(i, "body")));
         if input.has_type::<Request>() || streamed {
-            let mut request = match (input.dyn_ref::<Request>(), &init) {
+            let request = match (input.dyn_ref::<Request>(), &init) {
                 (Some(request), Some(init)) => {
-                    Request::new_with_request_and_init(request, init.unchecked_ref())?
+                    Request::new_with_request_and_init(request, init.unchecked_ref())
                 }
-                (Some(request), None) => Request::new_with_request(request)?,
+                (Some(request), None) => Request::new_with_request(request),
                 (None, Some(init)) => {
-                    Request::new_with_str_and_init(&self.absolute(input)?, init.unchecked_ref())?
+                    Request::new_with_str_and_init(&self.absolute(input)?, init.unchecked_ref())
                 }
-                (None, None) => Request::new_with_str(&self.absolute(input)?)?,
+                (None, None) => Request::new_with_str(&self.absolute(input)?),
             };
+            let mut request = request.map_err(|e| unusable("init", "is not a valid RequestInit", &e))?;
             let follow = request.redirect() == web_sys::RequestRedirect::Follow;
             if follow {
                 let manual = web_sys::RequestInit::new();
                 manual.set_redirect(web_sys::RequestRedirect::Manual);
-                request = Request::new_with_request_and_init(&request, &manual)?;
+                request = Request::new_with_request_and_init(&request, &manual)
+                    .map_err(|e| unusable("input", "could not be copied", &e))?;
             }
             return Ok(JsApiCall {
                 method: request.method(),
@@ -223,8 +267,12 @@ impl JsTokenClient {
         }
         let url = self.absolute(input)?;
         // Normalized where it matters (proofs, redirect rules): `crate::dpop::htm`.
-        let method =
-            init.as_ref().and_then(|i| get(i, "method").as_string()).unwrap_or_else(|| "GET".to_owned());
+        let method = match init.as_ref().map(|i| get(i, "method")).filter(|m| !m.is_undefined()) {
+            None => "GET".to_owned(),
+            Some(method) => method
+                .as_string()
+                .ok_or_else(|| TokenError::argument("init.method", "must be a string (an HTTP method)"))?,
+        };
         let follow = init.as_ref().is_none_or(|i| super::host::follows(&get(i, "redirect")));
         Ok(JsApiCall {
             method,
@@ -236,12 +284,16 @@ impl JsTokenClient {
     }
 
     /// The absolute, normalized URL of a string or URL input (`new URL(input, baseUrl).href`).
-    fn absolute(&self, input: &JsValue) -> Result<String, JsValue> {
+    fn absolute(&self, input: &JsValue) -> Result<String, TokenError> {
+        const KINDS: &str = "must be a string, a URL or a Request";
         let text = match input.as_string() {
             Some(text) => text,
-            // URL objects and anything else with a string form.
-            None if input.is_object() => input.unchecked_ref::<Object>().to_string().into(),
-            None => return Err(TokenError::argument("input", "must be a string, a URL or a Request").into()),
+            // URL objects and anything else with a string form (which may throw: a null
+            // prototype, a throwing toString, a Proxy).
+            None if input.is_object() => guard::string_of(input).ok_or_else(|| {
+                TokenError::argument("input", cat!(KINDS, " (converting it to a string threw)"))
+            })?,
+            None => return Err(TokenError::argument("input", KINDS)),
         };
         let base = self.engine.config().base_url.as_deref();
         web_sys_url(&text, base).map_err(|_| {
@@ -250,9 +302,44 @@ impl JsTokenClient {
             } else {
                 "is not an absolute URL (and there is no baseUrl)"
             };
-            TokenError::argument("input", problem).into()
+            TokenError::argument("input", problem)
         })
     }
+}
+
+/// The caller's `init`, read once: a plain copy of its own enumerable members (getters run here,
+/// not again per attempt), with `headers` as a `Headers` (from a Headers or an array of pairs)
+/// or a plain copy of a record. `None` without one.
+fn read_init(init: &JsValue) -> Result<Option<Object>, TokenError> {
+    if init.is_undefined() || init.is_null() {
+        return Ok(None);
+    }
+    if !init.is_object() {
+        return Err(TokenError::argument("init", "must be an object (a RequestInit)"));
+    }
+    let copy = guard::assign(&Object::new(), init).map_err(|e| unusable("init", "could not be read", &e))?;
+    let headers = get(&copy, "headers");
+    if headers.is_undefined() || headers.is_null() {
+        return Ok(Some(copy));
+    }
+    let fail = |e: JsValue| unusable("init.headers", "could not be read", &e);
+    let listed = headers.is_instance_of::<web_sys::Headers>() || guard::is_array(&headers).map_err(fail)?;
+    let headers: JsValue = if listed {
+        web_sys::Headers::new_with_headers(headers.unchecked_ref()).map_err(fail)?.into()
+    } else if headers.is_object() {
+        guard::assign(&Object::new(), &headers).map_err(fail)?.into()
+    } else {
+        return Err(TokenError::argument("init.headers", "must be a Headers, an array of pairs or a record"));
+    };
+    js_sys::Reflect::set(&copy, &"headers".into(), &headers).map_err(fail)?;
+    Ok(Some(copy))
+}
+
+/// An `invalid_argument` for `field` after JS threw `e` reading or converting it, with the error's
+/// name only (its message could quote the caller's values, a header among them).
+fn unusable(field: &str, problem: &str, e: &JsValue) -> TokenError {
+    let name = get(e, "name").as_string().unwrap_or_default();
+    TokenError::argument(field, cat!(problem, " (", crate::text::clean(&name, 40), ")"))
 }
 
 /// Whether a body is a ReadableStream (sent once; must go through a cloneable Request).
@@ -347,7 +434,10 @@ impl ClientRegistry {
             return Err(TokenError::config("clients", "must be an object of client options").into());
         }
         let mut list = Vec::new();
-        for name in Object::keys(clients.unchecked_ref::<Object>()).iter() {
+        let names = guard::keys(&clients).map_err(|_| {
+            error::to_js(TokenError::config("clients", "could not be read (a Proxy or a getter threw)"))
+        })?;
+        for name in names.iter() {
             let name = name.as_string().unwrap_or_default();
             let options = get(&clients, &name);
             let client = JsTokenClient::build(&options).map_err(|e| {
@@ -361,10 +451,15 @@ impl ClientRegistry {
     }
 
     /// The client named `name`; throws `TokenError` for an unknown name.
-    pub fn get(&self, name: &str) -> Result<JsTokenClient, JsValue> {
+    pub fn get(&self, name: JsValue) -> Result<JsTokenClient, JsValue> {
+        let name = name.as_string().ok_or_else(|| TokenError::argument("name", "must be a string"))?;
+        let name = name.as_str();
         self.clients.iter().find(|(n, _)| n == name).map(|(_, c)| c.clone()).ok_or_else(|| {
-            TokenError::argument("name", cat!("no client named \"", crate::jose::printable(name), "\""))
-                .into()
+            TokenError::argument(
+                "name",
+                cat!("no client named \"", crate::text::clean(name, crate::text::QUOTED), "\""),
+            )
+            .into()
         })
     }
 

@@ -174,7 +174,7 @@ impl Fetcher {
 
     /// Call `fetch(input, init)`.
     pub async fn call_with(&self, input: &JsValue, init: Option<&JsValue>) -> Result<Response, JsValue> {
-        JsFuture::from(self.start(input, init)?).await?.dyn_into::<Response>()
+        Ok(response(JsFuture::from(self.start(input, init)?).await?)?)
     }
 
     /// Call `fetch(input, init)` and return its Promise (a synchronous throw is an `Err`).
@@ -190,8 +190,22 @@ impl Fetcher {
             Some(init) => fetch.call2(&global, input, init)?,
             None => fetch.call1(&global, input)?,
         };
-        Ok(Promise::resolve(&promise))
+        // A custom fetch may return anything, a thenable whose `then` throws included.
+        Ok(super::guard::adopt(&promise))
     }
+}
+
+/// `value` as a `Response`, when it is one: a custom fetch may resolve to anything, and an object
+/// that only has `Response.prototype` throws on its first getter.
+pub fn response(value: JsValue) -> Result<Response, TokenError> {
+    let read = |name: &str| js_sys::Reflect::get(&value, &JsValue::from_str(name));
+    let real = value.has_type::<Response>()
+        && read("status").is_ok_and(|s| s.as_f64().is_some())
+        && read("headers").is_ok_and(|h| h.has_type::<Headers>());
+    if !real {
+        return Err(TokenError::new(ErrorCode::Network, "fetch did not resolve to a Response"));
+    }
+    Ok(value.unchecked_into())
 }
 
 /// Token requests over fetch: `redirect: "manual"`, `AbortSignal.timeout(timeoutMs)` on the
@@ -318,10 +332,10 @@ fn transport_error(e: &JsValue, url: &str, request: &HttpRequest) -> TokenError 
     let detail = super::get(&cause, "code")
         .as_string()
         .or_else(|| super::get(e, "message").as_string())
-        .map(|d| crate::jose::printable(&d))
+        .map(|d| crate::text::clean(&d, crate::text::DETAIL))
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "fetch failed".into());
-    let detail = if quotes_request(&detail, request) {
+    let detail = if quotes(&detail, &sent_pieces(request)) {
         "fetch failed (the error's details quote the request and are withheld)".to_owned()
     } else {
         detail
@@ -332,18 +346,74 @@ fn transport_error(e: &JsValue, url: &str, request: &HttpRequest) -> TokenError 
 /// The shortest piece of the request that, repeated in a host error, counts as quoting it.
 const QUOTE_MIN_BYTES: usize = 8;
 
-/// Whether `detail` repeats [`QUOTE_MIN_BYTES`] or more bytes of a header value or the body of
-/// `request`, raw or form-decoded (client secrets, assertions and subject tokens travel there).
-fn quotes_request(detail: &str, request: &HttpRequest) -> bool {
+/// What a token request sent that a host error must not repeat: its header values and body, raw
+/// and form-decoded (client secrets, assertions and subject tokens travel there).
+fn sent_pieces(request: &HttpRequest) -> Vec<Vec<u8>> {
     let mut sent: Vec<Vec<u8>> = request.headers.iter().map(|(_, v)| v.as_bytes().to_vec()).collect();
     if let Some(body) = &request.body {
         sent.push(body.as_bytes().to_vec());
         sent.extend(body.split(['&', '=']).map(form_decode));
     }
-    detail
-        .as_bytes()
-        .windows(QUOTE_MIN_BYTES)
-        .any(|piece| sent.iter().any(|s| s.windows(QUOTE_MIN_BYTES).any(|w| w == piece)))
+    sent
+}
+
+/// Whether `text` repeats [`QUOTE_MIN_BYTES`] or more bytes of any of `sent`. The pieces of `sent`
+/// are first marked in a 64 Kbit filter, so a long error text (a stack, a cause chain) is
+/// compared byte by byte only where a piece may match.
+fn quotes(text: &str, sent: &[impl AsRef<[u8]>]) -> bool {
+    let slot = |w: &[u8]| {
+        let word = <[u8; QUOTE_MIN_BYTES]>::try_from(w).map_or(0, u64::from_le_bytes);
+        (word.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize
+    };
+    let pieces = || sent.iter().flat_map(|s| s.as_ref().windows(QUOTE_MIN_BYTES));
+    let mut filter = vec![0u64; 1024];
+    for w in pieces() {
+        let at = slot(w);
+        filter[at / 64] |= 1 << (at % 64);
+    }
+    text.as_bytes().windows(QUOTE_MIN_BYTES).any(|piece| {
+        let at = slot(piece);
+        filter[at / 64] & (1 << (at % 64)) != 0 && pieces().any(|w| w == piece)
+    })
+}
+
+/// A failed API call's error, unless its text ([`error_text`]) repeats a piece of `sent` (the
+/// `Authorization` and `DPoP` values): a custom fetch's error, or the platform's about an invalid
+/// header value, may quote the token. Then a `network_error` naming `url` says the details were
+/// withheld.
+pub fn api_error(error: JsValue, url: &str, sent: &[&str]) -> JsValue {
+    if !quotes(&error_text(&error), sent) {
+        return error;
+    }
+    let url = crate::dpop::htu(url);
+    let message =
+        cat!("request to ", url, " failed (the error's details quote the request and are withheld)");
+    TokenError::new(ErrorCode::Network, message).into()
+}
+
+/// What of a thrown value can reach a log: `String(e)`, its `message` and `stack`, its JSON (own
+/// enumerable properties), and the same of its `cause`s (at most four: a chain may be a cycle).
+fn error_text(error: &JsValue) -> String {
+    let mut text = String::new();
+    let mut e = error.clone();
+    for _ in 0..4 {
+        if e.is_undefined() || e.is_null() {
+            break;
+        }
+        let json = js_sys::JSON::stringify(&e).ok().and_then(|j| j.as_string());
+        let parts = [
+            super::guard::string_of(&e),
+            super::get(&e, "message").as_string(),
+            super::get(&e, "stack").as_string(),
+            json,
+        ];
+        for part in parts.into_iter().flatten() {
+            text.push_str(&part);
+            text.push('\n');
+        }
+        e = super::get(&e, "cause");
+    }
+    text
 }
 
 /// `application/x-www-form-urlencoded` decoding of one name or value (`+` is a space).
@@ -491,25 +561,8 @@ impl ApiCall for JsApiCall {
     }
 
     async fn send(&mut self, authorization: &str, dpop_proof: Option<&str>) -> Result<Response, JsValue> {
-        let request = match &self.outgoing {
-            Outgoing::Parts { url, init } => {
-                return self.send_parts(url, init.as_ref(), authorization, dpop_proof).await
-            }
-            Outgoing::Request(request) => request,
-        };
-        // A request without a body can be sent again as it is (its headers are overwritten on a
-        // retry); one with a body is cloned so the body survives for the retry.
-        let attempt = if super::get(request, "body").is_null() {
-            Clone::clone(request)
-        } else {
-            Request::clone(request)?
-        };
-        let headers = attempt.headers();
-        headers.set("authorization", authorization)?;
-        if let Some(proof) = dpop_proof {
-            headers.set("dpop", proof)?;
-        }
-        self.fetcher.call(&attempt).await
+        let sent = self.attempt(authorization, dpop_proof).await;
+        sent.map_err(|e| api_error(e, &self.url, &[authorization, dpop_proof.unwrap_or_default()]))
     }
 
     fn status(&self, response: &Response) -> u16 {
@@ -574,6 +627,31 @@ impl ApiCall for JsApiCall {
             "GET".clone_into(&mut self.method);
         }
         Ok(true)
+    }
+}
+
+impl JsApiCall {
+    /// One attempt of the call with these header values; errors as the host gave them.
+    async fn attempt(&mut self, authorization: &str, dpop_proof: Option<&str>) -> Result<Response, JsValue> {
+        let request = match &self.outgoing {
+            Outgoing::Parts { url, init } => {
+                return self.send_parts(url, init.as_ref(), authorization, dpop_proof).await
+            }
+            Outgoing::Request(request) => request,
+        };
+        // A request without a body can be sent again as it is (its headers are overwritten on a
+        // retry); one with a body is cloned so the body survives for the retry.
+        let attempt = if super::get(request, "body").is_null() {
+            Clone::clone(request)
+        } else {
+            Request::clone(request)?
+        };
+        let headers = attempt.headers();
+        headers.set("authorization", authorization)?;
+        if let Some(proof) = dpop_proof {
+            headers.set("dpop", proof)?;
+        }
+        self.fetcher.call(&attempt).await
     }
 }
 

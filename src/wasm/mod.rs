@@ -3,6 +3,7 @@
 
 mod client;
 mod error;
+mod guard;
 mod helpers;
 mod host;
 mod signer;
@@ -20,17 +21,26 @@ use wasm_bindgen::prelude::*;
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 /// `JSON.parse(JSON.stringify(value))` as a JSON value: drops functions and `undefined`, as options
-/// such as `fetch` and `store` are read separately.
+/// such as `fetch` and `store` are read separately. Whatever throws on the way (a BigInt, a cycle,
+/// a getter, a Proxy) or is over 1 MiB of JSON is an `invalid_argument` naming `field`.
 fn to_json(field: &str, value: &JsValue) -> Result<crate::json::Value, crate::TokenError> {
+    const MAX_JSON_CHARS: u32 = 1 << 20;
     if value.is_undefined() || value.is_null() {
         return Ok(crate::json::Value::Null);
     }
-    let text = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))?;
-    crate::json::parse(text.as_bytes())
-        .ok_or_else(|| crate::TokenError::argument(field, "must be a plain JSON-serializable object"))
+    let unusable = || crate::TokenError::argument(field, "must be a plain JSON-serializable object");
+    // A function or a symbol stringifies to `undefined`, which has no length to read.
+    let text = js_sys::JSON::stringify(value).ok().filter(|t| t.is_string()).ok_or_else(unusable)?;
+    if text.length() > MAX_JSON_CHARS {
+        return Err(crate::TokenError::argument(field, "is too large (over 1 MiB as JSON)"));
+    }
+    let text = text.as_string().ok_or_else(unusable)?;
+    crate::json::parse(text.as_bytes()).ok_or_else(unusable)
+}
+
+/// A Promise rejected with `e`: how a method reports a bad argument found before its work starts.
+fn rejected(e: crate::TokenError) -> js_sys::Promise {
+    js_sys::Promise::reject(&e.into())
 }
 
 /// `wasm_bindgen_futures::future_to_promise` over one boxed future type: every async export

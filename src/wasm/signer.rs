@@ -320,7 +320,7 @@ fn host_error(key: HostKey<'_>, what: &str, e: &JsValue) -> TokenError {
         .filter(|m| !m.is_empty())
         .or_else(|| get(e, "name").as_string())
         .unwrap_or_default();
-    TokenError::key(key.field, cat!(what, ": ", crate::jose::printable(&detail)))
+    TokenError::key(key.field, cat!(what, ": ", crate::text::clean(&detail, crate::text::DETAIL)))
 }
 
 /// `crypto.subtle.importKey("jwk", json, params(alg), false, [usage])`.
@@ -409,8 +409,7 @@ pub fn register(
     if get(key, "type").as_string().as_deref() != Some("private") {
         return Err(TokenError::config(field, "must be a private CryptoKey"));
     }
-    let usages: Array = get(key, "usages").dyn_into().unwrap_or_default();
-    if !usages.includes(&"sign".into(), 0) {
+    if !super::guard::strings(&get(key, "usages")).iter().any(|u| u == "sign") {
         return Err(TokenError::config(field, "must have the \"sign\" usage"));
     }
     let algorithm = get(key, "algorithm");
@@ -445,7 +444,7 @@ pub fn register(
                 " key signs ",
                 inferred.as_str(),
                 ", not \"",
-                crate::jose::printable(wanted),
+                crate::text::clean(wanted, crate::text::QUOTED),
                 "\""
             ),
         ));

@@ -85,7 +85,7 @@ impl JsStore {
     async fn call(&self, name: &'static str, args: &[JsValue]) -> Result<JsValue> {
         let fail = |e: JsValue| {
             let detail = get(&e, "message").as_string().or_else(|| e.as_string()).unwrap_or_default();
-            let detail: String = crate::jose::printable(&detail).chars().take(200).collect();
+            let detail = crate::text::clean(&detail, crate::text::DETAIL);
             TokenError::new(ErrorCode::Network, cat!("store.", name, " failed: ", detail))
         };
         let function: Function = get(&self.inner.adapter, name).unchecked_into();
@@ -93,7 +93,7 @@ impl JsStore {
         if !value.has_type::<Promise>() && !get(&value, "then").is_function() {
             return Ok(value);
         }
-        let promise = Promise::resolve(&value);
+        let promise = super::guard::adopt(&value);
         within(promise, self.inner.timeout_ms).await.map_err(|e| match e {
             Bounded::TimedOut => TokenError::new(
                 ErrorCode::Timeout,
@@ -214,8 +214,8 @@ fn seal_key(value: &JsValue) -> Result<SealKey> {
         return Ok(SealKey::Raw(bytes));
     }
     let algorithm = get(&get(value, "algorithm"), "name").as_string();
-    let usages: Array = get(value, "usages").dyn_into().unwrap_or_default();
-    let can = |u: &str| usages.includes(&u.into(), 0);
+    let usages = super::guard::strings(&get(value, "usages"));
+    let can = |u: &str| usages.iter().any(|have| have == u);
     if get(value, "type").as_string().as_deref() != Some("secret") || algorithm.as_deref() != Some("AES-GCM")
     {
         return Err(TokenError::config(FIELD, "must be a base64url string or an AES-GCM CryptoKey"));
