@@ -284,7 +284,9 @@ export type TokenErrorCode =
   | 'redirect'
   | 'http_error'
   | 'timeout'
-  | 'network_error';
+  | 'network_error'
+  /** `client.fetch` refused to send the token there (plain http to a non-loopback host, or an origin not allowed). */
+  | 'url_not_allowed';
 
 /** Every failure. Messages never contain secrets, private keys, assertions or tokens. */
 export class TokenError extends Error {

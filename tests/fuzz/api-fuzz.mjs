@@ -33,7 +33,7 @@ import { SecretScan } from '../support/secrets.mjs';
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 75);
 const SEED = Number(process.env.FUZZ_SEED ?? randomBytes(4).readUInt32LE());
 const CODES = new Set(['invalid_config', 'invalid_argument', 'invalid_key', 'oauth_error', 'invalid_token_response',
-  'token_type_mismatch', 'redirect', 'http_error', 'timeout', 'network_error']);
+  'token_type_mismatch', 'redirect', 'http_error', 'timeout', 'network_error', 'url_not_allowed']);
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 console.log(`api-fuzz: seed ${SEED}, ${SECONDS} s (FUZZ_SEED=${SEED} FUZZ_SECONDS=${SECONDS} to repeat)`);
 
