@@ -42,10 +42,15 @@ export function throwing(fn, method) {
   };
 }
 
-/** Guard the public methods of the glue's classes (`fetch` is guarded by the fast path). */
-export function guardClasses(TokenClient, ClientRegistry) {
+/**
+ * Guard the public methods of the glue's TokenClient class (`fetch` is guarded by js/fetch.mjs),
+ * and let Node's `util.inspect` show its safe `toJSON()` summary, not the wasm pointer.
+ */
+export function guardClasses(TokenClient) {
   const client = TokenClient.prototype;
   for (const name of ['getToken', 'invalidate', 'createDpopProof']) client[name] = settling(client[name], name);
-  for (const name of ['dpopThumbprint', 'inspect']) client[name] = throwing(client[name], name);
-  ClientRegistry.prototype.get = throwing(ClientRegistry.prototype.get, 'get');
+  for (const name of ['dpopThumbprint', 'inspect', 'toJSON']) client[name] = throwing(client[name], name);
+  client[Symbol.for('nodejs.util.inspect.custom')] = function inspect() {
+    return { TokenClient: this.toJSON() };
+  };
 }

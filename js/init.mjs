@@ -2,7 +2,7 @@
 import * as glue from '../pkg/gen/tokenfetch_bg.js';
 import { guardClasses } from './boundary.mjs';
 import { TokenError } from './error.mjs';
-import { installFastPath } from './fast-path.mjs';
+import { installFetch } from './fetch.mjs';
 
 /** Instantiate `module` (a WebAssembly.Module) synchronously and start the glue. */
 export function start(module) {
@@ -14,6 +14,6 @@ export function started(exports) {
   glue.__wbg_set_wasm(exports);
   exports.__wbindgen_start();
   glue.__registerTokenError(TokenError);
-  guardClasses(glue.TokenClient, glue.ClientRegistry);
-  installFastPath(glue.TokenClient, glue.ClientRegistry);
+  guardClasses(glue.TokenClient);
+  installFetch(glue.TokenClient);
 }

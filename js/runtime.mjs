@@ -6,11 +6,15 @@
 import * as glue from '../pkg/gen/tokenfetch_bg.js';
 import { settling, throwing } from './boundary.mjs';
 import { start, started } from './init.mjs';
+import { registryOf } from './registry.mjs';
 import { nodeKeyCount, nodeRelease, nodeSigner } from './node-signer.mjs';
 
 export { TokenError } from './error.mjs';
 export { kvStore, denoKvStore, redisStore } from './stores.mjs';
-export { TokenClient, ClientRegistry } from '../pkg/gen/tokenfetch_bg.js';
+export { TokenClient } from '../pkg/gen/tokenfetch_bg.js';
+
+/** Named clients, one per API. */
+export const ClientRegistry = registryOf(glue.TokenClient);
 
 // The standalone helpers, guarded (js/boundary.mjs): a Promise-returning one never throws.
 export const generateDpopKey = settling(glue.generateDpopKey, 'generateDpopKey');

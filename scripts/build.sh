@@ -36,7 +36,7 @@ else
 fi
 rm -rf "$tmp" && mkdir -p "$tmp" "$out"
 wasm-bindgen --target bundler --out-dir "$tmp/esm" --out-name tokenfetch "$wasm"
-# A TokenClient or ClientRegistry the GC collects must free its wasm side, which releases its keys in
+# A TokenClient the GC collects must free its wasm side, which releases its keys in
 # the host signers. wasm-bindgen 0.2.130 has no `--weak-refs` flag any more: it always registers
 # exported objects with a FinalizationRegistry (a no-op where there is none, e.g. workerd before
 # compatibility date 2025-05-05). Fail if a future version stops doing so.

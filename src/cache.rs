@@ -67,6 +67,11 @@ impl CachePolicy {
 }
 
 impl CachedToken {
+    /// The `Authorization` value it is sent with: `<token type> <access token>`.
+    pub fn authorization(&self) -> String {
+        cat!(self.token_type.as_str(), " ", self.access_token)
+    }
+
     /// Whether the cache may still serve this token at `now_ms`.
     pub fn is_fresh(&self, now_ms: u64) -> bool {
         now_ms < self.refresh_at_ms
@@ -204,10 +209,11 @@ impl<W: Clone> TokenCache<W> {
         }
     }
 
-    /// Drop the token under `key` if it is still `access_token` (a newer one is kept).
-    pub fn evict(&mut self, key: &str, access_token: &str) {
+    /// Drop the token under `key` if it is still the one sent as `authorization` (a newer one is
+    /// kept).
+    pub fn evict(&mut self, key: &str, authorization: &str) {
         if let Some(slot) = self.slots.get_mut(key) {
-            if slot.token.as_ref().is_some_and(|t| t.access_token == access_token) {
+            if slot.token.as_ref().is_some_and(|t| t.authorization() == authorization) {
                 slot.token = None;
             }
         }
@@ -293,9 +299,9 @@ mod tests {
         let mut cache: TokenCache<u32> = TokenCache::default();
         cache.begin("k", 1);
         cache.complete("k", Some(CachePolicy::default().admit(response(Some(600)), 0)));
-        cache.evict("k", "other");
+        cache.evict("k", "Bearer other");
         assert!(matches!(cache.lookup("k", 0, false), Lookup::Fresh(_)));
-        cache.evict("k", "at");
+        cache.evict("k", "Bearer at");
         assert!(matches!(cache.lookup("k", 0, false), Lookup::Miss));
     }
 

@@ -27,21 +27,73 @@ pub struct RetryBudget {
 /// Redirects followed for one `fetch`, at most (fetch's own limit).
 pub const MAX_REDIRECTS: u8 = 20;
 
-/// What the response said, as far as the decision needs.
-#[derive(Clone, Copy, Debug)]
+/// What an API's response said, as far as the decisions need.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct ApiResponse<'a> {
     /// HTTP status.
     pub status: u16,
-    /// `WWW-Authenticate` header, if any.
+    /// `WWW-Authenticate` header (needed for a 401 only).
     pub www_authenticate: Option<&'a str>,
-    /// Whether a `DPoP-Nonce` header came with it.
-    pub has_dpop_nonce: bool,
+    /// `DPoP-Nonce` header (needed when a DPoP proof was sent).
+    pub dpop_nonce: Option<&'a str>,
+    /// `Location` of a redirect, resolved against the request URL and in normal form; `None`
+    /// when the host does not let the engine follow redirects (the caller chose a mode).
+    pub location: Option<&'a str>,
+}
+
+/// The headers one API request carries: `Authorization`, and with a DPoP-bound token a proof
+/// for its method and URL (RFC 9449 §7.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiHeaders {
+    /// `<token type> <access token>`.
+    pub authorization: String,
+    /// The `DPoP` proof.
+    pub dpop: Option<String>,
+}
+
+/// Never the token or the proof.
+impl std::fmt::Debug for ApiHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiHeaders").field("dpop", &self.dpop.as_ref().map(|_| "***")).finish_non_exhaustive()
+    }
+}
+
+/// One request as the engine needs to know it after its response.
+#[derive(Clone, Copy, Debug)]
+pub struct SentRequest<'a> {
+    /// The method (as given; normalized where it matters).
+    pub method: &'a str,
+    /// The URL, in normal form.
+    pub url: &'a str,
+    /// The `Authorization` value it was sent with (never parsed: compared with the cached token's).
+    pub authorization: &'a str,
+    /// Whether it can be sent again (its body too).
+    pub replayable: bool,
+}
+
+/// What to do after an API's response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterResponse {
+    /// Hand the response to the caller.
+    Done,
+    /// Send the request again with these headers (a nonce retry, or a new token).
+    Send(ApiHeaders),
+    /// Follow the redirect to `url` (same origin) with these headers; as a `GET` without body
+    /// when `as_get` (fetch's rules).
+    Follow {
+        /// Where to.
+        url: String,
+        /// As a `GET` without body.
+        as_get: bool,
+        /// The headers, with a proof for the new URL.
+        headers: ApiHeaders,
+    },
 }
 
 impl RetryBudget {
     /// Decide, spending the retry it returns. `dpop`: the request used the DPoP scheme;
     /// `replayable`: the request can be sent again.
-    pub fn decide(&mut self, response: ApiResponse<'_>, dpop: bool, replayable: bool) -> ApiDecision {
+    pub fn decide(&mut self, response: &ApiResponse<'_>, dpop: bool, replayable: bool) -> ApiDecision {
         if response.status != 401 || !replayable {
             return ApiDecision::Done;
         }
@@ -50,7 +102,7 @@ impl RetryBudget {
         let error = www_authenticate::find(&challenges, scheme).and_then(|c| c.param("error"));
         match error {
             Some("use_dpop_nonce") | Some("invalid_dpop_proof")
-                if dpop && response.has_dpop_nonce && !self.nonce_spent =>
+                if dpop && response.dpop_nonce.is_some() && !self.nonce_spent =>
             {
                 self.nonce_spent = true;
                 ApiDecision::RetryWithNonce
@@ -65,6 +117,17 @@ impl RetryBudget {
 }
 
 impl RetryBudget {
+    /// The budget as a number, for a host that keeps it between calls (JavaScript).
+    pub fn to_bits(self) -> u32 {
+        u32::from(self.nonce_spent) | u32::from(self.token_spent) << 1 | u32::from(self.redirects) << 2
+    }
+
+    /// A budget kept as a number by [`RetryBudget::to_bits`] (anything else reads as spent).
+    pub fn from_bits(bits: u32) -> Self {
+        let redirects = u8::try_from(bits >> 2).unwrap_or(MAX_REDIRECTS).min(MAX_REDIRECTS);
+        RetryBudget { nonce_spent: bits & 1 != 0, token_spent: bits & 2 != 0, redirects }
+    }
+
     /// Whether to follow a `status` redirect of a `method` request from `from` to `location`
     /// (absolute, in normal form): only within the origin — the token and proofs never travel
     /// to another — and at most [`MAX_REDIRECTS`] times. `Some(as_get)`: follow, as a GET without
@@ -98,7 +161,7 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, www: &str, nonce: bool) -> ApiResponse<'_> {
-        ApiResponse { status, www_authenticate: Some(www), has_dpop_nonce: nonce }
+        ApiResponse { status, www_authenticate: Some(www), dpop_nonce: nonce.then_some("n"), location: None }
     }
 
     const NONCE: &str =
@@ -107,42 +170,42 @@ mod tests {
     #[test]
     fn nonce_challenge_at_api_retries_once() {
         let mut b = RetryBudget::default();
-        assert_eq!(b.decide(resp(401, NONCE, true), true, true), ApiDecision::RetryWithNonce);
-        assert_eq!(b.decide(resp(401, NONCE, true), true, true), ApiDecision::Done);
+        assert_eq!(b.decide(&resp(401, NONCE, true), true, true), ApiDecision::RetryWithNonce);
+        assert_eq!(b.decide(&resp(401, NONCE, true), true, true), ApiDecision::Done);
     }
 
     #[test]
     fn nonce_challenge_without_nonce_header_or_for_bearer_is_returned() {
-        assert_eq!(RetryBudget::default().decide(resp(401, NONCE, false), true, true), ApiDecision::Done);
-        assert_eq!(RetryBudget::default().decide(resp(401, NONCE, true), false, true), ApiDecision::Done);
+        assert_eq!(RetryBudget::default().decide(&resp(401, NONCE, false), true, true), ApiDecision::Done);
+        assert_eq!(RetryBudget::default().decide(&resp(401, NONCE, true), false, true), ApiDecision::Done);
     }
 
     #[test]
     fn invalid_token_renews_once_and_only_when_replayable() {
         let www = r#"Bearer realm="api", error="invalid_token""#;
         let mut b = RetryBudget::default();
-        assert_eq!(b.decide(resp(401, www, false), false, false), ApiDecision::Done);
-        assert_eq!(b.decide(resp(401, www, false), false, true), ApiDecision::RetryWithNewToken);
-        assert_eq!(b.decide(resp(401, www, false), false, true), ApiDecision::Done);
+        assert_eq!(b.decide(&resp(401, www, false), false, false), ApiDecision::Done);
+        assert_eq!(b.decide(&resp(401, www, false), false, true), ApiDecision::RetryWithNewToken);
+        assert_eq!(b.decide(&resp(401, www, false), false, true), ApiDecision::Done);
     }
 
     #[test]
     fn challenges_are_read_per_scheme() {
         let www = r#"Bearer error="invalid_token", DPoP algs="ES256", error="use_dpop_nonce""#;
         assert_eq!(
-            RetryBudget::default().decide(resp(401, www, true), true, true),
+            RetryBudget::default().decide(&resp(401, www, true), true, true),
             ApiDecision::RetryWithNonce
         );
         assert_eq!(
-            RetryBudget::default().decide(resp(401, www, true), false, true),
+            RetryBudget::default().decide(&resp(401, www, true), false, true),
             ApiDecision::RetryWithNewToken
         );
     }
 
     #[test]
     fn other_statuses_are_returned() {
-        assert_eq!(RetryBudget::default().decide(resp(403, NONCE, true), true, true), ApiDecision::Done);
-        assert_eq!(RetryBudget::default().decide(resp(200, "", true), true, true), ApiDecision::Done);
+        assert_eq!(RetryBudget::default().decide(&resp(403, NONCE, true), true, true), ApiDecision::Done);
+        assert_eq!(RetryBudget::default().decide(&resp(200, "", true), true, true), ApiDecision::Done);
     }
 
     #[test]
@@ -168,5 +231,20 @@ mod tests {
         let follow = |b: &mut RetryBudget| b.follow(302, "GET", "https://a/x", "https://a/y", true);
         let followed = std::iter::from_fn(|| follow(&mut b)).take(100).count();
         assert_eq!(followed, usize::from(MAX_REDIRECTS));
+    }
+
+    #[test]
+    fn budgets_survive_a_round_trip_as_numbers() {
+        let mut b = RetryBudget::default();
+        assert_eq!(RetryBudget::from_bits(b.to_bits()).to_bits(), 0);
+        b.decide(&resp(401, NONCE, true), true, true);
+        b.follow(302, "GET", "https://a/x", "https://a/y", true);
+        let kept = RetryBudget::from_bits(b.to_bits());
+        assert_eq!(kept.to_bits(), b.to_bits());
+        assert_eq!(
+            RetryBudget::from_bits(b.to_bits()).decide(&resp(401, NONCE, true), true, true),
+            ApiDecision::Done
+        );
+        assert_eq!(RetryBudget::from_bits(u32::MAX).to_bits() >> 2, u32::from(MAX_REDIRECTS));
     }
 }

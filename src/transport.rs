@@ -177,12 +177,8 @@ pub trait ApiCall {
     fn url(&self) -> &str;
     /// Whether the request (its body) can be sent more than once.
     fn replayable(&self) -> bool;
-    /// Send once with these headers.
-    async fn send(
-        &mut self,
-        authorization: &str,
-        dpop_proof: Option<&str>,
-    ) -> Result<Self::Response, Self::Error>;
+    /// Send once with these headers (`Authorization`, and `DPoP` when set) over the caller's.
+    async fn send(&mut self, headers: &crate::resource::ApiHeaders) -> Result<Self::Response, Self::Error>;
     /// Status of a response.
     fn status(&self, response: &Self::Response) -> u16;
     /// A response header, by lower-case name.

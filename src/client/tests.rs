@@ -14,8 +14,11 @@ use futures_util::future::join_all;
 
 use super::*;
 use crate::dpop::decode_unverified;
+use crate::error::ErrorCode;
 use crate::key::tests::rfc7515_jwk;
-use crate::transport::HttpResponse;
+use crate::resource::{AfterResponse, ApiHeaders, ApiResponse, RetryBudget, SentRequest};
+use crate::token::TokenType;
+use crate::transport::{ApiCall, HttpRequest, HttpResponse};
 
 /// Stays pending for this many polls, so concurrent callers all arrive while a request is in
 /// flight, as with real I/O.
@@ -280,8 +283,8 @@ impl ApiCall for Api {
     fn replayable(&self) -> bool {
         true
     }
-    async fn send(&mut self, authorization: &str, dpop: Option<&str>) -> Result<Self::Response> {
-        self.seen.push((authorization.to_owned(), dpop.map(str::to_owned)));
+    async fn send(&mut self, headers: &ApiHeaders) -> Result<Self::Response> {
+        self.seen.push((headers.authorization.clone(), headers.dpop.clone()));
         Ok(self.replies.pop_front().unwrap_or((200, None, None)))
     }
     fn status(&self, r: &Self::Response) -> u16 {
@@ -941,63 +944,111 @@ fn a_token_an_api_rejected_is_not_taken_from_the_store_again() {
     assert_eq!(block_on(c.get_token(&RequestOptions::default())).unwrap().access_token, "t2");
 }
 
-#[test]
-fn the_fast_path_continues_from_a_401_with_the_token_it_sent() {
-    let (c, script, clock) = secret_client();
-    script.token("t1", "Bearer", 300);
-    script.token("t2", "Bearer", 300);
-    script.token("t3", "Bearer", 300);
-    let url = "https://api.example/r?x=1";
-    assert_eq!(c.cached_headers("POST", url), None, "nothing cached yet");
-    block_on(c.get_token(&RequestOptions::default())).unwrap();
-    let (sent, proof) = c.cached_headers("POST", url).unwrap();
-    assert_eq!((sent.as_str(), proof), ("Bearer t1", None));
-    assert_eq!(kinds(&clock).last(), Some(&"cache_hit"));
-    let www = Some(r#"Bearer error="invalid_token""#);
-    // The first caller's 401: a new token, one retry.
-    let mut api = Api { replies: VecDeque::from([(200, None, None)]), seen: vec![] };
-    let response = block_on(c.continue_fetch(&mut api, &sent, (401, www, None))).unwrap();
-    assert_eq!(response.0, 200);
-    assert_eq!(api.seen[0].0, "Bearer t2");
-    // A second caller's 401 for the same old token: t2 stays, no new request.
-    let mut api = Api { replies: VecDeque::from([(200, None, None)]), seen: vec![] };
-    block_on(c.continue_fetch(&mut api, &sent, (401, www, None))).unwrap();
-    assert_eq!(api.seen[0].0, "Bearer t2");
-    assert_eq!(script.sent.borrow().len(), 2);
-    // Anything but invalid_token is the answer as it is.
-    let mut api = Api { replies: VecDeque::new(), seen: vec![] };
-    assert_eq!(block_on(c.continue_fetch(&mut api, "Bearer t2", (401, None, None))).unwrap().0, 401);
-    assert!(api.seen.is_empty());
+/// What [`TokenClient::after`] says of `response` to a `POST` of `url` sent as `authorization`.
+fn after(
+    c: &TokenClient<Script, Clock>,
+    url: &str,
+    authorization: &str,
+    response: ApiResponse<'_>,
+    budget: &mut RetryBudget,
+) -> AfterResponse {
+    let sent = SentRequest { method: "POST", url, authorization, replayable: true };
+    block_on(c.after(&sent, &response, budget, &RequestOptions::default())).unwrap()
+}
+
+fn status(status: u16, www: Option<&'static str>, nonce: Option<&'static str>) -> ApiResponse<'static> {
+    ApiResponse { status, www_authenticate: www, dpop_nonce: nonce, location: None }
 }
 
 #[test]
-fn the_dpop_fast_path_signs_now_and_continues_from_a_nonce_challenge() {
+fn cached_headers_come_without_a_future_and_a_401_gets_one_new_token() {
+    let (c, script, clock) = secret_client();
+    script.token("t1", "Bearer", 300);
+    script.token("t2", "Bearer", 300);
+    let (url, none) = ("https://api.example/r?x=1", RequestOptions::default());
+    assert_eq!(c.headers_now("POST", url, &none).unwrap(), None, "nothing cached yet");
+    block_on(c.get_token(&none)).unwrap();
+    let sent = c.headers_now("POST", url, &none).unwrap().unwrap();
+    assert_eq!((sent.authorization.as_str(), sent.dpop.as_deref()), ("Bearer t1", None));
+    assert_eq!(kinds(&clock).last(), Some(&"cache_hit"));
+    let www = Some(r#"Bearer error="invalid_token""#);
+    // The first caller's 401: a new token, one retry.
+    let mut budget = RetryBudget::default();
+    let next = after(&c, url, &sent.authorization, status(401, www, None), &mut budget);
+    assert!(matches!(&next, AfterResponse::Send(h) if h.authorization == "Bearer t2"), "{next:?}");
+    // ...and only one: a second 401 on that call is the answer.
+    assert_eq!(after(&c, url, "Bearer t2", status(401, www, None), &mut budget), AfterResponse::Done);
+    // Another caller's 401 for the same old token: t2 stays, no new request.
+    let next = after(&c, url, &sent.authorization, status(401, www, None), &mut RetryBudget::default());
+    assert!(matches!(&next, AfterResponse::Send(h) if h.authorization == "Bearer t2"), "{next:?}");
+    assert_eq!(script.sent.borrow().len(), 2);
+    // Anything but invalid_token is the answer as it is.
+    assert_eq!(
+        after(&c, url, "Bearer t2", status(401, None, None), &mut RetryBudget::default()),
+        AfterResponse::Done
+    );
+    assert_eq!(
+        after(&c, url, "Bearer t2", status(200, None, None), &mut RetryBudget::default()),
+        AfterResponse::Done
+    );
+    // A URL the token may not go to is refused, cached token or not.
+    let e = c.headers_now("GET", "http://api.example/x", &none).unwrap_err();
+    assert_eq!(e.code, ErrorCode::UrlNotAllowed);
+}
+
+#[test]
+fn dpop_headers_sign_now_and_a_nonce_challenge_is_answered_with_the_token_sent() {
     let (d, script, clock) = dpop_client();
     script.token("d1", "DPoP", 300);
-    block_on(d.get_token(&RequestOptions::default())).unwrap();
+    let none = RequestOptions::default();
+    block_on(d.get_token(&none)).unwrap();
     let url = "https://api.example/r?x=1";
-    let (sent, proof) = d.cached_headers("POST", url).unwrap();
-    assert_eq!(sent, "DPoP d1");
-    let claims = claims(&proof.unwrap());
-    assert_eq!(
-        (claims["htm"].as_str(), claims["htu"].as_str()),
-        (Some("POST"), Some("https://api.example/r"))
-    );
-    assert_eq!(claims["ath"], crate::dpop::ath("d1"));
-    assert!(claims.get("nonce").is_none());
+    let sent = d.headers_now("POST", url, &none).unwrap().unwrap();
+    assert_eq!(sent.authorization, "DPoP d1");
+    let proof = claims(sent.dpop.as_deref().unwrap());
+    assert_eq!((proof["htm"].as_str(), proof["htu"].as_str()), (Some("POST"), Some("https://api.example/r")));
+    assert_eq!(proof["ath"], crate::dpop::ath("d1"));
+    assert!(proof.get("nonce").is_none());
     assert_eq!(kinds(&clock).last(), Some(&"cache_hit"));
     // The API asks for a nonce: remembered, one retry with a proof that carries it.
     let www = Some(r#"DPoP error="use_dpop_nonce""#);
-    let mut api = Api { replies: VecDeque::from([(200, None, None)]), seen: vec![] };
-    let response = block_on(d.continue_fetch(&mut api, &sent, (401, www, Some("n-1")))).unwrap();
-    assert_eq!(response.0, 200);
-    let (auth, retry_proof) = &api.seen[0];
-    assert_eq!(auth, "DPoP d1");
-    assert_eq!(self::claims(retry_proof.as_deref().unwrap())["nonce"], "n-1");
-    // The next fast proof carries the remembered nonce.
-    let (_, proof) = d.cached_headers("GET", url).unwrap();
-    assert_eq!(self::claims(&proof.unwrap())["nonce"], "n-1");
+    let mut budget = RetryBudget::default();
+    let AfterResponse::Send(retry) =
+        after(&d, url, &sent.authorization, status(401, www, Some("n-1")), &mut budget)
+    else {
+        panic!("a nonce retry");
+    };
+    assert_eq!(retry.authorization, "DPoP d1");
+    assert_eq!(claims(retry.dpop.as_deref().unwrap())["nonce"], "n-1");
+    assert_eq!(kinds(&clock).last(), Some(&"nonce_retry"), "the retry is no cache hit");
+    assert_eq!(after(&d, url, "DPoP d1", status(401, www, Some("n-2")), &mut budget), AfterResponse::Done);
+    // The next proof carries the remembered nonce (n-2, from the last answer).
+    let next = d.headers_now("GET", url, &none).unwrap().unwrap();
+    assert_eq!(claims(next.dpop.as_deref().unwrap())["nonce"], "n-2");
+    // A nonce on a 200 is remembered too, and the response is the caller's.
+    assert_eq!(
+        after(&d, url, "DPoP d1", status(200, None, Some("n-3")), &mut RetryBudget::default()),
+        AfterResponse::Done
+    );
+    assert_eq!(d.nonces(), [("https://api.example".to_owned(), "n-3".to_owned())]);
     assert_eq!(script.sent.borrow().len(), 1);
+}
+
+#[test]
+fn a_redirect_is_followed_within_the_origin_with_headers_for_the_new_url() {
+    let (d, script, _) = dpop_client();
+    script.token("d1", "DPoP", 300);
+    let none = RequestOptions::default();
+    block_on(d.get_token(&none)).unwrap();
+    let url = "https://api.example/a";
+    let moved = |location| ApiResponse { status: 303, location: Some(location), ..ApiResponse::default() };
+    let next = after(&d, url, "DPoP d1", moved("https://api.example/b"), &mut RetryBudget::default());
+    let AfterResponse::Follow { url: to, as_get, headers } = next else { panic!("{next:?}") };
+    assert_eq!((to.as_str(), as_get), ("https://api.example/b", true));
+    let proof = claims(headers.dpop.as_deref().unwrap());
+    assert_eq!((proof["htm"].as_str(), proof["htu"].as_str()), (Some("GET"), Some("https://api.example/b")));
+    let away = after(&d, url, "DPoP d1", moved("https://other.example/b"), &mut RetryBudget::default());
+    assert_eq!(away, AfterResponse::Done, "another origin: the redirect is the caller's");
 }
 
 fn tenant(org: &str) -> RequestOptions {
@@ -1109,8 +1160,8 @@ impl ApiCall for Routed {
     fn replayable(&self) -> bool {
         true
     }
-    async fn send(&mut self, authorization: &str, dpop: Option<&str>) -> Result<Self::Response> {
-        self.seen.push((self.url.clone(), authorization.to_owned(), dpop.map(str::to_owned)));
+    async fn send(&mut self, headers: &ApiHeaders) -> Result<Self::Response> {
+        self.seen.push((self.url.clone(), headers.authorization.clone(), headers.dpop.clone()));
         Ok(self.replies.pop_front().unwrap_or((200, None)))
     }
     fn status(&self, r: &Self::Response) -> u16 {
@@ -1158,9 +1209,13 @@ fn a_token_goes_over_https_or_to_loopback_and_only_to_allowed_origins() {
         assert_eq!(e.code, ErrorCode::UrlNotAllowed, "{refused}");
         assert!(e.message.contains("allowedOrigins") || e.message.contains("https"), "{}", e.message);
     }
-    // The fast path hands refused URLs to the full path, which reports them.
-    assert!(c.cached_headers("GET", "https://api.example/x").is_some());
-    assert!(c.cached_headers("GET", "https://evil.example/x").is_none());
+    // The headers of a cached token too: refused before anything is sent.
+    let none = RequestOptions::default();
+    assert!(c.headers_now("GET", "https://api.example/x", &none).unwrap().is_some());
+    assert_eq!(
+        c.headers_now("GET", "https://evil.example/x", &none).unwrap_err().code,
+        ErrorCode::UrlNotAllowed
+    );
 }
 
 #[test]

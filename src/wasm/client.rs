@@ -1,15 +1,19 @@
-//! `TokenClient` and `ClientRegistry` as JavaScript classes.
+//! `TokenClient` as a JavaScript class. Its `fetch` is js/fetch.mjs, which sends; the decisions
+//! it asks for are [`JsTokenClient::authorize`] and [`JsTokenClient::after`] here.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
-use web_sys::Request;
 
-use super::host::{Fetcher, JsApiCall, JsEnv, JsTransport, Outgoing};
+use super::host::{Fetcher, JsEnv, JsTransport};
 use super::store::JsStore;
-use super::{error, future_to_promise, get, guard, object, rejected, signer, to_json};
+use super::{future_to_promise, get, object, rejected, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
 use crate::key::SigningKey;
+use crate::resource::{AfterResponse, ApiHeaders, ApiResponse, RetryBudget, SentRequest};
 use crate::{ErrorCode, RequestOptions, TokenError};
 
 type Engine = crate::TokenClient<JsTransport, JsEnv, JsStore>;
@@ -20,8 +24,9 @@ type Engine = crate::TokenClient<JsTransport, JsEnv, JsStore>;
 pub struct JsTokenClient {
     engine: Engine,
     fetcher: Fetcher,
-    /// The last Bearer `Authorization` the fast path handed out, as Rust and as JS string.
-    last_bearer: std::rc::Rc<std::cell::RefCell<Option<(String, JsValue)>>>,
+    /// The last `Authorization` value handed to JS, as Rust and as JS string: a cached call hands
+    /// back the JS string it already holds instead of copying the token across again.
+    last_authorization: Rc<RefCell<Option<(String, JsValue)>>>,
 }
 
 /// `{ accessToken, tokenType, expiresAt, scope? }`.
@@ -62,7 +67,7 @@ impl JsTokenClient {
         let on_event = optional_function(options, "onEvent")?;
         let store = JsStore::from_options(options, config.timeout_ms)?;
         let engine = Engine::with_store(config, transport, JsEnv { on_event }, store)?;
-        Ok(JsTokenClient { engine, fetcher, last_bearer: Default::default() })
+        Ok(JsTokenClient { engine, fetcher, last_authorization: Default::default() })
     }
 
     /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
@@ -80,78 +85,120 @@ impl JsTokenClient {
         })
     }
 
-    /// `fetch` with the token (and a fresh DPoP proof) attached; retries nonce challenges and a
-    /// revoked token once.
-    pub fn fetch(&self, input: JsValue, init: JsValue, req: JsValue) -> Promise {
-        let read = request_options(&req).and_then(|options| Ok((options, self.call(&input, &init)?)));
-        let (options, mut call) = match read {
-            Ok(read) => read,
-            Err(e) => return rejected(e),
-        };
-        let this = self.clone();
-        future_to_promise(async move {
-            let response = this.engine.fetch(&mut call, &options).await?;
-            Ok(response.into())
-        })
-    }
-
-    /// The fast path of `fetch` (js/fast-path.mjs sends the request itself): with a fresh cached
-    /// token and (with DPoP) a signer that answers at once, the headers for a `method` request to
-    /// the absolute `url`: `"<Authorization>"`, or `"<Authorization>\n<DPoP proof>"` (neither
-    /// value can hold a line break); `undefined` when the full path must run. One string crosses
-    /// the boundary, and a Bearer value the JS side already holds is handed back, not copied.
-    #[wasm_bindgen(js_name = __fastHeaders)]
-    pub fn fast_headers(&self, method: &str, url: &str) -> Option<JsValue> {
-        let (authorization, proof) = self.engine.cached_headers(method, url)?;
-        if let Some(proof) = proof {
-            return Some(JsValue::from_str(&cat!(authorization, "\n", proof)));
-        }
-        let mut last = self.last_bearer.borrow_mut();
-        match &*last {
-            Some((sent, value)) if *sent == authorization => Some(value.clone()),
-            _ => {
-                let value = JsValue::from_str(&authorization);
-                *last = Some((authorization, value.clone()));
-                Some(value)
-            }
-        }
-    }
-
-    /// What the fast path needs once per client: `[the fetch option or undefined, baseUrl or
+    /// What js/fetch.mjs needs once per client: `[the fetch option or undefined, baseUrl or
     /// undefined]`.
-    #[wasm_bindgen(js_name = __fastSetup)]
-    pub fn fast_setup(&self) -> js_sys::Array {
+    #[wasm_bindgen(js_name = __setup)]
+    pub fn setup(&self) -> js_sys::Array {
         let base = self.engine.config().base_url.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
         js_sys::Array::of2(&self.fetcher.custom().map_or(JsValue::UNDEFINED, JsValue::from), &base)
     }
 
-    /// After the fast path's request got a 401: the same decisions as `fetch` from there (a new
-    /// token and one retry on `invalid_token`).
-    #[wasm_bindgen(js_name = __continueFetch)]
-    pub fn continue_fetch(
+    /// Set `authorization` (and `dpop`) in `headers`, a plain object js/fetch.mjs sends, for a
+    /// `method` request to the absolute, normalized `url`: `true` when set now (a fresh cached
+    /// token, a proof signed at once: no Promise is made), else a Promise that resolves once they
+    /// are (a token had to be fetched). Throws a `TokenError` when the URL is refused or `req` is
+    /// not valid `TokenRequestOptions`.
+    #[wasm_bindgen(js_name = __authorize)]
+    pub fn authorize(
         &self,
-        response: JsValue,
-        input: JsValue,
-        init: JsValue,
-        authorization: String,
+        headers: Object,
+        method: String,
+        url: String,
+        req: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let options = request_options(&req)?;
+        if let Some(now) = self.engine.headers_now(&method, &url, &options)? {
+            self.set(&headers, &now);
+            return Ok(JsValue::TRUE);
+        }
+        let this = self.clone();
+        Ok(future_to_promise(async move {
+            let later = this.engine.headers(&method, &url, &options).await?;
+            this.set(&headers, &later);
+            Ok(JsValue::TRUE)
+        })
+        .into())
+    }
+
+    /// After a response to a request sent with `headers` (as [`Self::authorize`] set them): a
+    /// Promise of `{ next, budget }`, `next` being `"done"` (hand the response back), `"send"`
+    /// (again, with the headers now set in `headers`) or `"follow"` / `"follow-get"` (to
+    /// `location`, within the origin; as a `GET` without body for the latter). `budget` is what
+    /// is left of the call's retries, to pass back next time (`0` at first).
+    #[allow(clippy::too_many_arguments)] // the response's fields, as plain values
+    #[wasm_bindgen(js_name = __after)]
+    pub fn after(
+        &self,
+        headers: Object,
+        method: String,
+        url: String,
+        replayable: bool,
+        status: u16,
+        www_authenticate: Option<String>,
+        dpop_nonce: Option<String>,
+        location: Option<String>,
+        budget: u32,
+        req: JsValue,
     ) -> Promise {
-        let read = super::host::response(response).and_then(|r| Ok((r, self.call(&input, &init)?)));
-        let (response, mut call) = match read {
-            Ok(read) => read,
+        let options = match request_options(&req) {
+            Ok(options) => options,
             Err(e) => return rejected(e),
         };
         let this = self.clone();
         future_to_promise(async move {
-            Ok(this.engine.continue_fetch(&mut call, &authorization, response).await?.into())
+            let authorization = get(&headers, "authorization").as_string().unwrap_or_default();
+            let sent = SentRequest { method: &method, url: &url, authorization: &authorization, replayable };
+            let seen = ApiResponse {
+                status,
+                www_authenticate: www_authenticate.as_deref(),
+                dpop_nonce: dpop_nonce.as_deref(),
+                location: location.as_deref(),
+            };
+            let mut budget = RetryBudget::from_bits(budget);
+            let next = match this.engine.after(&sent, &seen, &mut budget, &options).await? {
+                AfterResponse::Done => "done",
+                AfterResponse::Send(next) => {
+                    this.set(&headers, &next);
+                    "send"
+                }
+                AfterResponse::Follow { as_get, headers: next, .. } => {
+                    this.set(&headers, &next);
+                    if as_get {
+                        "follow-get"
+                    } else {
+                        "follow"
+                    }
+                }
+            };
+            Ok(object(&[("next", next.into()), ("budget", budget.to_bits().into())]))
         })
     }
 
-    /// The error to reject the fast path's call with, after its `fetch` to `url`, sent with
-    /// `headers` (what [`Self::fast_headers`] gave), rejected with `error`: `error` itself, or a
-    /// `network_error` when its text repeats a piece of the `Authorization` or `DPoP` value.
+    /// The error to reject `client.fetch` with after its `fetch` to `url`, sent with `headers`,
+    /// rejected with `error`: `error` itself, or a `network_error` when its text repeats a piece
+    /// of the `Authorization` or `DPoP` value.
     #[wasm_bindgen(js_name = __apiError)]
-    pub fn api_error(&self, error: JsValue, url: &str, headers: &str) -> JsValue {
-        super::host::api_error(error, url, &[headers])
+    pub fn api_error(&self, error: JsValue, url: &str, headers: &Object) -> JsValue {
+        let sent = ["authorization", "dpop"].map(|name| get(headers, name).as_string().unwrap_or_default());
+        super::host::api_error(error, url, &sent)
+    }
+
+    /// A summary safe to log: `{ clientId, tokenEndpoint | issuer, grant, dpop, tokenRequests }`
+    /// (`JSON.stringify(client)` and Node's `util.inspect` show it).
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> JsValue {
+        let config = self.engine.config();
+        let (at, url) = match &config.token_endpoint {
+            crate::config::TokenEndpoint::Configured(url) => ("tokenEndpoint", url.as_str()),
+            crate::config::TokenEndpoint::Discover(issuer) => ("issuer", issuer.as_str()),
+        };
+        object(&[
+            ("clientId", config.client_id.as_str().into()),
+            (at, url.into()),
+            ("grant", config.grant.name().into()),
+            ("dpop", (!matches!(config.dpop, crate::config::DpopSetting::Off)).into()),
+            ("tokenRequests", (self.engine.token_requests() as f64).into()),
+        ])
     }
 
     /// A DPoP proof with this client's key, for requests the caller makes itself.
@@ -230,121 +277,23 @@ impl JsTokenClient {
         ])
     }
 
-    /// What `client.fetch` sends: relative inputs resolve against `baseUrl`; a string or URL input
-    /// is passed to fetch as such (fetch builds the one Request), a Request input or a streamed
-    /// body goes as a Request. The caller's `input` and `init` are read here, once, and whatever
-    /// throws on the way is an `invalid_argument` naming them.
-    fn call(&self, input: &JsValue, init: &JsValue) -> Result<JsApiCall, TokenError> {
-        let init = read_init(init)?;
-        let fetcher = self.fetcher.clone();
-        let streamed = init.as_ref().is_some_and(|i| is_stream(&get(i, "body")));
-        if input.has_type::<Request>() || streamed {
-            let request = match (input.dyn_ref::<Request>(), &init) {
-                (Some(request), Some(init)) => {
-                    Request::new_with_request_and_init(request, init.unchecked_ref())
-                }
-                (Some(request), None) => Request::new_with_request(request),
-                (None, Some(init)) => {
-                    Request::new_with_str_and_init(&self.absolute(input)?, init.unchecked_ref())
-                }
-                (None, None) => Request::new_with_str(&self.absolute(input)?),
-            };
-            let mut request = request.map_err(|e| unusable("init", "is not a valid RequestInit", &e))?;
-            let follow = request.redirect() == web_sys::RequestRedirect::Follow;
-            if follow {
-                let manual = web_sys::RequestInit::new();
-                manual.set_redirect(web_sys::RequestRedirect::Manual);
-                request = Request::new_with_request_and_init(&request, &manual)
-                    .map_err(|e| unusable("input", "could not be copied", &e))?;
+    /// `headers` with `authorization` and `dpop` set (`dpop` deleted when there is none).
+    fn set(&self, headers: &Object, to: &ApiHeaders) {
+        let mut last = self.last_authorization.borrow_mut();
+        let authorization = match &*last {
+            Some((sent, value)) if *sent == to.authorization => value.clone(),
+            _ => {
+                let value = JsValue::from_str(&to.authorization);
+                *last = Some((to.authorization.clone(), value.clone()));
+                value
             }
-            return Ok(JsApiCall {
-                method: request.method(),
-                url: request.url(),
-                outgoing: Outgoing::Request(request),
-                fetcher,
-                follow,
-            });
-        }
-        let url = self.absolute(input)?;
-        // Normalized where it matters (proofs, redirect rules): `crate::dpop::htm`.
-        let method = match init.as_ref().map(|i| get(i, "method")).filter(|m| !m.is_undefined()) {
-            None => "GET".to_owned(),
-            Some(method) => method
-                .as_string()
-                .ok_or_else(|| TokenError::argument("init.method", "must be a string (an HTTP method)"))?,
         };
-        let follow = init.as_ref().is_none_or(|i| super::host::follows(&get(i, "redirect")));
-        Ok(JsApiCall {
-            method,
-            outgoing: Outgoing::Parts { url: JsValue::from_str(&url), init },
-            url,
-            fetcher,
-            follow,
-        })
-    }
-
-    /// The absolute, normalized URL of a string or URL input (`new URL(input, baseUrl).href`).
-    fn absolute(&self, input: &JsValue) -> Result<String, TokenError> {
-        const KINDS: &str = "must be a string, a URL or a Request";
-        let text = match input.as_string() {
-            Some(text) => text,
-            // URL objects and anything else with a string form (which may throw: a null
-            // prototype, a throwing toString, a Proxy).
-            None if input.is_object() => guard::string_of(input).ok_or_else(|| {
-                TokenError::argument("input", cat!(KINDS, " (converting it to a string threw)"))
-            })?,
-            None => return Err(TokenError::argument("input", KINDS)),
+        let _ = js_sys::Reflect::set(headers, &"authorization".into(), &authorization);
+        let _ = match &to.dpop {
+            Some(proof) => js_sys::Reflect::set(headers, &"dpop".into(), &proof.into()),
+            None => js_sys::Reflect::delete_property(headers, &"dpop".into()),
         };
-        let base = self.engine.config().base_url.as_deref();
-        web_sys_url(&text, base).map_err(|_| {
-            let problem = if base.is_some() {
-                "is not a valid URL"
-            } else {
-                "is not an absolute URL (and there is no baseUrl)"
-            };
-            TokenError::argument("input", problem)
-        })
     }
-}
-
-/// The caller's `init`, read once: a plain copy of its own enumerable members (getters run here,
-/// not again per attempt), with `headers` as a `Headers` (from a Headers or an array of pairs)
-/// or a plain copy of a record. `None` without one.
-fn read_init(init: &JsValue) -> Result<Option<Object>, TokenError> {
-    if init.is_undefined() || init.is_null() {
-        return Ok(None);
-    }
-    if !init.is_object() {
-        return Err(TokenError::argument("init", "must be an object (a RequestInit)"));
-    }
-    let copy = guard::assign(&Object::new(), init).map_err(|e| unusable("init", "could not be read", &e))?;
-    let headers = get(&copy, "headers");
-    if headers.is_undefined() || headers.is_null() {
-        return Ok(Some(copy));
-    }
-    let fail = |e: JsValue| unusable("init.headers", "could not be read", &e);
-    let listed = headers.is_instance_of::<web_sys::Headers>() || guard::is_array(&headers).map_err(fail)?;
-    let headers: JsValue = if listed {
-        web_sys::Headers::new_with_headers(headers.unchecked_ref()).map_err(fail)?.into()
-    } else if headers.is_object() {
-        guard::assign(&Object::new(), &headers).map_err(fail)?.into()
-    } else {
-        return Err(TokenError::argument("init.headers", "must be a Headers, an array of pairs or a record"));
-    };
-    js_sys::Reflect::set(&copy, &"headers".into(), &headers).map_err(fail)?;
-    Ok(Some(copy))
-}
-
-/// An `invalid_argument` for `field` after JS threw `e` reading or converting it, with the error's
-/// name only (its message could quote the caller's values, a header among them).
-fn unusable(field: &str, problem: &str, e: &JsValue) -> TokenError {
-    let name = get(e, "name").as_string().unwrap_or_default();
-    TokenError::argument(field, cat!(problem, " (", crate::text::clean(&name, 40), ")"))
-}
-
-/// Whether a body is a ReadableStream (sent once; must go through a cloneable Request).
-fn is_stream(body: &JsValue) -> bool {
-    body.is_object() && get(body, "getReader").is_function()
 }
 
 /// Numeric options that are NaN or ±Infinity would turn into `null` through JSON (and so into the
@@ -404,64 +353,7 @@ fn host_keys(options: &JsValue) -> Result<HostKeys, TokenError> {
     Ok(HostKeys { client_auth, dpop })
 }
 
-/// `new URL(input, base).href`.
-fn web_sys_url(input: &str, base: Option<&str>) -> Result<String, JsValue> {
-    let url_ctor: Function = get(&js_sys::global(), "URL").dyn_into()?;
-    let base = base.map_or(JsValue::UNDEFINED, JsValue::from_str);
-    let args = js_sys::Array::of2(&JsValue::from_str(input), &base);
-    let url = js_sys::Reflect::construct(&url_ctor, &args)?;
-    get(&url, "href").as_string().ok_or_else(|| TokenError::argument("input", "is not a valid URL").into())
-}
-
 /// Read `TokenRequestOptions`.
 fn request_options(req: &JsValue) -> Result<RequestOptions, TokenError> {
     crate::config::parse_request(&to_json("req", req)?)
-}
-
-/// Named clients (see DESIGN: `ClientRegistry`).
-#[wasm_bindgen]
-pub struct ClientRegistry {
-    /// By name, in the options' order (a registry names a handful of APIs).
-    clients: Vec<(String, JsTokenClient)>,
-}
-
-#[wasm_bindgen]
-impl ClientRegistry {
-    /// Build every client; throws `TokenError` naming `clients.<name>.<field>`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(clients: JsValue) -> Result<ClientRegistry, JsValue> {
-        if !clients.is_object() {
-            return Err(TokenError::config("clients", "must be an object of client options").into());
-        }
-        let mut list = Vec::new();
-        let names = guard::keys(&clients).map_err(|_| {
-            error::to_js(TokenError::config("clients", "could not be read (a Proxy or a getter threw)"))
-        })?;
-        for name in names.iter() {
-            let name = name.as_string().unwrap_or_default();
-            let options = get(&clients, &name);
-            let client = JsTokenClient::build(&options).map_err(|e| {
-                let mut e = e;
-                e.message = cat!("clients.", name, ".", e.message);
-                error::to_js(e)
-            })?;
-            list.push((name, client));
-        }
-        Ok(ClientRegistry { clients: list })
-    }
-
-    /// The client named `name`; throws `TokenError` for an unknown name.
-    pub fn get(&self, name: JsValue) -> Result<JsTokenClient, JsValue> {
-        let name = name.as_string().ok_or_else(|| TokenError::argument("name", "must be a string"))?;
-        let name = name.as_str();
-        self.clients.iter().find(|(n, _)| n == name).map(|(_, c)| c.clone()).ok_or_else(|| {
-            TokenError::argument(
-                "name",
-                cat!("no client named \"", crate::text::clean(name, crate::text::QUOTED), "\""),
-            )
-            .into()
-        })
-    }
-
-    // `fetch(name, input, init)` is defined in JS (js/fast-path.mjs), on one cached client per name.
 }

@@ -3,10 +3,10 @@
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, Request, RequestInit, RequestRedirect, Response};
+use web_sys::{AbortSignal, Headers, RequestInit, RequestRedirect, Response};
 
 use crate::text::decimal;
-use crate::{ApiCall, Env, ErrorCode, HttpRequest, HttpResponse, TokenError, Transport};
+use crate::{Env, ErrorCode, HttpRequest, HttpResponse, TokenError, Transport};
 
 #[wasm_bindgen]
 extern "C" {
@@ -167,11 +167,6 @@ impl Fetcher {
         self.custom.as_ref()
     }
 
-    /// Call fetch with `request`; resolves to the Response or rejects with the host's error.
-    pub async fn call(&self, request: &Request) -> Result<Response, JsValue> {
-        self.call_with(request, None).await
-    }
-
     /// Call `fetch(input, init)`.
     pub async fn call_with(&self, input: &JsValue, init: Option<&JsValue>) -> Result<Response, JsValue> {
         Ok(response(JsFuture::from(self.start(input, init)?).await?)?)
@@ -197,7 +192,7 @@ impl Fetcher {
 
 /// `value` as a `Response`, when it is one: a custom fetch may resolve to anything, and an object
 /// that only has `Response.prototype` throws on its first getter.
-pub fn response(value: JsValue) -> Result<Response, TokenError> {
+fn response(value: JsValue) -> Result<Response, TokenError> {
     let read = |name: &str| js_sys::Reflect::get(&value, &JsValue::from_str(name));
     let real = value.has_type::<Response>()
         && read("status").is_ok_and(|s| s.as_f64().is_some())
@@ -381,7 +376,7 @@ fn quotes(text: &str, sent: &[impl AsRef<[u8]>]) -> bool {
 /// `Authorization` and `DPoP` values): a custom fetch's error, or the platform's about an invalid
 /// header value, may quote the token. Then a `network_error` naming `url` says the details were
 /// withheld.
-pub fn api_error(error: JsValue, url: &str, sent: &[&str]) -> JsValue {
+pub fn api_error(error: JsValue, url: &str, sent: &[impl AsRef<[u8]>]) -> JsValue {
     if !quotes(&error_text(&error), sent) {
         return error;
     }
@@ -434,225 +429,6 @@ fn form_decode(s: &str) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-/// What one `client.fetch` sends: a URL with the caller's init (the common case: one Request
-/// object per attempt, made by fetch itself), or a Request (a Request input, or a streamed body
-/// that must be cloned to survive a retry).
-pub enum Outgoing {
-    /// `fetch(url, {...init, headers})`.
-    Parts {
-        /// Absolute URL.
-        url: JsValue,
-        /// The caller's init, if any.
-        init: Option<js_sys::Object>,
-    },
-    /// `fetch(request)`, the request cloned per attempt when it has a body.
-    Request(Request),
-}
-
-/// One `client.fetch` call.
-pub struct JsApiCall {
-    pub outgoing: Outgoing,
-    pub method: String,
-    pub url: String,
-    pub fetcher: Fetcher,
-    /// The caller left redirects to fetch (`redirect` unset or `"follow"`): sent with `"manual"`
-    /// instead, and the engine follows within the origin only. With `"manual"` or `"error"`, the
-    /// caller's choice stands.
-    pub follow: bool,
-}
-
-/// Headers that describe a body: dropped when a redirect turns the request into a GET (Fetch
-/// §4.4 "request-body-header name").
-const BODY_HEADERS: [&str; 4] = ["content-encoding", "content-language", "content-location", "content-type"];
-
-/// Whether the caller's `redirect` option leaves following to fetch (unset or `"follow"`).
-pub fn follows(redirect: &JsValue) -> bool {
-    redirect.is_undefined() || redirect.as_string().as_deref() == Some("follow")
-}
-
-impl JsApiCall {
-    async fn send_parts(
-        &self,
-        url: &JsValue,
-        init: Option<&js_sys::Object>,
-        auth: &str,
-        proof: Option<&str>,
-    ) -> Result<Response, JsValue> {
-        let attempt = parts_init(init, auth, proof)?;
-        if self.follow {
-            js_sys::Reflect::set(&attempt, &"redirect".into(), &"manual".into())?;
-        }
-        self.fetcher.call_with(url, Some(&attempt)).await
-    }
-}
-
-/// `new URL(relative, base).href`, or `None`.
-fn resolve(relative: &str, base: &str) -> Option<String> {
-    let constructor: js_sys::Function = super::get(&js_sys::global(), "URL").dyn_into().ok()?;
-    let args = js_sys::Array::of2(&relative.into(), &base.into());
-    let url = js_sys::Reflect::construct(&constructor, &args).ok()?;
-    super::get(&url, "href").as_string()
-}
-
-/// The headers of `given` (a record, an array of pairs or a `Headers`) as pairs, without
-/// `Authorization`/`DPoP` and, when `drop_body` is set, the body's own headers.
-fn header_pairs(given: &JsValue, drop_body: bool) -> Result<Vec<(JsValue, JsValue)>, JsValue> {
-    if given.is_undefined() || given.is_null() {
-        return Ok(Vec::new());
-    }
-    let pairs: js_sys::Array = if given.is_instance_of::<Headers>() || js_sys::Array::is_array(given) {
-        js_sys::Array::from(&Headers::new_with_headers(given.unchecked_ref())?.into())
-    } else {
-        js_sys::Object::entries(given.unchecked_ref())
-    };
-    let mut out = Vec::new();
-    for pair in pairs.iter() {
-        let pair: js_sys::Array = pair.unchecked_into();
-        let name = pair.get(0).as_string().unwrap_or_default().to_ascii_lowercase();
-        let ours = name == "authorization" || name == "dpop";
-        let body = drop_body && BODY_HEADERS.contains(&name.as_str());
-        if !(ours || body) {
-            out.push((pair.get(0), pair.get(1)));
-        }
-    }
-    Ok(out)
-}
-
-/// The caller's init with the caller's headers, our `Authorization` and `DPoP` set over theirs.
-fn parts_init(init: Option<&js_sys::Object>, auth: &str, proof: Option<&str>) -> Result<JsValue, JsValue> {
-    // A plain record: fetch converts it faster than a Headers instance (measured ~20% of a
-    // loopback request). The caller's headers are copied, except their own Authorization/DPoP.
-    let headers = js_sys::Object::new();
-    let given = init.map_or(JsValue::UNDEFINED, |i| super::get(i, "headers"));
-    for (name, value) in header_pairs(&given, false)? {
-        js_sys::Reflect::set(&headers, &name, &value)?;
-    }
-    js_sys::Reflect::set(&headers, &"authorization".into(), &auth.into())?;
-    if let Some(proof) = proof {
-        js_sys::Reflect::set(&headers, &"dpop".into(), &proof.into())?;
-    }
-    let attempt = js_sys::Object::new();
-    if let Some(init) = init {
-        js_sys::Object::assign(&attempt, init);
-    }
-    js_sys::Reflect::set(&attempt, &"headers".into(), &headers)?;
-    Ok(attempt.into())
-}
-
-impl ApiCall for JsApiCall {
-    type Response = Response;
-    type Error = JsValue;
-
-    fn method(&self) -> &str {
-        &self.method
-    }
-
-    fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn replayable(&self) -> bool {
-        match &self.outgoing {
-            Outgoing::Parts { .. } => true,
-            Outgoing::Request(request) => !request.body_used(),
-        }
-    }
-
-    async fn send(&mut self, authorization: &str, dpop_proof: Option<&str>) -> Result<Response, JsValue> {
-        let sent = self.attempt(authorization, dpop_proof).await;
-        sent.map_err(|e| api_error(e, &self.url, &[authorization, dpop_proof.unwrap_or_default()]))
-    }
-
-    fn status(&self, response: &Response) -> u16 {
-        response.status()
-    }
-
-    fn header(&self, response: &Response, name: &str) -> Option<String> {
-        // A nonce from wherever a redirect led belongs to that server, not to the one asked.
-        if name == "dpop-nonce" && response.redirected() {
-            return None;
-        }
-        response.headers().get(name).ok().flatten()
-    }
-
-    fn redirect_location(&self, response: &Response) -> Option<String> {
-        if !self.follow || !(300..400).contains(&response.status()) {
-            return None; // (a browser's opaque redirect has status 0 and no Location to read)
-        }
-        resolve(&self.header(response, "location")?, &self.url)
-    }
-
-    fn redirect(&mut self, url: &str, as_get: bool) -> Result<bool, JsValue> {
-        let next = match &self.outgoing {
-            Outgoing::Parts { init, .. } if as_get => {
-                let given = init.as_ref().map_or(JsValue::UNDEFINED, |i| super::get(i, "headers"));
-                let headers = js_sys::Object::new();
-                for (name, value) in header_pairs(&given, true)? {
-                    js_sys::Reflect::set(&headers, &name, &value)?;
-                }
-                let get = js_sys::Object::new();
-                if let Some(init) = init {
-                    js_sys::Object::assign(&get, init);
-                }
-                js_sys::Reflect::delete_property(&get, &"body".into())?;
-                js_sys::Reflect::set(&get, &"method".into(), &"GET".into())?;
-                js_sys::Reflect::set(&get, &"headers".into(), &headers)?;
-                Outgoing::Parts { url: url.into(), init: Some(get) }
-            }
-            Outgoing::Parts { init, .. } => Outgoing::Parts { url: url.into(), init: init.clone() },
-            Outgoing::Request(request) => {
-                if !(as_get || super::get(request, "body").is_null()) {
-                    return Ok(false); // a streamed body goes once
-                }
-                let headers = Headers::new()?;
-                for (name, value) in header_pairs(&request.headers().into(), as_get)? {
-                    headers.append(
-                        &name.as_string().unwrap_or_default(),
-                        &value.as_string().unwrap_or_default(),
-                    )?;
-                }
-                let init = RequestInit::new();
-                init.set_method(if as_get { "GET" } else { &self.method });
-                init.set_headers(&headers);
-                init.set_redirect(RequestRedirect::Manual);
-                init.set_signal(Some(&request.signal()));
-                Outgoing::Request(Request::new_with_str_and_init(url, &init)?)
-            }
-        };
-        self.outgoing = next;
-        url.clone_into(&mut self.url);
-        if as_get {
-            "GET".clone_into(&mut self.method);
-        }
-        Ok(true)
-    }
-}
-
-impl JsApiCall {
-    /// One attempt of the call with these header values; errors as the host gave them.
-    async fn attempt(&mut self, authorization: &str, dpop_proof: Option<&str>) -> Result<Response, JsValue> {
-        let request = match &self.outgoing {
-            Outgoing::Parts { url, init } => {
-                return self.send_parts(url, init.as_ref(), authorization, dpop_proof).await
-            }
-            Outgoing::Request(request) => request,
-        };
-        // A request without a body can be sent again as it is (its headers are overwritten on a
-        // retry); one with a body is cloned so the body survives for the retry.
-        let attempt = if super::get(request, "body").is_null() {
-            Clone::clone(request)
-        } else {
-            Request::clone(request)?
-        };
-        let headers = attempt.headers();
-        headers.set("authorization", authorization)?;
-        if let Some(proof) = dpop_proof {
-            headers.set("dpop", proof)?;
-        }
-        self.fetcher.call(&attempt).await
-    }
 }
 
 impl From<TokenError> for JsValue {

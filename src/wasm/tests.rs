@@ -9,7 +9,6 @@ use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-use web_sys::Response;
 
 use super::client::JsTokenClient;
 use super::host::{Fetcher, JsEnv, JsTransport};
@@ -478,86 +477,59 @@ async fn get_token_resolves_to_a_plain_token_object() {
     assert_eq!(calls(&fetch).len(), 1);
 }
 
-// 6. client.fetch.
+// 6. The decisions client.fetch asks for (js/fetch.mjs performs them with fetch).
 
 #[wasm_bindgen_test]
-async fn client_fetch_attaches_bearer_token() {
-    let fetch = stub(&format!(
-        r#"{{{}, "{API_URL}":[{{"status":200,"json":{{"ok":true}}}}]}}"#,
-        token_route(&["tok-1"])
-    ));
-    let client =
-        JsTokenClient::new(options(&basic_options(r#","baseUrl":"https://api.example/""#), Some(&fetch)))
-            .unwrap();
-
-    // A relative input resolves against baseUrl.
-    let response = settle(client.fetch("data".into(), JsValue::UNDEFINED, JsValue::UNDEFINED))
-        .await
-        .expect("fetch resolves");
-
-    let response: Response = response.dyn_into().expect("a Response");
-    assert_eq!(response.status(), 200);
-    let calls = calls(&fetch);
-    assert_eq!(calls.len(), 2, "expected a token request then the API request");
-    assert_eq!(string(&calls[0], "url").as_deref(), Some(TOKEN_URL));
-    let api = &calls[1];
-    assert_eq!(string(api, "url").as_deref(), Some(API_URL));
-    assert_eq!(string(api, "method").as_deref(), Some("GET"));
-    assert_eq!(string(api, "headers.authorization").as_deref(), Some("Bearer tok-1"));
-    assert_eq!(string(api, "headers.dpop"), None);
+async fn authorize_sets_headers_after_a_token_request_then_at_once() {
+    let fetch = stub(&format!("{{{}}}", token_route(&["tok-1"])));
+    let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
+    let headers = Object::new();
+    let first = client.authorize(headers.clone(), "GET".into(), API_URL.into(), JsValue::UNDEFINED).unwrap();
+    let first: Promise = first.dyn_into().expect("no token yet: a Promise");
+    assert_eq!(settle(first).await.unwrap(), JsValue::TRUE);
+    assert_eq!(string(&headers, "authorization").as_deref(), Some("Bearer tok-1"));
+    assert_eq!(string(&headers, "dpop"), None);
+    // Cached: set at once, no Promise.
+    let again = Object::new();
+    let now = client.authorize(again.clone(), "GET".into(), API_URL.into(), JsValue::UNDEFINED).unwrap();
+    assert_eq!(now, JsValue::TRUE);
+    assert_eq!(string(&again, "authorization").as_deref(), Some("Bearer tok-1"));
+    assert_eq!(calls(&fetch).len(), 1);
+    // A URL the token may not go to: a TokenError, before anything is sent.
+    let refused =
+        client.authorize(Object::new(), "GET".into(), "http://api.example/x".into(), JsValue::UNDEFINED);
+    assert_token_error(&refused.unwrap_err(), ErrorCode::UrlNotAllowed);
 }
 
 #[wasm_bindgen_test]
-async fn client_fetch_retries_once_with_a_new_token_after_invalid_token() {
-    let fetch = stub(&format!(
-        r#"{{{}, "{API_URL}":[
-            {{"status":401,"headers":{{"www-authenticate":"Bearer error=\"invalid_token\""}}}},
-            {{"status":201,"body":"created"}}]}}"#,
-        token_route(&["old", "new"])
-    ));
+async fn after_an_invalid_token_401_sets_a_new_token_once() {
+    let fetch = stub(&format!("{{{}}}", token_route(&["old", "new", "newer"])));
     let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
-    let init = js_sys::JSON::parse(
-        r#"{"method":"POST","body":"{\"n\":1}","headers":{"content-type":"application/json","x-trace":"7"}}"#,
-    )
-    .unwrap();
-
-    let response =
-        settle(client.fetch(API_URL.into(), init, JsValue::UNDEFINED)).await.expect("fetch resolves");
-
-    let response: Response = response.dyn_into().expect("a Response");
-    assert_eq!(response.status(), 201);
-    let calls = calls(&fetch);
-    let urls: Vec<String> = calls.iter().map(|c| string(c, "url").unwrap()).collect();
-    assert_eq!(urls, [TOKEN_URL, API_URL, TOKEN_URL, API_URL]);
-    let (first, retry) = (&calls[1], &calls[3]);
-    assert_eq!(string(first, "headers.authorization").as_deref(), Some("Bearer old"));
-    assert_eq!(string(retry, "headers.authorization").as_deref(), Some("Bearer new"));
-    for attempt in [first, retry] {
-        assert_eq!(string(attempt, "method").as_deref(), Some("POST"));
-        assert_eq!(string(attempt, "body").as_deref(), Some(r#"{"n":1}"#), "body lost");
-        assert_eq!(string(attempt, "headers.content-type").as_deref(), Some("application/json"));
-        assert_eq!(string(attempt, "headers.x-trace").as_deref(), Some("7"));
-    }
-    // The new token is the cached one now.
-    let token = settle(client.get_token(JsValue::UNDEFINED)).await.expect("getToken resolves");
-    assert_eq!(string(&token, "accessToken").as_deref(), Some("new"));
-}
-
-#[wasm_bindgen_test]
-async fn client_fetch_retries_only_once() {
-    let fetch = stub(&format!(
-        r#"{{{}, "{API_URL}":[{{"status":401,"headers":{{"www-authenticate":"Bearer error=\"invalid_token\""}}}}]}}"#,
-        token_route(&["a", "b", "c"])
-    ));
-    let client = JsTokenClient::new(options(&basic_options(""), Some(&fetch))).unwrap();
-
-    let response = settle(client.fetch(API_URL.into(), JsValue::UNDEFINED, JsValue::UNDEFINED))
-        .await
-        .expect("fetch resolves with the second 401");
-
-    assert_eq!(response.unchecked_into::<Response>().status(), 401);
-    let api_calls = calls(&fetch).iter().filter(|c| string(c, "url").as_deref() == Some(API_URL)).count();
-    assert_eq!(api_calls, 2);
+    let headers = Object::new();
+    let ready = client.authorize(headers.clone(), "POST".into(), API_URL.into(), JsValue::UNDEFINED).unwrap();
+    settle(ready.dyn_into().unwrap()).await.unwrap();
+    let www = || Some(r#"Bearer error="invalid_token""#.to_owned());
+    let after = |budget: u32| {
+        client.after(
+            headers.clone(),
+            "POST".into(),
+            API_URL.into(),
+            true,
+            401,
+            www(),
+            None,
+            None,
+            budget,
+            JsValue::UNDEFINED,
+        )
+    };
+    let next = settle(after(0)).await.expect("after resolves");
+    assert_eq!(string(&next, "next").as_deref(), Some("send"));
+    assert_eq!(string(&headers, "authorization").as_deref(), Some("Bearer new"));
+    let budget = number(&next, "budget") as u32;
+    let last = settle(after(budget)).await.expect("after resolves");
+    assert_eq!(string(&last, "next").as_deref(), Some("done"), "one new token per call");
+    assert_eq!(calls(&fetch).len(), 2);
 }
 
 // 6. Errors of API calls: the token is never repeated.
