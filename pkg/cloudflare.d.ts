@@ -49,4 +49,4 @@ export class TokenDurableObject {
  * asked on a KV miss and for the lock. Values are sealed before they reach either.
  * Throws a `TypeError` naming the argument when `namespace` or `options.kv` is not a binding.
  */
-export function durableObjectStore(namespace: DurableObjectNamespaceLike, options?: { kv?: KvNamespaceLike }): TokenStore;
+export function durableObjectStore(namespace: DurableObjectNamespaceLike, options?: { kv?: KvNamespaceLike | undefined }): TokenStore;
