@@ -5,6 +5,7 @@
 //   deno               the exact `deno run` command of examples/deno/README.md
 //   node-service       started on a free port, GET /report twice, then SIGTERM with a request in flight
 //   metrics            started on a free port, three calls per client, GET /metrics parsed and checked
+//   otel               three calls per client, the OpenTelemetry spans and data points it prints checked
 //   types              tsc -p examples --noEmit, deno check examples/deno/main.ts
 // Usage: node examples/run-examples.mjs [example ...]   (default: all). Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
@@ -431,9 +432,70 @@ async function metrics(scenario) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// otel: examples/otel/otel.mjs with the examples' environment and CALLS=3. Its JSON lines (one per span
+// and metric data point) are checked against what the calls must have produced and what the authorities
+// saw; attributes only from the fixed set; no secret, token or cache key anywhere in its output.
 
-const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, metrics, types };
-const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service', 'metrics']);
+async function otel(scenario) {
+  const problems = [];
+  const settings = settingsFor(scenario);
+  const calls = 3;
+  const r = await run(process.execPath, [join(examples, 'otel/otel.mjs')], { env: { ...settings, CALLS: String(calls) } });
+  if (r.code !== 0) problems.push(`exit ${r.code ?? r.signal}: ${tail(r.stderr || r.stdout)}`);
+  const lines = (kind) => r.stdout.split('\n').filter((l) => l.startsWith(`${kind} `)).map((l) => JSON.parse(l.slice(kind.length + 1)));
+  const spans = lines('span');
+  const points = lines('metric');
+  const clients = ['helseid', 'duende'];
+  const callLines = r.stdout.split('\n').filter((l) => /^call \d/.test(l));
+  if (callLines.length !== calls * 2 || callLines.some((l) => !l.endsWith(' 200'))) problems.push(`calls: ${callLines.join('; ')}`);
+
+  // A root span per token request: helseid's after a DPoP nonce challenge (2 attempts), duende's in 1.
+  for (const [client, attempts] of [['helseid', 2], ['duende', 1]]) {
+    const mine = spans.filter((x) => x.attributes['tokenfetch.client'] === client);
+    if (mine.length !== 1) { problems.push(`${client}: ${mine.length} spans (want 1)`); continue; }
+    const [span] = mine;
+    if (span.name !== 'tokenfetch.token_request') problems.push(`${client}: span named ${span.name}`);
+    if (span.attributes['tokenfetch.attempts'] !== attempts) problems.push(`${client}: span attempts ${span.attributes['tokenfetch.attempts']} (want ${attempts})`);
+    if (span.parent !== null) problems.push(`${client}: the span has a parent`);
+    if (span.status.code !== 0) problems.push(`${client}: span status ${JSON.stringify(span.status)}`);
+    if (!(span.durationMs >= 0)) problems.push(`${client}: span duration ${span.durationMs}`);
+  }
+  const value = (name, attributes) => {
+    const want = JSON.stringify(Object.entries(attributes).sort());
+    const found = points.filter((p) => p.name === name && JSON.stringify(Object.entries(p.attributes).sort()) === want);
+    if (found.length !== 1) problems.push(`${found.length} data points ${name} ${JSON.stringify(attributes)} (want 1)`);
+    return found[0]?.value;
+  };
+  for (const client of clients) {
+    const c = { 'tokenfetch.client': client };
+    const hits = value('tokenfetch.cache.hits', { ...c, 'tokenfetch.cache.source': 'memory' });
+    if (hits !== calls - 1) problems.push(`${client}: ${hits} cache hits (want ${calls - 1})`);
+    const misses = value('tokenfetch.cache.misses', c);
+    if (misses !== 1) problems.push(`${client}: ${misses} cache misses (want 1 = its token request)`);
+    const h = value('tokenfetch.token_request.duration', { ...c, 'tokenfetch.refresh': false });
+    if (h?.count !== 1 || h.buckets.counts.reduce((a, b) => a + b, 0) !== 1) problems.push(`${client}: histogram ${JSON.stringify(h)}`);
+  }
+  if (value('tokenfetch.events', { 'tokenfetch.client': 'helseid', 'tokenfetch.event.type': 'nonce_retry' }) !== 2) problems.push('helseid: nonce_retry events (want 2)');
+  const allowed = new Set(['tokenfetch.client', 'tokenfetch.attempts', 'tokenfetch.refresh', 'error.type', 'tokenfetch.cache.source', 'tokenfetch.store.operation', 'tokenfetch.event.type']);
+  const extra = [...new Set([...spans, ...points].flatMap((x) => Object.keys(x.attributes)))].filter((a) => !allowed.has(a));
+  if (extra.length) problems.push(`unexpected attributes: ${extra.join(', ')}`);
+
+  // No secret and no token in anything it printed.
+  const privateJwk = JSON.parse(settings.HELSEID_PRIVATE_JWK);
+  const secrets = {
+    'API2_CLIENT_SECRET': settings.API2_CLIENT_SECRET,
+    ...Object.fromEntries(['d', 'p', 'q', 'dp', 'dq', 'qi'].filter((k) => privateJwk[k]).map((k) => [`private JWK ${k}`, privateJwk[k]])),
+    ...Object.fromEntries([...scenario.authorityA.issuedTokens, ...scenario.authorityB.issuedTokens].map((t, i) => [`access token ${i + 1}`, t])),
+  };
+  for (const [what, secret] of Object.entries(secrets)) if ((r.stdout + r.stderr).includes(secret)) problems.push(`the output contains the ${what}`);
+  problems.push(...serverProblems(scenario, calls));
+  return { problems, details: [tail(r.stdout, 6)] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, metrics, otel, types };
+const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service', 'metrics', 'otel']);
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(all);
 const verbose = process.env.VERBOSE === '1';
 let failed = 0;

@@ -3,6 +3,7 @@
 // for clients that talk to the local oidc-provider authorities. Every span and data point is
 // checked for secrets, tokens and cache keys, and for attributes outside the fixed set.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -256,4 +257,13 @@ test('the main entry does not import @opentelemetry/api (only tokenfetch/otel do
   assert.equal(manifest.exports['./otel'].default, './otel.mjs');
   assert.deepEqual(manifest.peerDependenciesMeta['@opentelemetry/api'], { optional: true });
   assert.equal(manifest.dependencies, undefined, 'no runtime dependency');
+});
+
+test('types: pkg/otel.d.ts against the real @opentelemetry/api and SDK types (tsc --strict, tests/js/types)', async () => {
+  const root = new URL('../../', import.meta.url).pathname;
+  const { code, output } = await new Promise((resolve) => {
+    execFile(`${root}node_modules/.bin/tsc`, ['-p', 'tests/js/types'], { cwd: root },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, output: stdout + stderr }));
+  });
+  assert.equal(code, 0, output);
 });
