@@ -1,17 +1,21 @@
 // Runs each example against local authorities and APIs (tests/support: authority A = HelseID-style,
 // private_key_jwt + DPoP with nonces; authority B = Duende-style, client secret) and checks the results:
-//   cloudflare-worker  bundled as wrangler does, run in workerd (miniflare), two requests
+//   cloudflare-worker  bundled as wrangler does, run in workerd (miniflare): KV + Durable Object, KV alone,
+//                      no store; two requests to one isolate and one to a new isolate each
 //   deno               the exact `deno run` command of examples/deno/README.md
 //   node-service       started on a free port, GET /report twice, then SIGTERM with a request in flight
 //   metrics            started on a free port, three calls per client, GET /metrics parsed and checked
+//   otel               three calls per client, the OpenTelemetry spans and data points it prints checked
 //   types              tsc -p examples --noEmit, deno check examples/deno/main.ts
 // Usage: node examples/run-examples.mjs [example ...]   (default: all). Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeServer, listen } from '../tests/support/http.mjs';
+import { generateDpopKey } from 'tokenfetch';
 import { startScenario } from '../tests/support/index.mjs';
 import { startWorker } from '../tests/runtimes/hosts.mjs';
 
@@ -46,14 +50,17 @@ function settingsFor(s) {
   };
 }
 
-/** What the authorities and APIs saw: one token per API, the DPoP nonce challenges answered. */
-function serverProblems(s, calls) {
+/**
+ * What the authorities and APIs saw: `tokens` tokens per API (default 1), each after a DPoP nonce
+ * challenge at authority A, and `clients` (default 1) nonce challenges at API 1, one per new client.
+ */
+function serverProblems(s, calls, { tokens = 1, clients = 1 } = {}) {
   const problems = [];
   const { authorityA: a, authorityB: b, api1, api2 } = s;
-  if (a.counters.tokensIssued !== 1) problems.push(`authority A issued ${a.counters.tokensIssued} tokens (want 1)`);
-  if (b.counters.tokensIssued !== 1) problems.push(`authority B issued ${b.counters.tokensIssued} tokens (want 1)`);
-  if (a.counters.tokenRequests !== 2) problems.push(`authority A saw ${a.counters.tokenRequests} token POSTs (want 2: nonce challenge + retry)`);
-  if (api1.counters.nonceChallenges !== 1) problems.push(`API 1 sent ${api1.counters.nonceChallenges} DPoP nonce challenges (want 1)`);
+  if (a.counters.tokensIssued !== tokens) problems.push(`authority A issued ${a.counters.tokensIssued} tokens (want ${tokens})`);
+  if (b.counters.tokensIssued !== tokens) problems.push(`authority B issued ${b.counters.tokensIssued} tokens (want ${tokens})`);
+  if (a.counters.tokenRequests !== 2 * tokens) problems.push(`authority A saw ${a.counters.tokenRequests} token POSTs (want ${2 * tokens}: nonce challenge + retry per token)`);
+  if (api1.counters.nonceChallenges !== clients) problems.push(`API 1 sent ${api1.counters.nonceChallenges} DPoP nonce challenges (want ${clients})`);
   if (api1.counters.ok !== calls) problems.push(`API 1 accepted ${api1.counters.ok} of ${calls} calls`);
   if (api2.counters.ok !== calls) problems.push(`API 2 accepted ${api2.counters.ok} of ${calls} calls`);
   return problems;
@@ -78,39 +85,86 @@ const tail = (text, n = 12) => text.trim().split('\n').slice(-n).join('\n');
 // ---------------------------------------------------------------------------------------------------
 // cloudflare-worker: bundled the way wrangler does, run by workerd through miniflare.
 
-/** wrangler.toml's compatibility_date and [vars] names (the file is flat: a regex is enough). */
+/**
+ * wrangler.toml's compatibility_date, main, [vars] names, KV namespace bindings and Durable Object
+ * bindings (with whether their class is SQLite-backed). The file is flat: a line parser is enough.
+ */
 function readWranglerToml() {
   const text = readFileSync(join(examples, 'cloudflare-worker/wrangler.toml'), 'utf8');
-  const date = text.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
-  const main = text.match(/^main\s*=\s*"([^"]+)"/m)?.[1];
-  const varsSection = text.split(/^\[vars\]\s*$/m)[1]?.split(/^\[/m)[0] ?? '';
-  const vars = [...varsSection.matchAll(/^([A-Z0-9_]+)\s*=/gm)].map((m) => m[1]);
-  return { date, main, vars };
+  const sections = text.split(/^(?=\[)/m).map((part) => {
+    const [header, ...lines] = part.split('\n');
+    const entries = Object.fromEntries(lines.map((l) => l.match(/^([A-Za-z0-9_]+)\s*=\s*(.+?)\s*$/)).filter(Boolean)
+      .map(([, k, v]) => [k, v.startsWith('[') ? [...v.matchAll(/"([^"]*)"/g)].map((m) => m[1]) : v.replace(/^"|"$/g, '')]));
+    return { header: header.trim(), entries };
+  });
+  const top = sections[0].entries;
+  const of = (header) => sections.filter((x) => x.header === header).map((x) => x.entries);
+  const sqlite = of('[[migrations]]').flatMap((m) => m.new_sqlite_classes ?? []);
+  return {
+    date: top.compatibility_date,
+    main: top.main,
+    vars: Object.keys(of('[vars]')[0] ?? {}),
+    kvNamespaces: of('[[kv_namespaces]]').map((kv) => kv.binding),
+    durableObjects: Object.fromEntries(of('[[durable_objects.bindings]]').map((d) =>
+      [d.name, { className: d.class_name, useSQLite: sqlite.includes(d.class_name) }])),
+  };
 }
 
+/**
+ * The Worker in three set-ups: as wrangler.toml binds it (KV + Durable Object), KV alone, and no
+ * store. Each: two requests to one isolate, then one to a new isolate (another Miniflare on the same
+ * persisted KV and Durable Object storage). With a store the new isolate takes both tokens from it
+ * (one token per authority in all); without, it asks again (two).
+ */
 async function cloudflareWorker(scenario) {
   const problems = [];
+  const details = [];
   const toml = readWranglerToml();
   const settings = settingsFor(scenario);
   for (const name of toml.vars) if (!(name in settings)) problems.push(`wrangler.toml var ${name} is not exercised`);
-  const mf = await startWorker({
-    entry: join(examples, 'cloudflare-worker', toml.main), outDir: join(out, 'cloudflare-worker'),
-    compatibilityDate: toml.date, bindings: settings,
-  });
-  const details = [];
-  try {
-    // Two requests to one isolate: the registry (and its token cache) outlives the first.
-    for (let i = 1; i <= 2; i++) {
-      const res = await mf.dispatchFetch('http://worker.local/');
-      const body = await res.json();
-      details.push(`request ${i}: ${res.status} api1 ${body.api1?.status} api2 ${body.api2?.status}`);
-      if (res.status !== 200) problems.push(`request ${i} answered ${res.status}: ${JSON.stringify(body)}`);
-      if (body.api1?.body?.api !== 'api1' || body.api2?.body?.api !== 'api2') problems.push(`request ${i}: unexpected body ${JSON.stringify(body)}`);
+  if (!toml.kvNamespaces.includes('TOKENS')) problems.push('wrangler.toml binds no TOKENS KV namespace');
+  if (toml.durableObjects.TOKEN_STORE?.className !== 'TokenDurableObject') problems.push('wrangler.toml binds no TOKEN_STORE of class TokenDurableObject');
+  const shared = { TOKEN_STORE_KEY: randomBytes(32).toString('base64url'), HELSEID_DPOP_JWK: JSON.stringify(await generateDpopKey()) };
+  const setups = [
+    { store: 'kv+durable-object', kvNamespaces: toml.kvNamespaces, durableObjects: toml.durableObjects, tokens: 1 },
+    { store: 'kv', kvNamespaces: toml.kvNamespaces, durableObjects: {}, tokens: 1 },
+    { store: 'none', kvNamespaces: [], durableObjects: {}, tokens: 2 },
+  ];
+  for (const setup of setups) {
+    // Fresh authorities for each set-up but the first, so that their counters are its own.
+    const s = setup === setups[0] ? scenario : await startScenario();
+    const dir = join(out, 'cloudflare-worker', setup.store);
+    rmSync(join(dir, 'persist'), { recursive: true, force: true });
+    // Without a store the worker must not need the store's secrets: leave them out.
+    const bindings = { ...settingsFor(s), ...(setup.store === 'none' ? {} : shared) };
+    const isolate = () => startWorker({
+      entry: join(examples, 'cloudflare-worker', toml.main), outDir: dir, compatibilityDate: toml.date, bindings,
+      kvNamespaces: setup.kvNamespaces, durableObjects: setup.durableObjects,
+      kvPersist: join(dir, 'persist/kv'), durableObjectsPersist: join(dir, 'persist/do'),
+    });
+    try {
+      let n = 0;
+      for (const requests of [2, 1]) {
+        const mf = await isolate();
+        try {
+          for (let i = 0; i < requests; i++) {
+            n += 1;
+            const res = await mf.dispatchFetch('http://worker.local/');
+            const body = await res.json();
+            details.push(`${setup.store} request ${n} (isolate ${requests === 2 ? 1 : 2}): ${res.status} api1 ${body.api1?.status} api2 ${body.api2?.status} store ${body.store}`);
+            if (res.status !== 200) problems.push(`${setup.store} request ${n} answered ${res.status}: ${JSON.stringify(body)}`);
+            if (body.api1?.body?.api !== 'api1' || body.api2?.body?.api !== 'api2') problems.push(`${setup.store} request ${n}: unexpected body ${JSON.stringify(body)}`);
+            if (body.store !== setup.store) problems.push(`${setup.store} request ${n}: the worker used store ${body.store}`);
+          }
+        } finally {
+          await mf.dispose();
+        }
+      }
+      problems.push(...serverProblems(s, 3, { tokens: setup.tokens, clients: 2 }).map((p) => `${setup.store}: ${p}`));
+    } finally {
+      if (s !== scenario) await s.close();
     }
-  } finally {
-    await mf.dispose();
   }
-  problems.push(...serverProblems(scenario, 2));
   return { problems, details };
 }
 
@@ -378,9 +432,70 @@ async function metrics(scenario) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// otel: examples/otel/otel.mjs with the examples' environment and CALLS=3. Its JSON lines (one per span
+// and metric data point) are checked against what the calls must have produced and what the authorities
+// saw; attributes only from the fixed set; no secret, token or cache key anywhere in its output.
 
-const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, metrics, types };
-const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service', 'metrics']);
+async function otel(scenario) {
+  const problems = [];
+  const settings = settingsFor(scenario);
+  const calls = 3;
+  const r = await run(process.execPath, [join(examples, 'otel/otel.mjs')], { env: { ...settings, CALLS: String(calls) } });
+  if (r.code !== 0) problems.push(`exit ${r.code ?? r.signal}: ${tail(r.stderr || r.stdout)}`);
+  const lines = (kind) => r.stdout.split('\n').filter((l) => l.startsWith(`${kind} `)).map((l) => JSON.parse(l.slice(kind.length + 1)));
+  const spans = lines('span');
+  const points = lines('metric');
+  const clients = ['helseid', 'duende'];
+  const callLines = r.stdout.split('\n').filter((l) => /^call \d/.test(l));
+  if (callLines.length !== calls * 2 || callLines.some((l) => !l.endsWith(' 200'))) problems.push(`calls: ${callLines.join('; ')}`);
+
+  // A root span per token request: helseid's after a DPoP nonce challenge (2 attempts), duende's in 1.
+  for (const [client, attempts] of [['helseid', 2], ['duende', 1]]) {
+    const mine = spans.filter((x) => x.attributes['tokenfetch.client'] === client);
+    if (mine.length !== 1) { problems.push(`${client}: ${mine.length} spans (want 1)`); continue; }
+    const [span] = mine;
+    if (span.name !== 'tokenfetch.token_request') problems.push(`${client}: span named ${span.name}`);
+    if (span.attributes['tokenfetch.attempts'] !== attempts) problems.push(`${client}: span attempts ${span.attributes['tokenfetch.attempts']} (want ${attempts})`);
+    if (span.parent !== null) problems.push(`${client}: the span has a parent`);
+    if (span.status.code !== 0) problems.push(`${client}: span status ${JSON.stringify(span.status)}`);
+    if (!(span.durationMs >= 0)) problems.push(`${client}: span duration ${span.durationMs}`);
+  }
+  const value = (name, attributes) => {
+    const want = JSON.stringify(Object.entries(attributes).sort());
+    const found = points.filter((p) => p.name === name && JSON.stringify(Object.entries(p.attributes).sort()) === want);
+    if (found.length !== 1) problems.push(`${found.length} data points ${name} ${JSON.stringify(attributes)} (want 1)`);
+    return found[0]?.value;
+  };
+  for (const client of clients) {
+    const c = { 'tokenfetch.client': client };
+    const hits = value('tokenfetch.cache.hits', { ...c, 'tokenfetch.cache.source': 'memory' });
+    if (hits !== calls - 1) problems.push(`${client}: ${hits} cache hits (want ${calls - 1})`);
+    const misses = value('tokenfetch.cache.misses', c);
+    if (misses !== 1) problems.push(`${client}: ${misses} cache misses (want 1 = its token request)`);
+    const h = value('tokenfetch.token_request.duration', { ...c, 'tokenfetch.refresh': false });
+    if (h?.count !== 1 || h.buckets.counts.reduce((a, b) => a + b, 0) !== 1) problems.push(`${client}: histogram ${JSON.stringify(h)}`);
+  }
+  if (value('tokenfetch.events', { 'tokenfetch.client': 'helseid', 'tokenfetch.event.type': 'nonce_retry' }) !== 2) problems.push('helseid: nonce_retry events (want 2)');
+  const allowed = new Set(['tokenfetch.client', 'tokenfetch.attempts', 'tokenfetch.refresh', 'error.type', 'tokenfetch.cache.source', 'tokenfetch.store.operation', 'tokenfetch.event.type']);
+  const extra = [...new Set([...spans, ...points].flatMap((x) => Object.keys(x.attributes)))].filter((a) => !allowed.has(a));
+  if (extra.length) problems.push(`unexpected attributes: ${extra.join(', ')}`);
+
+  // No secret and no token in anything it printed.
+  const privateJwk = JSON.parse(settings.HELSEID_PRIVATE_JWK);
+  const secrets = {
+    'API2_CLIENT_SECRET': settings.API2_CLIENT_SECRET,
+    ...Object.fromEntries(['d', 'p', 'q', 'dp', 'dq', 'qi'].filter((k) => privateJwk[k]).map((k) => [`private JWK ${k}`, privateJwk[k]])),
+    ...Object.fromEntries([...scenario.authorityA.issuedTokens, ...scenario.authorityB.issuedTokens].map((t, i) => [`access token ${i + 1}`, t])),
+  };
+  for (const [what, secret] of Object.entries(secrets)) if ((r.stdout + r.stderr).includes(secret)) problems.push(`the output contains the ${what}`);
+  problems.push(...serverProblems(scenario, calls));
+  return { problems, details: [tail(r.stdout, 6)] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, metrics, otel, types };
+const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service', 'metrics', 'otel']);
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(all);
 const verbose = process.env.VERBOSE === '1';
 let failed = 0;

@@ -144,7 +144,10 @@ export interface BaseClientOptions {
   retries?: number;
   /** The most cache keys kept (per scope/resource/subject); least recently used leave first. Default 1000. */
   cacheSize?: number;
-  /** Called synchronously with each event; a throwing hook is ignored. Events never carry secrets. */
+  /**
+   * Called synchronously with each event; a throwing hook is ignored. Events never carry secrets.
+   * As OpenTelemetry spans and metrics: `openTelemetry({ client })` from `tokenfetch/otel`.
+   */
   onEvent?: (event: TokenEvent) => void;
   /**
    * After a failed refresh, keep serving the cached token (while it has not expired) for up to
@@ -153,7 +156,8 @@ export interface BaseClientOptions {
   staleIfErrorSeconds?: number;
   /**
    * A cache shared by every instance (isolates, processes): read before asking the authority,
-   * written after. Adapters: `kvStore`, `denoKvStore`, `redisStore`. Needs `storeEncryptionKey`,
+   * written after. Adapters: `kvStore`, `denoKvStore`, `redisStore`, and `durableObjectStore`
+   * from `tokenfetch/cloudflare` (Workers, with a lock). Needs `storeEncryptionKey`,
    * and with DPoP a configured key (`privateJwk` or `keyPair`) that every instance shares.
    * A failing store is reported (`store_error` events) and bypassed.
    */

@@ -2,9 +2,13 @@
 //   API 1 behind a HelseID-style authority: private_key_jwt client assertion + DPoP (nonces handled),
 //   API 2 behind a Duende IdentityServer-style authority: client secret, Bearer token.
 // The ClientRegistry is built once per isolate, on the first request (bindings are only reachable
-// from a handler), so its token cache serves every later request the isolate handles.
-import { ClientRegistry, TokenError, type JsonWebKey, type TokenClientOptions, type TokenErrorCode } from 'tokenfetch';
+// from a handler), so its token cache serves every later request the isolate handles. With a
+// shared store bound (see README.md: KV alone, or KV + Durable Object), isolates share tokens too.
+import { ClientRegistry, TokenError, kvStore, type JsonWebKey, type TokenClientOptions, type TokenErrorCode, type TokenStore } from 'tokenfetch';
+import { durableObjectStore, type DurableObjectNamespaceLike, type KvNamespaceLike } from 'tokenfetch/cloudflare';
 
+// The Durable Object class bound as TOKEN_STORE in wrangler.toml: a Worker exports the classes it binds.
+export { TokenDurableObject } from 'tokenfetch/cloudflare';
 
 /** The Worker's bindings: [vars] from wrangler.toml plus two secrets (`wrangler secret put`). */
 export interface Env {
@@ -32,6 +36,15 @@ export interface Env {
   API2_SCOPE: string;
   API2_RESOURCE?: string;
   API2_PATH?: string;
+
+  /** Optional: a KV namespace; tokens shared by every isolate (eventually consistent, no lock). */
+  TOKENS?: KvNamespaceLike;
+  /** Optional: the TokenDurableObject namespace; one token request per key for the whole fleet. */
+  TOKEN_STORE?: DurableObjectNamespaceLike;
+  /** Secret, with TOKENS or TOKEN_STORE: seals stored tokens (32 random bytes, base64url). */
+  TOKEN_STORE_KEY?: string;
+  /** Secret, with TOKENS or TOKEN_STORE: API 1's DPoP key (a private ES256 JWK as JSON), the same in every isolate. */
+  HELSEID_DPOP_JWK?: string;
 }
 
 /** The part of the Workers runtime's ExecutionContext this Worker uses (full types: @cloudflare/workers-types). */
@@ -47,21 +60,49 @@ type ApiResult =
       error: { code: TokenErrorCode; error?: string | undefined; status?: number | undefined; description?: string | undefined };
     };
 
-let registry: ClientRegistry | undefined;
+/** The shared token store in use (README.md: "KV alone, or KV + Durable Object"). */
+type StoreKind = 'kv+durable-object' | 'durable-object' | 'kv' | 'none';
+
+let isolate: { apis: ClientRegistry; store: StoreKind } | undefined;
+
+/**
+ * The shared token store the bindings ask for: the Durable Object (one token request per key for
+ * the whole fleet; with KV, tokens are read from KV first), KV alone (cheapest; eventually
+ * consistent and no lock, so cold isolates may each ask once), or none (a cache per isolate).
+ */
+function sharedStore(env: Env): { kind: StoreKind; store?: TokenStore } {
+  if (env.TOKEN_STORE) {
+    if (!env.TOKENS) return { kind: 'durable-object', store: durableObjectStore(env.TOKEN_STORE) };
+    return { kind: 'kv+durable-object', store: durableObjectStore(env.TOKEN_STORE, { kv: env.TOKENS }) };
+  }
+  if (env.TOKENS) return { kind: 'kv', store: kvStore(env.TOKENS) };
+  return { kind: 'none' };
+}
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw new Error(`${name} is not set (wrangler secret put ${name}); a shared store needs it`);
+  return value;
+}
 
 /** The isolate's registry, built from the bindings on first use. A bad configuration is not kept. */
-function clients(env: Env): ClientRegistry {
-  if (registry) return registry;
+function clients(env: Env): { apis: ClientRegistry; store: StoreKind } {
+  if (isolate) return isolate;
+  const { kind, store } = sharedStore(env);
+  // A store needs the key its values are sealed with and, as DPoP tokens are bound to a key, one
+  // DPoP key in every isolate; without a store, each isolate makes an ephemeral one.
+  const shared = store ? { store, storeEncryptionKey: required(env.TOKEN_STORE_KEY, 'TOKEN_STORE_KEY') } : {};
+  const dpop = store ? { privateJwk: parseJwk(required(env.HELSEID_DPOP_JWK, 'HELSEID_DPOP_JWK'), 'HELSEID_DPOP_JWK') } : true;
   const api1: TokenClientOptions = {
     profile: 'helseid', // assertion typ client-authentication+jwt, aud = issuer, 60 s lifetime, DPoP on
     issuer: env.HELSEID_ISSUER,
     ...(env.HELSEID_TOKEN_ENDPOINT ? { tokenEndpoint: env.HELSEID_TOKEN_ENDPOINT } : {}),
     clientId: env.HELSEID_CLIENT_ID,
-    clientAuth: { method: 'private_key_jwt', privateJwk: parseJwk(env.HELSEID_PRIVATE_JWK) },
-    dpop: true, // an ephemeral ES256 key per isolate; proofs, `ath` and nonces are handled
+    clientAuth: { method: 'private_key_jwt', privateJwk: parseJwk(env.HELSEID_PRIVATE_JWK, 'HELSEID_PRIVATE_JWK') },
+    dpop, // proofs, `ath` and nonces are handled
     scope: env.API1_SCOPE,
     ...(env.API1_RESOURCE ? { resource: env.API1_RESOURCE } : {}),
     baseUrl: env.API1_URL,
+    ...shared,
   };
   const api2: TokenClientOptions = {
     profile: 'duende',
@@ -72,20 +113,21 @@ function clients(env: Env): ClientRegistry {
     scope: env.API2_SCOPE,
     ...(env.API2_RESOURCE ? { resource: env.API2_RESOURCE } : {}),
     baseUrl: env.API2_URL,
+    ...shared,
   };
-  registry = new ClientRegistry({ api1, api2 });
-  return registry;
+  isolate = { apis: new ClientRegistry({ api1, api2 }), store: kind };
+  return isolate;
 }
 
 /** JSON.parse's error message quotes the input: never let it echo a private key. */
-function parseJwk(json: string): JsonWebKey {
+function parseJwk(json: string, name: string): JsonWebKey {
   try {
     const jwk: unknown = JSON.parse(json);
     if (jwk && typeof jwk === 'object' && !Array.isArray(jwk)) return jwk as JsonWebKey;
   } catch {
     // fall through
   }
-  throw new Error('HELSEID_PRIVATE_JWK is not a JSON object (set it with `wrangler secret put HELSEID_PRIVATE_JWK`)');
+  throw new Error(`${name} is not a JSON object (set it with \`wrangler secret put ${name}\`)`);
 }
 
 /** One API call: its status and body, or the token error (code, OAuth error) that stopped it. */
@@ -111,8 +153,9 @@ export default {
   async fetch(request: Request, env: Env, _ctx: ExecutionContext): Promise<Response> {
     if (request.method !== 'GET') return new Response('method not allowed', { status: 405, headers: { allow: 'GET' } });
     let apis: ClientRegistry;
+    let store: StoreKind;
     try {
-      apis = clients(env);
+      ({ apis, store } = clients(env));
     } catch (err) {
       // TokenError `invalid_config` names the field; messages never contain secrets.
       return Response.json({ error: 'configuration', message: err instanceof Error ? err.message : String(err) }, { status: 500 });
@@ -122,6 +165,6 @@ export default {
       call(apis, 'api2', env.API2_PATH ?? '/'),
     ]);
     const ok = api1.status < 400 && api2.status < 400;
-    return Response.json({ api1, api2 }, { status: ok ? 200 : 502, headers: { 'cache-control': 'no-store' } });
+    return Response.json({ api1, api2, store }, { status: ok ? 200 : 502, headers: { 'cache-control': 'no-store' } });
   },
 };
