@@ -34,7 +34,7 @@ mod shared;
 pub mod store;
 pub mod token;
 mod transport;
-mod url;
+pub mod url;
 pub mod www_authenticate;
 pub mod x509;
 

@@ -85,13 +85,13 @@ pub fn public_key(der: &[u8]) -> Option<Value> {
         let (rsa, _) = sequence(key)?;
         let (n, rest) = expect(rsa, 0x02)?;
         let (e, _) = expect(rest, 0x02)?;
+        // Unsigned big-endian without leading zeros; a zero modulus or exponent is no key.
         let unsigned = |int: &[u8]| {
-            let start = int.iter().position(|&b| b != 0).unwrap_or(int.len());
-            b64url(&int[start..])
+            let start = int.iter().position(|&b| b != 0)?;
+            Some(b64url(&int[start..]))
         };
-        return Some(
-            object([("e", unsigned(e).into()), ("kty", "RSA".into()), ("n", unsigned(n).into())]).into(),
-        );
+        let (e, n) = (unsigned(e)?, unsigned(n)?);
+        return Some(object([("e", e.into()), ("kty", "RSA".into()), ("n", n.into())]).into());
     }
     if oid != EC {
         return None;

@@ -7,7 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tokenfetch::config::http_url;
+use tokenfetch::config::endpoint_url;
+use tokenfetch::url::normalize;
 use tokenfetch::discovery::{metadata_urls, parse};
 use tokenfetch::ErrorCode;
 
@@ -32,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(openid.ends_with("/.well-known/openid-configuration"));
     assert!(oauth.contains("/.well-known/oauth-authorization-server"));
     // Options validate the issuer before discovery; for such URLs both keep the origin.
-    if http_url("issuer", issuer).is_ok() {
+    if normalize("issuer", issuer).is_ok() {
         assert!(openid.starts_with(issuer.trim_end_matches('/')), "{openid}");
         let (scheme, rest) = issuer.split_once("://").expect("a URL");
         let authority = rest.split('/').next().unwrap_or_default();
@@ -44,7 +45,8 @@ fuzz_target!(|data: &[u8]| {
             Ok(m) => {
                 assert_eq!(status, 200);
                 assert_eq!(m.issuer, issuer, "RFC 8414 §3.3: the issuer is the configured one");
-                assert_eq!(http_url("t", &m.token_endpoint).as_ref(), Ok(&m.token_endpoint));
+                // In normal form: normalizing again changes nothing.
+                assert_eq!(endpoint_url("t", &m.token_endpoint).as_ref(), Ok(&m.token_endpoint));
                 // A value the server lists passes `check`; an absent list allows anything.
                 let method = pick(&m.auth_methods, "private_key_jwt");
                 let (alg, dpop) = (pick(&m.auth_signing_algs, "PS384"), pick(&m.dpop_algs, "ES512"));

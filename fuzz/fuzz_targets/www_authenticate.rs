@@ -59,8 +59,9 @@ fuzz_target!(|data: &[u8]| {
     // The API retry decision reads the same header: the same answer twice is retried at most once.
     for dpop in [false, true] {
         let mut budget = RetryBudget::default();
-        let response = ApiResponse { status: 401, www_authenticate: Some(&header), has_dpop_nonce: true };
-        let _ = budget.decide(response, dpop, true);
-        assert_eq!(budget.decide(response, dpop, true), ApiDecision::Done, "retried twice");
+        let response =
+            ApiResponse { status: 401, www_authenticate: Some(&header), dpop_nonce: Some("n"), location: None };
+        let _ = budget.decide(&response, dpop, true);
+        assert_eq!(budget.decide(&response, dpop, true), ApiDecision::Done, "retried twice");
     }
 });

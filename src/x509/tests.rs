@@ -89,3 +89,12 @@ fn truncated_or_altered_der_never_panics() {
         let _ = public_key(&altered);
     }
 }
+
+#[test]
+fn a_zero_rsa_exponent_or_modulus_is_no_key() {
+    // Found by the x509 fuzz target: an exponent of 0x00 gave a JWK with an empty "e".
+    let mut der = Base64::decode_vec(RSA_CERT).unwrap();
+    let e = der.windows(5).rposition(|w| w == [0x02, 0x03, 0x01, 0x00, 0x01]).expect("e = 65537");
+    der[e + 2..e + 5].fill(0);
+    assert_eq!(public_key(&der), None);
+}
