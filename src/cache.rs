@@ -4,8 +4,6 @@
 //!
 //! The waiter type `W` is the engine's (a shared future); this module only decides.
 
-use std::collections::HashMap;
-
 use crate::token::{TokenResponse, TokenType};
 
 /// A token as the cache keeps it (`Debug` shows the access token as `***`).
@@ -97,20 +95,50 @@ struct Slot<W> {
     used: u64,
 }
 
-/// How cache keys are hashed. In wasm32-unknown-unknown std has no randomness, and its
-/// `RandomState` keys SipHash with two allocation addresses: fixed keys lose next to nothing and
-/// spare the module the per-map key setup (0.2 KB gzip). Natively, std's random keys.
-#[cfg(target_arch = "wasm32")]
-type KeyHasher = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
-#[cfg(not(target_arch = "wasm32"))]
-type KeyHasher = std::hash::RandomState;
-
 /// Tokens and in-flight requests by cache key, at most `capacity` keys.
 #[derive(Debug)]
 pub struct TokenCache<W> {
-    slots: HashMap<String, Slot<W>, KeyHasher>,
+    slots: Slots<W>,
     clock: u64,
     capacity: usize,
+}
+
+/// Slots by key, sorted: a lookup is a binary search (about ten string comparisons for the
+/// default thousand keys), an insertion moves the tail. Against std's `HashMap`, the module is
+/// smaller (no hashing, no SipHash keys, no raw table; see BENCHMARKS.md "Size"), and a cached
+/// call's lookup stays well under a microsecond.
+#[derive(Debug)]
+struct Slots<W>(Vec<(String, Slot<W>)>);
+
+impl<W> Slots<W> {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+    fn get(&self, key: &str) -> Option<&Slot<W>> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+    fn get_mut(&mut self, key: &str) -> Option<&mut Slot<W>> {
+        self.find(key).ok().map(|i| &mut self.0[i].1)
+    }
+    fn remove(&mut self, key: &str) {
+        if let Ok(i) = self.find(key) {
+            self.0.remove(i);
+        }
+    }
+    /// The slot of `key`, inserted empty when missing.
+    fn entry(&mut self, key: &str) -> &mut Slot<W> {
+        let i = self.find(key).unwrap_or_else(|i| {
+            self.0.insert(i, (key.to_owned(), Slot { token: None, pending: None, used: 0 }));
+            i
+        });
+        &mut self.0[i].1
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn iter(&self) -> impl Iterator<Item = (&String, &Slot<W>)> {
+        self.0.iter().map(|(k, s)| (k, s))
+    }
 }
 
 /// The default bound on cache keys (`cacheSize`).
@@ -125,7 +153,7 @@ impl<W> Default for TokenCache<W> {
 impl<W> TokenCache<W> {
     /// An empty cache holding at most `capacity` keys (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
-        TokenCache { slots: HashMap::default(), clock: 0, capacity: capacity.max(1) }
+        TokenCache { slots: Slots(Vec::new()), clock: 0, capacity: capacity.max(1) }
     }
 
     /// How many keys are held.
@@ -135,7 +163,7 @@ impl<W> TokenCache<W> {
 
     /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.slots.len() == 0
     }
 
     fn touch(&mut self, key: &str) {
@@ -190,8 +218,7 @@ impl<W: Clone> TokenCache<W> {
 
     /// Record that a token request for `key` is in flight; later lookups join `waiter`.
     pub fn begin(&mut self, key: &str, waiter: W) {
-        self.slots.entry(key.to_owned()).or_insert(Slot { token: None, pending: None, used: 0 }).pending =
-            Some(waiter);
+        self.slots.entry(key).pending = Some(waiter);
         self.touch(key);
         self.shrink();
     }

@@ -2,8 +2,6 @@
 //! On-Behalf-Of and token exchange (RFC 8693 §2.1), with client authentication (RFC 6749 §2.3.1
 //! secrets, RFC 7523 §2.2 assertions), scope and resource (RFC 8707).
 
-use base64ct::{Base64, Encoding as _};
-
 /// How the client proves who it is at the token endpoint, with the material for one request.
 #[derive(Clone, Copy)]
 pub enum ClientCredentials<'a> {
@@ -179,7 +177,7 @@ pub fn token_request(
     match credentials {
         ClientCredentials::SecretBasic { client_id, secret } => {
             let pair = cat!(form_urlencode(client_id), ":", form_urlencode(secret));
-            headers.push(("authorization", cat!("Basic ", Base64::encode_string(pair.as_bytes()))));
+            headers.push(("authorization", cat!("Basic ", crate::jose::b64_standard(pair.as_bytes()))));
         }
         ClientCredentials::SecretPost { client_id, secret } => {
             form.add("client_id", client_id);

@@ -13,6 +13,41 @@ pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
     Base64UrlUnpadded::encode_string(bytes.as_ref())
 }
 
+/// Standard base64 with padding (RFC 4648 §4: HTTP Basic, `x5c`), written through the one
+/// base64url encoder the module carries: the two alphabets differ in two characters.
+pub fn b64_standard(bytes: impl AsRef<[u8]>) -> String {
+    let mut text: String = b64url(bytes)
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while text.len() % 4 != 0 {
+        text.push('=');
+    }
+    text
+}
+
+/// Decode standard base64 with padding (RFC 4648 §4), refusing the base64url alphabet; `None`
+/// when it is not.
+pub fn b64_standard_decode(text: &str) -> Option<Vec<u8>> {
+    let body = text.strip_suffix("==").or_else(|| text.strip_suffix('=')).unwrap_or(text);
+    if text.len() % 4 != 0 || body.bytes().any(|b| matches!(b, b'-' | b'_' | b'=')) {
+        return None;
+    }
+    let url: String = body
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    Base64UrlUnpadded::decode_vec(&url).ok()
+}
+
 /// Decode base64url without padding; `field` names the value in the error.
 pub fn b64url_decode(field: &str, text: &str) -> Result<Vec<u8>> {
     Base64UrlUnpadded::decode_vec(text).map_err(|_| TokenError::key(field, "is not valid base64url"))
@@ -159,6 +194,21 @@ pub fn object<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value>
 mod tests {
     use super::*;
     use crate::json::json;
+
+    #[test]
+    fn standard_base64_matches_the_base64_crate() {
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine as _;
+        for len in 0..70 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 251) as u8).collect();
+            let text = STANDARD.encode(&bytes);
+            assert_eq!(b64_standard(&bytes), text);
+            assert_eq!(b64_standard_decode(&text), Some(bytes));
+        }
+        for bad in ["-_8=", "ab", "abc=d", "a===", "+/8", "/+8=="] {
+            assert_eq!(b64_standard_decode(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn b64url_has_no_padding_and_url_alphabet() {

@@ -6,8 +6,6 @@
 //! checks: the authority does that). It reads just enough DER (X.690) to take the leaf's
 //! `subjectPublicKeyInfo` (RFC 5280 §4.1) as a public JWK, to compare with the signing key.
 
-use base64ct::{Base64, Encoding as _};
-
 use crate::error::{Result, TokenError};
 use crate::jose::{b64url, object};
 use crate::json::Value;
@@ -50,7 +48,7 @@ pub fn chain(field: &str, value: &Value) -> Result<Chain> {
     for (i, item) in items.iter().enumerate() {
         let entry = cat!(field, "[", crate::text::decimal(i as u64), "]");
         let text = item.as_str().ok_or_else(|| TokenError::config(&entry, "must be a string"))?;
-        let der = Base64::decode_vec(text).map_err(|_| {
+        let der = crate::jose::b64_standard_decode(text).ok_or_else(|| {
             TokenError::config(&entry, "must be base64 (not base64url) DER (RFC 7515 §4.1.6)")
         })?;
         let jwk = public_key(&der).ok_or_else(|| {
