@@ -130,15 +130,14 @@ function perform(client, call, req, budget) {
         throw new TokenError('fetch did not resolve to a Response', 'network_error');
       }
       if (seen === undefined) return response;
-      const { status, www, nonce, location } = seen;
-      const replayable = call.request === undefined || !call.request.bodyUsed;
-      return client.__after(call.headers, call.method, call.url, replayable, status, www, nonce, location, budget, req)
-        .then(({ next, budget: left }) => {
-          if (next === 'done') return response;
-          discard(response);
-          if (next !== 'send') retarget(call, location, next === 'follow-get');
-          return perform(client, call, req, left);
-        });
+      call.replayable = call.request === undefined || !call.request.bodyUsed;
+      call.budget = budget;
+      return client.__after(call, seen, req).then(({ next, budget: left }) => {
+        if (next === 'done') return response;
+        discard(response);
+        if (next !== 'send') retarget(call, seen.location, next === 'follow-get');
+        return perform(client, call, req, left);
+      });
     },
     // An error that repeats the Authorization or DPoP value becomes a TokenError without it.
     (error) => {

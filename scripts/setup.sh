@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing tokenfetch needs, and nothing twice:
-#   - the wasm32-unknown-unknown target (rustup; falls back to Debian's rustc-web route),
-#   - rust-src (the release module builds std from source; see scripts/build.sh),
+#   - the toolchain pinned in rust-toolchain.toml, with the wasm32-unknown-unknown target and
+#     rust-src (the release module builds std from source; see scripts/build.sh),
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
 #   - Node packages from package-lock.json (npm ci), with working deno, bun and workerd binaries,
 #   - Debian's chromium and chromium-driver for the browser tests, and redis-server for the
@@ -11,30 +11,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf 'setup: %s\n' "$*"; }
 
-# --- wasm32 target --------------------------------------------------------------------------
-if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  log "wasm32 target: rustup (present)"
-elif timeout 300 rustup target add wasm32-unknown-unknown; then
-  log "wasm32 target: rustup (installed)"
-else
-  log "rustup could not add wasm32; using Debian's rustc-web route"
-  if ! [ -x /usr/bin/rustc ] || ! [ -d /usr/lib/rustlib/src/rust/library ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src lld-22
-  fi
-  mkdir -p target && echo debian > target/.wasm-route
+# --- the pinned toolchain (rust-toolchain.toml) with the wasm32 target and rust-src ----------------
+# rustup installs the toolchain and the parts the file names on first use; this checks they are
+# there and says what to run when they are not (scripts/build.sh takes no other route).
+rustc --version >/dev/null 2>&1 || { log "rustc is missing: install rustup (https://rustup.rs)"; exit 1; }
+sysroot=$(rustc --print sysroot)
+if ! [ -d "$sysroot/lib/rustlib/wasm32-unknown-unknown" ]; then
+  timeout 300 rustup target add wasm32-unknown-unknown ||
+    { log "could not add the wasm32-unknown-unknown target: rustup target add wasm32-unknown-unknown"; exit 1; }
 fi
-
-# --- std sources: the release module is built with std from source (scripts/build.sh) --------
-if [ "$(cat target/.wasm-route 2>/dev/null)" != debian ]; then
-  if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
-    log "rust-src (present)"
-  elif timeout 300 rustup component add rust-src; then
-    log "rust-src (installed)"
-  else
-    log "rustup could not add rust-src; scripts/build.sh falls back to the plain (larger) build"
-  fi
+if ! [ -d "$sysroot/lib/rustlib/src/rust/library" ]; then
+  timeout 300 rustup component add rust-src ||
+    { log "could not add rust-src: rustup component add rust-src"; exit 1; }
 fi
+log "toolchain $(rustc --version | cut -d' ' -f2) with wasm32 and rust-src"
 
 # --- wasm-bindgen-cli pinned to Cargo.lock ---------------------------------------------------
 want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)

@@ -27,13 +27,7 @@ unset WASM_BINDGEN_USE_BROWSER WASM_BINDGEN_USE_NODE_EXPERIMENTAL WASM_BINDGEN_U
   WASM_BINDGEN_USE_DEDICATED_WORKER WASM_BINDGEN_USE_SHARED_WORKER WASM_BINDGEN_USE_SERVICE_WORKER \
   WASM_BINDGEN_TEST_ONLY_NODE WASM_BINDGEN_TEST_ONLY_WEB NO_HEADLESS
 
-if [ "$(cat target/.wasm-route 2>/dev/null)" = debian ]; then
-  # Debian's rustc-web route (see scripts/setup.sh); cargo adds `test` to build-std for tests.
-  cargo_test=(env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo test --locked
-    -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown --target-dir target/debian --lib)
-else
-  cargo_test=(cargo test --locked --target wasm32-unknown-unknown --lib)
-fi
+cargo_test=(cargo test --locked --target wasm32-unknown-unknown --lib)
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

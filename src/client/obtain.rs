@@ -10,7 +10,7 @@ use crate::config::{ClientAuth, DpopSetting, GrantKind, TokenEndpoint};
 use crate::discovery::{self, Metadata};
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::event::Event;
-use crate::grant::{token_request, ClientCredentials, Grant, TokenExchange};
+use crate::grant::{token_request, ClientCredentials, Grant, TokenExchange, TokenRequest};
 use crate::retry::Failure;
 use crate::shape::Shape;
 use crate::store::{self, Store};
@@ -260,6 +260,59 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     }
 
     /// One token request, retried once on a DPoP nonce challenge with a fresh assertion and proof.
+    /// What proves the client in one token request, made fresh for each attempt (a new `jti`).
+    async fn credential(&self, target: &Shape) -> Result<Credential> {
+        match (&self.config.grant, &target.subject) {
+            (GrantKind::JwtBearer, None) => Ok(Credential::Grant(self.grant_assertion(target).await?)),
+            _ => Ok(Credential::Client(self.client_assertion(target).await?)),
+        }
+    }
+
+    /// The token request for `target` with `credential`.
+    fn token_request(&self, endpoint: &str, target: &Shape, credential: &Credential) -> TokenRequest {
+        let config = &self.config;
+        let client_id = config.client_id.as_str();
+        let assertion = match credential {
+            // The grant carries scope and resource inside the signed assertion only.
+            Credential::Grant(own) => {
+                let grant = Grant::JwtBearer { assertion: own };
+                return token_request(
+                    endpoint,
+                    grant,
+                    ClientCredentials::Omitted,
+                    &[],
+                    &[],
+                    &target.extra_params,
+                );
+            }
+            Credential::Client(assertion) => assertion.as_deref(),
+        };
+        let subject = target.subject.as_ref().map(|s| (s.token.expose(), s.token_type.as_str()));
+        let grant = match (&config.grant, subject) {
+            (GrantKind::JwtBearer, Some((token, _))) => Grant::JwtBearer { assertion: token },
+            (GrantKind::OnBehalfOf, Some((token, _))) => Grant::OnBehalfOf { assertion: token },
+            (GrantKind::TokenExchange(x), Some((token, token_type))) => Grant::TokenExchange(TokenExchange {
+                subject_token: token,
+                subject_token_type: token_type,
+                requested_token_type: x.requested_token_type.as_deref(),
+                audience: x.audience.as_deref(),
+                actor: x.actor.as_ref().map(|(t, kind)| (t.expose(), kind.as_str())),
+            }),
+            _ => Grant::ClientCredentials,
+        };
+        let credentials = match (&config.client_auth, assertion) {
+            (ClientAuth::SecretBasic(s), _) => {
+                ClientCredentials::SecretBasic { client_id, secret: s.expose() }
+            }
+            (ClientAuth::SecretPost(s), _) => ClientCredentials::SecretPost { client_id, secret: s.expose() },
+            (ClientAuth::PrivateKeyJwt(_), Some(a)) => {
+                ClientCredentials::Assertion { client_id, assertion: a }
+            }
+            _ => ClientCredentials::None { client_id },
+        };
+        token_request(endpoint, grant, credentials, &target.scope, &target.resource, &target.extra_params)
+    }
+
     async fn request_token(
         &self,
         target: &Shape,
@@ -272,46 +325,8 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         let mut retries = 0;
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
-            let subject = target.subject.as_ref().map(|s| (s.token.expose(), s.token_type.as_str()));
-            // Maskinporten's form: the self-signed grant assertion is the only credential.
-            let own_grant = match (&config.grant, subject) {
-                (GrantKind::JwtBearer, None) => Some(self.grant_assertion(target).await?),
-                _ => None,
-            };
-            let assertion = if own_grant.is_some() { None } else { self.client_assertion(target).await? };
-            let grant = match (&config.grant, subject, &own_grant) {
-                (GrantKind::JwtBearer, _, Some(own)) => Grant::JwtBearer { assertion: own },
-                (GrantKind::JwtBearer, Some((token, _)), _) => Grant::JwtBearer { assertion: token },
-                (GrantKind::OnBehalfOf, Some((token, _)), _) => Grant::OnBehalfOf { assertion: token },
-                (GrantKind::TokenExchange(x), Some((token, token_type)), _) => {
-                    Grant::TokenExchange(TokenExchange {
-                        subject_token: token,
-                        subject_token_type: token_type,
-                        requested_token_type: x.requested_token_type.as_deref(),
-                        audience: x.audience.as_deref(),
-                        actor: x.actor.as_ref().map(|(t, kind)| (t.expose(), kind.as_str())),
-                    })
-                }
-                _ => Grant::ClientCredentials,
-            };
-            let client_id = config.client_id.as_str();
-            let credentials = match (&config.client_auth, &assertion) {
-                _ if own_grant.is_some() => ClientCredentials::Omitted,
-                (ClientAuth::SecretBasic(s), _) => {
-                    ClientCredentials::SecretBasic { client_id, secret: s.expose() }
-                }
-                (ClientAuth::SecretPost(s), _) => {
-                    ClientCredentials::SecretPost { client_id, secret: s.expose() }
-                }
-                (ClientAuth::PrivateKeyJwt(_), Some(a)) => {
-                    ClientCredentials::Assertion { client_id, assertion: a }
-                }
-                _ => ClientCredentials::None { client_id },
-            };
-            // Maskinporten's grant carries scope and resource inside the signed assertion only.
-            let (scope, resource): (&[String], &[String]) =
-                if own_grant.is_some() { (&[], &[]) } else { (&target.scope, &target.resource) };
-            let request = token_request(endpoint, grant, credentials, scope, resource, &target.extra_params);
+            let credential = self.credential(target).await?;
+            let request = self.token_request(endpoint, target, &credential);
             let mut headers = request.headers;
             let dpop = self.dpop().await?;
             if let Some(dpop) = &dpop {
@@ -381,6 +396,14 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
             }
         }
     }
+}
+
+/// What proves the client in one token request (RFC 7523): a self-signed grant assertion, the
+/// only credential (Maskinporten's JWT bearer grant), or client authentication, with the client
+/// assertion when it is `private_key_jwt`.
+enum Credential {
+    Grant(String),
+    Client(Option<String>),
 }
 
 /// A response the host's fetch got by following a redirect (a custom fetch that ignores

@@ -123,39 +123,34 @@ impl JsTokenClient {
     /// After a response to a request sent with `headers` (as [`Self::authorize`] set them): a
     /// Promise of `{ next, budget }`, `next` being `"done"` (hand the response back), `"send"`
     /// (again, with the headers now set in `headers`) or `"follow"` / `"follow-get"` (to
-    /// `location`, within the origin; as a `GET` without body for the latter). `budget` is what
-    /// is left of the call's retries, to pass back next time (`0` at first).
-    #[allow(clippy::too_many_arguments)] // the response's fields, as plain values
+    /// `location`, within the origin; as a `GET` without body for the latter). `call` is
+    /// `{ headers, method, url, replayable, budget }` (`budget`: what is left of the call's retries,
+    /// `0` at first), `seen` is `{ status, www?, nonce?, location? }` of the response.
     #[wasm_bindgen(js_name = __after)]
-    pub fn after(
-        &self,
-        headers: Object,
-        method: String,
-        url: String,
-        replayable: bool,
-        status: u16,
-        www_authenticate: Option<String>,
-        dpop_nonce: Option<String>,
-        location: Option<String>,
-        budget: u32,
-        req: JsValue,
-    ) -> Promise {
+    pub fn after(&self, call: Object, seen: JsValue, req: JsValue) -> Promise {
         let options = match request_options(&req) {
             Ok(options) => options,
             Err(e) => return rejected(e),
         };
         let this = self.clone();
         future_to_promise(async move {
-            let authorization = get(&headers, "authorization").as_string().unwrap_or_default();
+            let text = |o: &JsValue, name: &str| get(o, name).as_string();
+            let number = |o: &JsValue, name: &str| get(o, name).as_f64().unwrap_or_default();
+            let headers: Object = get(&call, "headers").unchecked_into();
+            let (method, url) =
+                (text(&call, "method").unwrap_or_default(), text(&call, "url").unwrap_or_default());
+            let authorization = text(&headers, "authorization").unwrap_or_default();
+            let replayable = get(&call, "replayable").is_truthy();
             let sent = SentRequest { method: &method, url: &url, authorization: &authorization, replayable };
-            let seen = ApiResponse {
-                status,
-                www_authenticate: www_authenticate.as_deref(),
-                dpop_nonce: dpop_nonce.as_deref(),
+            let (www, nonce, location) = (text(&seen, "www"), text(&seen, "nonce"), text(&seen, "location"));
+            let response = ApiResponse {
+                status: number(&seen, "status") as u16,
+                www_authenticate: www.as_deref(),
+                dpop_nonce: nonce.as_deref(),
                 location: location.as_deref(),
             };
-            let mut budget = RetryBudget::from_bits(budget);
-            let next = match this.engine.after(&sent, &seen, &mut budget, &options).await? {
+            let mut budget = RetryBudget::from_bits(number(&call, "budget") as u32);
+            let next = match this.engine.after(&sent, &response, &mut budget, &options).await? {
                 AfterResponse::Done => "done",
                 AfterResponse::Send(next) => {
                     this.set(&headers, &next);

@@ -3,7 +3,6 @@
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, RequestInit, RequestRedirect, Response};
 
 use crate::text::decimal;
 use crate::{Env, ErrorCode, HttpRequest, HttpResponse, TokenError, Transport};
@@ -166,150 +165,73 @@ impl Fetcher {
     pub fn custom(&self) -> Option<&Function> {
         self.custom.as_ref()
     }
-
-    /// Call `fetch(input, init)`.
-    pub async fn call_with(&self, input: &JsValue, init: Option<&JsValue>) -> Result<Response, JsValue> {
-        Ok(response(JsFuture::from(self.start(input, init)?).await?)?)
-    }
-
-    /// Call `fetch(input, init)` and return its Promise (a synchronous throw is an `Err`).
-    pub fn start(&self, input: &JsValue, init: Option<&JsValue>) -> Result<Promise, JsValue> {
-        let global = js_sys::global();
-        let fetch = match &self.custom {
-            Some(f) => f.clone(),
-            None => super::get(&global, "fetch")
-                .dyn_into::<Function>()
-                .map_err(|_| JsValue::from(js_sys::TypeError::new("globalThis.fetch is not a function")))?,
-        };
-        let promise = match init {
-            Some(init) => fetch.call2(&global, input, init)?,
-            None => fetch.call1(&global, input)?,
-        };
-        // A custom fetch may return anything, a thenable whose `then` throws included.
-        Ok(super::guard::adopt(&promise))
-    }
 }
 
-/// `value` as a `Response`, when it is one: a custom fetch may resolve to anything, and an object
-/// that only has `Response.prototype` throws on its first getter.
-fn response(value: JsValue) -> Result<Response, TokenError> {
-    let read = |name: &str| js_sys::Reflect::get(&value, &JsValue::from_str(name));
-    let real = value.has_type::<Response>()
-        && read("status").is_ok_and(|s| s.as_f64().is_some())
-        && read("headers").is_ok_and(|h| h.has_type::<Headers>());
-    if !real {
-        return Err(TokenError::new(ErrorCode::Network, "fetch did not resolve to a Response"));
-    }
-    Ok(value.unchecked_into())
+#[wasm_bindgen(module = "/js/exchange.js")]
+extern "C" {
+    /// One token or metadata request (js/exchange.js): `redirect: "manual"`, a timeout on the
+    /// whole exchange, the body read up to `limit` bytes.
+    #[wasm_bindgen(catch)]
+    #[allow(clippy::too_many_arguments)]
+    fn exchange(
+        fetch: &JsValue,
+        url: &str,
+        method: &str,
+        headers: &js_sys::Object,
+        body: Option<String>,
+        timeout_ms: u32,
+        limit: u32,
+    ) -> Result<Promise, JsValue>;
 }
 
-/// Token requests over fetch: `redirect: "manual"`, `AbortSignal.timeout(timeoutMs)` on the
-/// whole exchange (body included).
+/// Token requests over fetch (js/exchange.js).
 #[derive(Clone)]
 pub struct JsTransport {
     pub fetcher: Fetcher,
 }
 
+/// The most a token or metadata response may be: real ones are a few KiB.
+const MAX_BODY_BYTES: u32 = 256 * 1024;
+
 impl Transport for JsTransport {
     async fn send(&self, request: HttpRequest) -> crate::Result<HttpResponse> {
         let url = crate::dpop::htu(&request.url).to_owned();
-        exchange(&self.fetcher, &request).await.map_err(|e| match e {
-            Failed::Js(e) => transport_error(&e, &url, &request),
-            Failed::TooLarge(status) => TokenError::new(
-                ErrorCode::InvalidTokenResponse,
-                cat!(
-                    "response from ",
-                    url,
-                    " is larger than ",
-                    decimal((MAX_BODY_BYTES / 1024) as u64),
-                    " KiB"
-                ),
-            )
-            .with_status(status),
+        let headers = js_sys::Object::new();
+        for (name, value) in &request.headers {
+            let _ = js_sys::Reflect::set(&headers, &JsValue::from_str(name), &JsValue::from_str(value));
+        }
+        let custom = self.fetcher.custom().map_or(JsValue::UNDEFINED, JsValue::from);
+        let sent = exchange(
+            &custom,
+            &request.url,
+            request.method,
+            &headers,
+            request.body.clone(),
+            request.timeout_ms,
+            MAX_BODY_BYTES,
+        );
+        let answer = match sent {
+            Ok(promise) => JsFuture::from(promise).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| transport_error(&e, &url, &request))?;
+        let text = |name: &str| super::get(&answer, name).as_string();
+        let status = super::get(&answer, "status").as_f64().unwrap_or_default() as u16;
+        let body = super::get(&answer, "body");
+        if body.is_null() {
+            let limit = cat!(" is larger than ", decimal(u64::from(MAX_BODY_BYTES / 1024)), " KiB");
+            let e = TokenError::new(ErrorCode::InvalidTokenResponse, cat!("response from ", url, limit));
+            return Err(e.with_status(status));
+        }
+        Ok(HttpResponse {
+            status,
+            content_type: text("contentType"),
+            dpop_nonce: text("dpopNonce"),
+            retry_after: text("retryAfter"),
+            redirected: super::get(&answer, "redirected").is_truthy(),
+            body: Uint8Array::new(&body).to_vec(),
         })
     }
-}
-
-/// The most a token or metadata response may be: real ones are a few KiB.
-const MAX_BODY_BYTES: usize = 256 * 1024;
-
-enum Failed {
-    Js(JsValue),
-    /// The body passed [`MAX_BODY_BYTES`]; the response's status.
-    TooLarge(u16),
-}
-
-impl From<JsValue> for Failed {
-    fn from(e: JsValue) -> Self {
-        Failed::Js(e)
-    }
-}
-
-/// Read a body, stopping (and cancelling the stream) past [`MAX_BODY_BYTES`].
-async fn read_limited(response: &Response) -> Result<Vec<u8>, Failed> {
-    let declared = response.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok());
-    let body = super::get(response, "body");
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        cancel(&body);
-        return Err(Failed::TooLarge(response.status()));
-    }
-    if body.is_null() || body.is_undefined() {
-        return Ok(Vec::new());
-    }
-    let get_reader: Function = super::get(&body, "getReader").dyn_into()?;
-    let reader = get_reader.call0(&body)?;
-    let read: Function = super::get(&reader, "read").dyn_into()?;
-    let mut out = Vec::new();
-    loop {
-        let chunk = JsFuture::from(read.call0(&reader)?.dyn_into::<Promise>()?).await?;
-        if super::get(&chunk, "done").is_truthy() {
-            return Ok(out);
-        }
-        out.extend(Uint8Array::new(&super::get(&chunk, "value")).to_vec());
-        if out.len() > MAX_BODY_BYTES {
-            if let Ok(cancel) = super::get(&reader, "cancel").dyn_into::<Function>() {
-                let _ = cancel.call0(&reader);
-            }
-            return Err(Failed::TooLarge(response.status()));
-        }
-    }
-}
-
-fn cancel(body: &JsValue) {
-    if let Ok(cancel) = super::get(body, "cancel").dyn_into::<Function>() {
-        let _ = cancel.call0(body);
-    }
-}
-
-async fn exchange(fetcher: &Fetcher, request: &HttpRequest) -> Result<HttpResponse, Failed> {
-    // `fetch(url, init)` with a plain init: a Request object would make fetch copy (tee) the body
-    // again, measured ~5 ms of a cold start's first token request in Node.
-    let headers = js_sys::Object::new();
-    for (name, value) in &request.headers {
-        js_sys::Reflect::set(&headers, &JsValue::from_str(name), &JsValue::from_str(value))?;
-    }
-    let init = RequestInit::new();
-    init.set_method(request.method);
-    init.set_headers(&headers);
-    if let Some(body) = &request.body {
-        init.set_body(&JsValue::from_str(body));
-    }
-    init.set_redirect(RequestRedirect::Manual);
-    init.set_signal(Some(&AbortSignal::timeout_with_u32(request.timeout_ms)));
-    let response = fetcher.call_with(&JsValue::from_str(&request.url), Some(&init)).await?;
-    let body = read_limited(&response).await?;
-    // A custom fetch may ignore `redirect: "manual"`: what it followed shows in the Response.
-    let answered = response.url();
-    // (Request URLs here are in normal form and without a fragment, as `Response.url` is.)
-    let redirected = response.redirected() || !(answered.is_empty() || answered == request.url);
-    Ok(HttpResponse {
-        redirected,
-        status: response.status(),
-        content_type: response.headers().get("content-type")?,
-        dpop_nonce: response.headers().get("dpop-nonce")?,
-        retry_after: response.headers().get("retry-after")?,
-        body,
-    })
 }
 
 /// Map a fetch rejection to a TokenError naming the endpoint and the cause: the cause's `code`

@@ -55,7 +55,9 @@ fn get(object: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Bytes of wasm linear memory (for the bench's memory-flatness check).
+/// Bytes of wasm linear memory (for the bench's memory-flatness check). Internal (the `hooks`
+/// feature).
+#[cfg(feature = "hooks")]
 #[wasm_bindgen(js_name = __wasmMemoryBytes)]
 pub fn wasm_memory_bytes() -> f64 {
     (core::arch::wasm32::memory_size(0) * 65536) as f64

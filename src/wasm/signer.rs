@@ -40,6 +40,10 @@ thread_local! {
     static NATIVE: RefCell<Option<Native>> = const { RefCell::new(None) };
     /// Handles the native signer holds, least recently used first; it drops what leaves here.
     static NATIVE_KEYS: js_sys::Map = js_sys::Map::new();
+}
+
+#[cfg(feature = "hooks")]
+thread_local! {
     static PREFERENCE: std::cell::Cell<Preference> = const { std::cell::Cell::new(Preference::Auto) };
 }
 
@@ -50,7 +54,8 @@ struct Native {
     release: Function,
 }
 
-/// Who signs ES256 JWKs.
+/// Who signs ES256 JWKs (set by the bench, through the `hooks` feature).
+#[cfg(feature = "hooks")]
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Preference {
     /// The native signer when one is registered (node:crypto: ~10x p256 in wasm), else p256 in
@@ -195,7 +200,8 @@ pub fn check_config_keys(config: &crate::config::ClientConfig) -> Result<()> {
 }
 
 /// Counts of what the host maps hold, for tests: `{ imported, registered, publicKeys, checked,
-/// native, cap }`. Internal; not part of the package's API.
+/// native, cap }`. Internal (the `hooks` feature); not part of the package's API.
+#[cfg(feature = "hooks")]
 #[wasm_bindgen(js_name = __hostKeyCounts)]
 pub fn host_key_counts() -> JsValue {
     super::object(&[
@@ -209,7 +215,8 @@ pub fn host_key_counts() -> JsValue {
 }
 
 /// For benchmarks and diagnosis: `"auto"` (default), `"wasm"` (p256 in wasm for ES256 JWKs) or
-/// `"host"`.
+/// `"host"`. Internal (the `hooks` feature).
+#[cfg(feature = "hooks")]
 #[wasm_bindgen(js_name = __setSignerPreference)]
 pub fn set_signer_preference(preference: &str) -> Result<(), JsValue> {
     let p = match preference {
@@ -222,13 +229,17 @@ pub fn set_signer_preference(preference: &str) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Whether ES256 JWKs should be signed by the host rather than p256 in wasm.
+/// Whether ES256 JWKs should be signed by the host rather than p256 in wasm: when a native
+/// signer is registered (node:crypto: ~10x p256 in wasm; WebCrypto, awaited per proof, measured
+/// no faster than p256 in wasm in Deno).
 pub fn prefers_host() -> bool {
+    #[cfg(feature = "hooks")]
     match PREFERENCE.with(|p| p.get()) {
-        Preference::Wasm => false,
-        Preference::Host => true,
-        Preference::Auto => NATIVE.with(|n| n.borrow().is_some()),
+        Preference::Wasm => return false,
+        Preference::Host => return true,
+        Preference::Auto => {}
     }
+    NATIVE.with(|n| n.borrow().is_some())
 }
 
 /// Sign with the native signer, when one is registered and the key is a JWK.

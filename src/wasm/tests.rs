@@ -508,20 +508,15 @@ async fn after_an_invalid_token_401_sets_a_new_token_once() {
     let headers = Object::new();
     let ready = client.authorize(headers.clone(), "POST".into(), API_URL.into(), JsValue::UNDEFINED).unwrap();
     settle(ready.dyn_into().unwrap()).await.unwrap();
-    let www = || Some(r#"Bearer error="invalid_token""#.to_owned());
+    let seen = js_sys::JSON::parse(r#"{"status":401,"www":"Bearer error=\"invalid_token\""}"#).unwrap();
     let after = |budget: u32| {
-        client.after(
-            headers.clone(),
-            "POST".into(),
-            API_URL.into(),
-            true,
-            401,
-            www(),
-            None,
-            None,
-            budget,
-            JsValue::UNDEFINED,
-        )
+        let call = Object::new();
+        set(&call, "headers", &headers);
+        set(&call, "method", &"POST".into());
+        set(&call, "url", &API_URL.into());
+        set(&call, "replayable", &true.into());
+        set(&call, "budget", &budget.into());
+        client.after(call, seen.clone(), JsValue::UNDEFINED)
     };
     let next = settle(after(0)).await.expect("after resolves");
     assert_eq!(string(&next, "next").as_deref(), Some("send"));

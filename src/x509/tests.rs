@@ -4,9 +4,9 @@
 
 use super::*;
 // The base64 crate as an independent oracle.
+use crate::json::json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use crate::json::json;
 
 /// RFC 7515 A.3's key, self-signed (`openssl req -x509 -key`).
 pub(crate) const RFC7515_CERT: &str = "\
