@@ -11,6 +11,7 @@
 // Method normalization, the URL policy and every retry rule live in the engine only.
 import { asTokenError } from './boundary.mjs';
 import { TokenError } from './error.mjs';
+import { errorText, quotes } from './exchange.js';
 
 /** Headers that describe a body: dropped when a redirect turns the request into a GET (Fetch §4.4). */
 const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type'];
@@ -139,9 +140,8 @@ function perform(client, call, req, budget) {
         return perform(client, call, req, left);
       });
     },
-    // An error that repeats the Authorization or DPoP value becomes a TokenError without it.
     (error) => {
-      throw client.__apiError(error, call.url, call.headers);
+      throw apiError(error, call);
     },
   );
 }
@@ -178,6 +178,18 @@ function send(call) {
   } catch (e) {
     return Promise.reject(e);
   }
+}
+
+/**
+ * A failed API call's error, unless it repeats a piece of the Authorization or DPoP value (a
+ * custom fetch's error, or the platform's about an invalid header value, may quote the token):
+ * then a `network_error` naming the URL (without query) says the details were withheld.
+ */
+function apiError(error, call) {
+  const sent = [call.headers.authorization, call.headers.dpop].filter((v) => typeof v === 'string');
+  if (!quotes(errorText(error), sent)) return error;
+  const url = call.url.split(/[?#]/)[0];
+  return new TokenError(`request to ${url} failed (the error's details quote the request and are withheld)`, 'network_error');
 }
 
 /** Go on at `url` after a redirect the engine follows; as a GET without body when `asGet`. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: format and lint, native Rust tests of the core and engine, a short
 # fuzz run of the parsers, the wasm package build, the JS integration tests against real local
-# servers, the scenario, and a fuzz of the public JS API (tests/fuzz/api-fuzz.mjs).
+# servers, the scenario, a fuzz of the public JS API (tests/fuzz/api-fuzz.mjs), and last the
+# release: what users install, packed, size-checked, installed into a clean project and loaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -20,3 +21,4 @@ step "examples (workerd, Deno, Node service, tsc)"; node examples/run-examples.m
 step "www harness (Chromium)";  node --test tests/www/
 step "JS integration tests";   node --test --test-reporter=spec tests/js/
 step "API fuzz (JS, 75 s)";    node tests/fuzz/api-fuzz.mjs   # FUZZ_SECONDS, FUZZ_SEED to repeat or go longer
+step "release (npm tarball, crate, size, install and load)"; bash scripts/release.sh

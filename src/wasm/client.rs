@@ -169,15 +169,6 @@ impl JsTokenClient {
         })
     }
 
-    /// The error to reject `client.fetch` with after its `fetch` to `url`, sent with `headers`,
-    /// rejected with `error`: `error` itself, or a `network_error` when its text repeats a piece
-    /// of the `Authorization` or `DPoP` value.
-    #[wasm_bindgen(js_name = __apiError)]
-    pub fn api_error(&self, error: JsValue, url: &str, headers: &Object) -> JsValue {
-        let sent = ["authorization", "dpop"].map(|name| get(headers, name).as_string().unwrap_or_default());
-        super::host::api_error(error, url, &sent)
-    }
-
     /// A summary safe to log: `{ clientId, tokenEndpoint | issuer, grant, dpop, tokenRequests }`
     /// (`JSON.stringify(client)` and Node's `util.inspect` show it).
     #[wasm_bindgen(js_name = toJSON)]

@@ -214,7 +214,29 @@ impl Transport for JsTransport {
             Ok(promise) => JsFuture::from(promise).await,
             Err(e) => Err(e),
         }
-        .map_err(|e| transport_error(&e, &url, &request))?;
+        .unwrap_or_default();
+        match super::get(&answer, "failed").as_string().as_deref() {
+            None => {}
+            Some("timeout") => {
+                let ms = decimal(request.timeout_ms.into());
+                let message = cat!("request to ", url, " did not complete within ", ms, " ms");
+                return Err(TokenError::new(ErrorCode::Timeout, message));
+            }
+            Some(_) => {
+                let detail = super::get(&answer, "detail").as_string();
+                let detail =
+                    detail.map(|d| crate::text::clean(&d, crate::text::DETAIL)).filter(|d| !d.is_empty());
+                let detail = match (detail, super::get(&answer, "withheld").is_truthy()) {
+                    (_, true) => {
+                        "fetch failed (the error's details quote the request and are withheld)".to_owned()
+                    }
+                    (Some(detail), _) => detail,
+                    (None, _) => "fetch failed".to_owned(),
+                };
+                let message = cat!("token request to ", url, " failed: ", detail);
+                return Err(TokenError::new(ErrorCode::Network, message));
+            }
+        }
         let text = |name: &str| super::get(&answer, name).as_string();
         let status = super::get(&answer, "status").as_f64().unwrap_or_default() as u16;
         let body = super::get(&answer, "body");
@@ -232,125 +254,6 @@ impl Transport for JsTransport {
             body: Uint8Array::new(&body).to_vec(),
         })
     }
-}
-
-/// Map a fetch rejection to a TokenError naming the endpoint and the cause: the cause's `code`
-/// (`ECONNRESET`) or else the error's message, unless that repeats part of what was sent (a
-/// custom fetch or a wrapper may quote the request's `Authorization` header or form in its errors).
-fn transport_error(e: &JsValue, url: &str, request: &HttpRequest) -> TokenError {
-    let name = super::get(e, "name").as_string().unwrap_or_default();
-    if name == "TimeoutError" || name == "AbortError" {
-        return TokenError::new(
-            ErrorCode::Timeout,
-            cat!("request to ", url, " did not complete within ", decimal(request.timeout_ms.into()), " ms"),
-        );
-    }
-    let cause = super::get(e, "cause");
-    let detail = super::get(&cause, "code")
-        .as_string()
-        .or_else(|| super::get(e, "message").as_string())
-        .map(|d| crate::text::clean(&d, crate::text::DETAIL))
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| "fetch failed".into());
-    let detail = if quotes(&detail, &sent_pieces(request)) {
-        "fetch failed (the error's details quote the request and are withheld)".to_owned()
-    } else {
-        detail
-    };
-    TokenError::new(ErrorCode::Network, cat!("token request to ", url, " failed: ", detail))
-}
-
-/// The shortest piece of the request that, repeated in a host error, counts as quoting it.
-const QUOTE_MIN_BYTES: usize = 8;
-
-/// What a token request sent that a host error must not repeat: its header values and body, raw
-/// and form-decoded (client secrets, assertions and subject tokens travel there).
-fn sent_pieces(request: &HttpRequest) -> Vec<Vec<u8>> {
-    let mut sent: Vec<Vec<u8>> = request.headers.iter().map(|(_, v)| v.as_bytes().to_vec()).collect();
-    if let Some(body) = &request.body {
-        sent.push(body.as_bytes().to_vec());
-        sent.extend(body.split(['&', '=']).map(form_decode));
-    }
-    sent
-}
-
-/// Whether `text` repeats [`QUOTE_MIN_BYTES`] or more bytes of any of `sent`. The pieces of `sent`
-/// are first marked in a 64 Kbit filter, so a long error text (a stack, a cause chain) is
-/// compared byte by byte only where a piece may match.
-fn quotes(text: &str, sent: &[impl AsRef<[u8]>]) -> bool {
-    let slot = |w: &[u8]| {
-        let word = <[u8; QUOTE_MIN_BYTES]>::try_from(w).map_or(0, u64::from_le_bytes);
-        (word.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize
-    };
-    let pieces = || sent.iter().flat_map(|s| s.as_ref().windows(QUOTE_MIN_BYTES));
-    let mut filter = vec![0u64; 1024];
-    for w in pieces() {
-        let at = slot(w);
-        filter[at / 64] |= 1 << (at % 64);
-    }
-    text.as_bytes().windows(QUOTE_MIN_BYTES).any(|piece| {
-        let at = slot(piece);
-        filter[at / 64] & (1 << (at % 64)) != 0 && pieces().any(|w| w == piece)
-    })
-}
-
-/// A failed API call's error, unless its text ([`error_text`]) repeats a piece of `sent` (the
-/// `Authorization` and `DPoP` values): a custom fetch's error, or the platform's about an invalid
-/// header value, may quote the token. Then a `network_error` naming `url` says the details were
-/// withheld.
-pub fn api_error(error: JsValue, url: &str, sent: &[impl AsRef<[u8]>]) -> JsValue {
-    if !quotes(&error_text(&error), sent) {
-        return error;
-    }
-    let url = crate::dpop::htu(url);
-    let message =
-        cat!("request to ", url, " failed (the error's details quote the request and are withheld)");
-    TokenError::new(ErrorCode::Network, message).into()
-}
-
-/// What of a thrown value can reach a log: `String(e)`, its `message` and `stack`, its JSON (own
-/// enumerable properties), and the same of its `cause`s (at most four: a chain may be a cycle).
-fn error_text(error: &JsValue) -> String {
-    let mut text = String::new();
-    let mut e = error.clone();
-    for _ in 0..4 {
-        if e.is_undefined() || e.is_null() {
-            break;
-        }
-        let json = js_sys::JSON::stringify(&e).ok().and_then(|j| j.as_string());
-        let parts = [
-            super::guard::string_of(&e),
-            super::get(&e, "message").as_string(),
-            super::get(&e, "stack").as_string(),
-            json,
-        ];
-        for part in parts.into_iter().flatten() {
-            text.push_str(&part);
-            text.push('\n');
-        }
-        e = super::get(&e, "cause");
-    }
-    text
-}
-
-/// `application/x-www-form-urlencoded` decoding of one name or value (`+` is a space).
-fn form_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let hex = |i: usize| bytes.get(i).and_then(|&b| (b as char).to_digit(16));
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], hex(i + 1), hex(i + 2)) {
-            (b'+', ..) => out.push(b' '),
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 2;
-            }
-            (b, ..) => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }
 
 impl From<TokenError> for JsValue {
