@@ -14,9 +14,10 @@ use crate::error::{Result, TokenError};
 use crate::event::Event;
 use crate::json::{Map, Value};
 use crate::key::SigningKey;
+use crate::providers::Env;
 use crate::shape::Shape;
 use crate::store::{NoStore, Store};
-use crate::transport::{Env, Transport};
+use crate::transport::Transport;
 
 mod api;
 mod obtain;

@@ -1,8 +1,8 @@
 //! Signing keys. ES256 keys from a JWK can sign inside the crate with `p256` (RFC 6979
 //! deterministic ECDSA), so they work in every runtime; the scalar is zeroized when the key is
-//! dropped. The host signs when it says it is faster ([`crate::Env::prefers_host`]: node:crypto or
+//! dropped. The host signs when it says it is faster ([`crate::providers::Signer::prefers_host`]: node:crypto or
 //! WebCrypto in JavaScript runtimes), and always for RSA (RS*/PS*), EC P-384/P-521 and keys the
-//! caller holds (a non-extractable `CryptoKey`) ([`crate::Env::sign`]).
+//! caller holds (a non-extractable `CryptoKey`) ([`crate::providers::Signer::sign`]).
 //!
 //! The host knows a key by its handle ([`HostKey::id`]): one per [`SigningKey`] instance, shared by
 //! its clones, never derived from key material, so a JWK that repeats another key's public members
@@ -91,7 +91,7 @@ enum Material {
     External,
 }
 
-/// A key the host signs with: [`crate::Env::sign`] receives this.
+/// A key the host signs with: [`crate::providers::Signer::sign`] receives this.
 ///
 /// Hosts that cache imported keys must cache them under `id` and nothing else (not a thumbprint:
 /// two JWKs may share public members and differ in their private part), must run the pairwise
@@ -349,7 +349,7 @@ impl SigningKey {
 
     /// Sign a JWS signing input into a compact JWS: ES256 JWKs here unless `env` prefers to sign
     /// them itself, everything else by `env`'s host signer.
-    pub async fn sign<E: crate::Env>(&self, env: &E, signing_input: String) -> Result<String> {
+    pub async fn sign<E: crate::providers::Signer>(&self, env: &E, signing_input: String) -> Result<String> {
         let local = if env.prefers_host(self.alg) { None } else { self.sign_local(signing_input.as_bytes()) };
         let signature = match local {
             Some(signature) => signature,
@@ -360,7 +360,11 @@ impl SigningKey {
 
     /// [`SigningKey::sign`] without awaiting: `None` when only the host's asynchronous signer
     /// can sign (WebCrypto, a caller's `CryptoKey`).
-    pub fn sign_now<E: crate::Env>(&self, env: &E, signing_input: String) -> Option<Result<String>> {
+    pub fn sign_now<E: crate::providers::Signer>(
+        &self,
+        env: &E,
+        signing_input: String,
+    ) -> Option<Result<String>> {
         let local = if env.prefers_host(self.alg) { None } else { self.sign_local(signing_input.as_bytes()) };
         let signature = match local {
             Some(signature) => signature,

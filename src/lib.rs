@@ -27,6 +27,7 @@ pub mod json;
 pub mod jwk;
 pub mod key;
 pub mod profile;
+pub mod providers;
 pub mod resource;
 pub mod retry;
 mod shape;
@@ -46,5 +47,6 @@ mod redaction_tests;
 
 pub use client::{RequestOptions, TokenClient};
 pub use error::{ErrorCode, ErrorDetails, Result, TokenError};
+pub use providers::{Clock, Env, Events, NoEvents, NoSigner, Providers, Random, Signer};
 pub use store::{NoStore, Store};
-pub use transport::{ApiCall, Env, HttpRequest, HttpResponse, Transport};
+pub use transport::{ApiCall, HttpRequest, HttpResponse, Transport};

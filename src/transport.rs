@@ -1,10 +1,10 @@
-//! The engine's view of the outside world: a transport for token requests, the API call being
-//! made, and the clock and randomness. The wasm glue implements them over `fetch`, `Date.now()`
-//! and `crypto.getRandomValues`; Rust hosts implement them over their own HTTP client.
+//! The engine's I/O: a [`Transport`] for token and metadata requests, and the [`ApiCall`] a Rust
+//! host makes with [`crate::TokenClient::fetch`]. The wasm glue implements them over `fetch`;
+//! Rust hosts over their own HTTP client. (Time, randomness, signing and events are the
+//! [`crate::providers`].)
 #![allow(async_fn_in_trait)] // the engine is single-threaded (wasm); futures need not be Send
 
 use crate::error::Result;
-use crate::key::HostKey;
 
 /// A request to the authority: a token request (`POST`) or a metadata request (`GET`). Never
 /// follows redirects; bounded by `timeout_ms`. Its `Debug` shows header values other than
@@ -90,76 +90,6 @@ impl std::fmt::Debug for HttpResponse {
 pub trait Transport {
     /// Send `request`. Errors are [`crate::ErrorCode::Timeout`] or [`crate::ErrorCode::Network`].
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
-}
-
-/// Time, randomness and the host's signer.
-pub trait Env {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
-    /// Fill `buf` with cryptographically secure random bytes.
-    fn fill_random(&self, buf: &mut [u8]);
-    /// Fill `buf` with random bytes that must never repeat but are not secret once used: JWT IDs
-    /// (`jti`) of proofs and assertions. A host may serve them from a buffer it fills in larger
-    /// batches. The default is [`Env::fill_random`].
-    fn fill_unique(&self, buf: &mut [u8]) {
-        self.fill_random(buf);
-    }
-    /// A fresh JWT ID (`jti`): 16 bytes from [`Env::fill_unique`], base64url.
-    fn jti(&self) -> String {
-        let mut bytes = [0u8; 16];
-        self.fill_unique(&mut bytes);
-        crate::jose::b64url(bytes)
-    }
-    /// Report an event to the host's hook (`onEvent`). The default drops it.
-    fn event(&self, event: crate::event::Event) {
-        let _ = event;
-    }
-
-    /// Wait `ms` milliseconds (before retrying a failed token request). The default does not
-    /// wait; hosts with a timer should.
-    async fn sleep(&self, ms: u64) {
-        let _ = ms;
-    }
-
-    /// The public JWK of a key the host holds (a caller's `CryptoKeyPair` for DPoP). The default
-    /// has none.
-    async fn public_jwk(&self, key: HostKey<'_>) -> Result<crate::json::Value> {
-        Err(crate::TokenError::key(
-            "key",
-            cat!("the public key of \"", key.id, "\" is not available on this host"),
-        ))
-    }
-
-    /// Whether the host signs `alg` faster than the crate's own ES256 signer (p256 in wasm is
-    /// portable but slower than WebCrypto or node:crypto). Default: no.
-    fn prefers_host(&self, alg: crate::jose::Alg) -> bool {
-        let _ = alg;
-        false
-    }
-
-    /// Sign now, without awaiting, when the host can (a synchronous native signer); `None` when
-    /// signing needs [`Env::sign`]. Lets a cached-token request go out without a future.
-    fn sign_now(&self, key: HostKey<'_>, signing_input: &[u8]) -> Option<Result<Vec<u8>>> {
-        let _ = (key, signing_input);
-        None
-    }
-
-    /// Sign a JWS signing input with a key the host signs with (RSA, EC P-384/P-521, a caller's
-    /// `CryptoKey`): the JWS signature bytes (for ECDSA, `R || S`). ES256 keys from a JWK sign in
-    /// the crate unless [`Env::prefers_host`] says otherwise. The default has no signer.
-    ///
-    /// Implementers (here and in [`Env::sign_now`]) must treat [`HostKey::id`] as the key's
-    /// handle: keep an imported key under that id only (never under a thumbprint or anything else
-    /// derived from the JWK, which another key's JWK can repeat), run the pairwise consistency
-    /// test of [`HostKey::check_against`] on every import before a signature made with it is
-    /// returned, and free the key in the hook of [`crate::key::set_release_hook`].
-    async fn sign(&self, key: HostKey<'_>, signing_input: &[u8]) -> Result<Vec<u8>> {
-        let _ = signing_input;
-        Err(crate::TokenError::key(
-            "key",
-            cat!(key.alg.as_str(), " needs a host signer, and this host has none"),
-        ))
-    }
 }
 
 /// One request to a protected API, made by [`crate::TokenClient::fetch`]. The engine chooses the

@@ -10,9 +10,10 @@ use super::{DpopState, Inner, RequestOptions, TokenClient};
 use crate::cache::{CachedToken, Lookup};
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::event::Event;
+use crate::providers::Env;
 use crate::resource::{AfterResponse, ApiDecision, ApiHeaders, ApiResponse, RetryBudget, SentRequest};
 use crate::store::Store;
-use crate::transport::{ApiCall, Env, Transport};
+use crate::transport::{ApiCall, Transport};
 use crate::url::Origin;
 
 impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T, E, S> {

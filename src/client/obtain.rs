@@ -11,12 +11,13 @@ use crate::discovery::{self, Metadata};
 use crate::error::{ErrorCode, Result, TokenError};
 use crate::event::Event;
 use crate::grant::{token_request, ClientCredentials, Grant, TokenExchange, TokenRequest};
+use crate::providers::Env;
 use crate::retry::Failure;
 use crate::shape::Shape;
 use crate::store::{self, Store};
 use crate::text::decimal;
 use crate::token::{interpret, Expectation, TokenOutcome, TokenType};
-use crate::transport::{Env, HttpRequest, HttpResponse, Transport};
+use crate::transport::{HttpRequest, HttpResponse, Transport};
 
 impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     /// A token from the shared store or, failing that, the authority. With a store that locks,

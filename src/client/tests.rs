@@ -113,23 +113,32 @@ struct Clock {
     host_signed: Rc<RefCell<Vec<HostSignature>>>,
 }
 
-impl Env for Clock {
+impl crate::providers::Clock for Clock {
     fn now_ms(&self) -> u64 {
         self.now.get()
     }
+    async fn sleep(&self, ms: u64) {
+        self.slept.borrow_mut().push(ms);
+        self.now.set(self.now.get() + ms);
+    }
+}
+
+impl crate::providers::Random for Clock {
     fn fill_random(&self, buf: &mut [u8]) {
         for b in buf {
             self.counter.set(self.counter.get().wrapping_add(1));
             *b = self.counter.get();
         }
     }
+}
+
+impl crate::providers::Events for Clock {
     fn event(&self, event: crate::event::Event) {
         self.events.borrow_mut().push(event);
     }
-    async fn sleep(&self, ms: u64) {
-        self.slept.borrow_mut().push(ms);
-        self.now.set(self.now.get() + ms);
-    }
+}
+
+impl crate::providers::Signer for Clock {
     async fn public_jwk(&self, key: crate::key::HostKey<'_>) -> Result<Value> {
         assert_eq!(key.id, "pair-1");
         let mut public = rfc7515_jwk();

@@ -7,8 +7,9 @@ use std::rc::Rc;
 use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 
-use super::host::{Fetcher, JsEnv, JsTransport};
 use super::store::JsStore;
+use super::transport::{Fetcher, JsTransport};
+use super::JsEnv;
 use super::{future_to_promise, get, object, rejected, signer, to_json};
 use crate::cache::CachedToken;
 use crate::config::HostKeys;
@@ -66,7 +67,8 @@ impl JsTokenClient {
         let transport = JsTransport { fetcher: fetcher.clone() };
         let on_event = optional_function(options, "onEvent")?;
         let store = JsStore::from_options(options, config.timeout_ms)?;
-        let engine = Engine::with_store(config, transport, JsEnv { on_event }, store)?;
+        let env = JsEnv { events: super::events::JsEvents { on_event }, ..JsEnv::default() };
+        let engine = Engine::with_store(config, transport, env, store)?;
         Ok(JsTokenClient { engine, fetcher, last_authorization: Default::default() })
     }
 

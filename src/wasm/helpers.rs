@@ -7,12 +7,13 @@ use js_sys::Promise;
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
 
-use super::host::JsEnv;
+use super::JsEnv;
 use super::{get, to_json};
 use crate::assertion::{AssertionParams, AssertionSigner};
 use crate::dpop::{DpopKey, ProofClaims};
 use crate::key::SigningKey;
-use crate::{Env, TokenError};
+use crate::providers::{Clock, Random};
+use crate::TokenError;
 
 fn required(o: &JsValue, name: &str) -> Result<String, TokenError> {
     get(o, name)

@@ -2,17 +2,23 @@
 //! and `TokenError`s out. `fetch`, the clock and randomness come from the host here, nowhere else.
 
 mod client;
+mod clock;
 mod error;
+mod events;
 mod guard;
 mod helpers;
-mod host;
 mod signer;
 mod store;
+mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use wasm_bindgen::prelude::*;
+
+/// What the engine runs over in JavaScript: `Date.now()`, `crypto.getRandomValues`, the host
+/// signers (node:crypto, WebCrypto) and the caller's `onEvent`.
+pub type JsEnv = crate::Providers<clock::JsClock, clock::JsRandom, signer::JsSigner, events::JsEvents>;
 
 /// The allocator: talc instead of the default dlmalloc, smaller in the module and faster
 /// (single-threaded wasm, growing linear memory as needed).

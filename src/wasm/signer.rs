@@ -20,6 +20,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::get;
 use crate::jose::Alg;
 use crate::key::{HostKey, SigningKey, PAIRWISE_TEST_INPUT};
+use crate::providers::Signer;
 use crate::{Result, TokenError};
 
 /// The most keys imported from JWKs that each host map keeps (WebCrypto's and the native
@@ -227,6 +228,30 @@ pub fn set_signer_preference(preference: &str) -> Result<(), JsValue> {
     };
     PREFERENCE.with(|c| c.set(p));
     Ok(())
+}
+
+/// The host signers as the engine's [`Signer`]: node:crypto when the Node and Bun entries
+/// registered it, WebCrypto otherwise; ES256 JWKs stay with p256 in wasm unless
+/// [`prefers_host`].
+#[derive(Clone, Copy, Default)]
+pub struct JsSigner;
+
+impl Signer for JsSigner {
+    fn prefers_host(&self, alg: Alg) -> bool {
+        alg != Alg::Es256 || prefers_host()
+    }
+
+    fn sign_now(&self, key: HostKey<'_>, input: &[u8]) -> Option<Result<Vec<u8>>> {
+        sign_now(key, input)
+    }
+
+    async fn sign(&self, key: HostKey<'_>, input: &[u8]) -> Result<Vec<u8>> {
+        sign(key, input).await
+    }
+
+    async fn public_jwk(&self, key: HostKey<'_>) -> Result<crate::json::Value> {
+        public_jwk(key).await
+    }
 }
 
 /// Whether ES256 JWKs should be signed by the host rather than p256 in wasm: when a native

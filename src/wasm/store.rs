@@ -155,7 +155,7 @@ impl JsStore {
     async fn seal(&self, store_key: &str, plaintext: &str) -> Result<String> {
         let key = self.crypto_key().await?;
         let mut iv = [0u8; 12];
-        crate::Env::fill_random(&super::host::JsEnv::default(), &mut iv);
+        crate::Random::fill_random(&super::clock::JsRandom, &mut iv);
         let data = Uint8Array::from(plaintext.as_bytes());
         let sealed = super::signer::subtle_call("encrypt", &[Self::params(&iv, store_key), key, data.into()])
             .await

@@ -11,9 +11,10 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::client::JsTokenClient;
-use super::host::{Fetcher, JsEnv, JsTransport};
+use super::transport::{Fetcher, JsTransport};
+use super::JsEnv;
 use super::{error, get, helpers};
-use crate::{Env, ErrorCode, HttpRequest, TokenError, Transport};
+use crate::{Clock, ErrorCode, HttpRequest, Random, TokenError, Transport};
 
 const TOKEN_URL: &str = "https://as.example/token";
 const API_URL: &str = "https://api.example/data";
