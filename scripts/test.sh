@@ -11,6 +11,7 @@ step "cargo fmt --check";      cargo fmt --check
 step "cargo clippy (host)";    cargo clippy --locked --all-targets -- -D warnings
 step "cargo clippy (wasm32)";  cargo clippy --locked --target wasm32-unknown-unknown -- -D warnings
 step "cargo clippy (wasm32, hooks)"; cargo clippy --locked --target wasm32-unknown-unknown --features hooks -- -D warnings
+step "cargo clippy (wasm32, no js: a Rust host)"; cargo clippy --locked --target wasm32-unknown-unknown --no-default-features -- -D warnings
 step "cargo test";             cargo test --locked
 step "fuzz (12 s per target)"; bash scripts/fuzz.sh 12
 step "wasm-bindgen tests (Node, Chromium)"; bash scripts/test-wasm.sh

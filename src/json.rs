@@ -41,7 +41,7 @@ impl serde::Serialize for Value {
 }
 
 /// serde_json's value as ours (native parsing, tests, and Rust hosts that hold serde_json values).
-#[cfg(any(test, not(target_arch = "wasm32")))]
+#[cfg(any(test, not(all(target_arch = "wasm32", feature = "js"))))]
 impl From<serde_json::Value> for Value {
     fn from(value: serde_json::Value) -> Self {
         match value {
@@ -61,14 +61,14 @@ impl From<serde_json::Value> for Value {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "js")))]
 mod imp {
     pub fn parse(text: &[u8]) -> Option<super::Value> {
         serde_json::from_slice::<serde_json::Value>(text).ok().map(Into::into)
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
 mod imp {
     use js_sys::{Array, JsString, Object, JSON};
     use wasm_bindgen::{JsCast, JsValue};

@@ -39,7 +39,7 @@ pub mod url;
 pub mod www_authenticate;
 pub mod x509;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
 mod wasm;
 
 #[cfg(test)]

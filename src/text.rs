@@ -36,7 +36,7 @@ pub const QUOTED: usize = 40;
 
 /// How many characters of a host's error (a `fetch` rejection, a store adapter's or a signer's
 /// error) a message keeps.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "js")), allow(dead_code))]
 pub const DETAIL: usize = 200;
 
 /// Text from outside (a server's `error` or `error_description`, a host's error message, a

@@ -127,7 +127,7 @@ pub fn normalize_origin(field: &str, input: &str) -> Result<String> {
 type NormalForm = std::result::Result<String, Option<&'static str>>;
 
 /// The host's `URL`: `new URL(input).href`, what `fetch` sends to.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
 mod imp {
     use wasm_bindgen::{JsCast, JsValue};
 
@@ -143,7 +143,7 @@ mod imp {
 }
 
 /// A Rust normalizer for the subset of URLs it can serialize exactly as WHATWG does.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "js")))]
 mod imp {
     use super::{ipv4, split_scheme};
     use crate::text::decimal;

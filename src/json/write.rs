@@ -90,14 +90,14 @@ fn number(out: &mut String, n: &Number) {
 /// A finite float's shortest round-tripping text. In wasm the host's `String(n)` (what
 /// `JSON.stringify` writes: `1e+300`), natively serde_json's (`1e300`); both are valid JSON
 /// for the same number. Floats only occur in values a caller passed in (claims).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
 mod float {
     pub fn text(n: f64) -> String {
         js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_default()
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "js")))]
 mod float {
     pub fn text(n: f64) -> String {
         serde_json::Number::from_f64(n).map(|n| n.to_string()).unwrap_or_default()
