@@ -1,4 +1,4 @@
-// Named clients, one per API (see DESIGN: ClientRegistry): a map of TokenClients built once.
+// ClientRegistry: named clients, one per API, built once (the JavaScript API of ../shared/DESIGN.md).
 import { asTokenError } from './boundary.mjs';
 import { TokenError } from './error.mjs';
 

@@ -13,6 +13,7 @@ step "cargo clippy (wasm32)";  cargo clippy --locked --target wasm32-unknown-unk
 step "cargo clippy (wasm32, hooks)"; cargo clippy --locked --target wasm32-unknown-unknown --features hooks -- -D warnings
 step "cargo clippy (wasm32, no js: a Rust host)"; cargo clippy --locked --target wasm32-unknown-unknown --no-default-features -- -D warnings
 step "cargo test";             cargo test --locked
+step "cargo doc";              RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 step "fuzz (12 s per target)"; bash scripts/fuzz.sh 12
 step "wasm-bindgen tests (Node, Chromium)"; bash scripts/test-wasm.sh
 step "build pkg/";             bash scripts/build.sh

@@ -199,6 +199,13 @@ pub struct HostKeys {
     pub dpop: Option<SigningKey>,
 }
 
+impl ClientConfig {
+    /// Validate `TokenClientOptions` given as JSON (the npm package's options; see [`parse`]).
+    pub fn from_json(options: &Value) -> Result<ClientConfig> {
+        parse(options)
+    }
+}
+
 /// Validate `TokenClientOptions` (as JSON; `fetch`, `onEvent`, `store` and `storeEncryptionKey`
 /// are the host's business).
 pub fn parse(options: &Value) -> Result<ClientConfig> {

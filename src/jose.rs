@@ -1,7 +1,8 @@
 //! JOSE compact serialization (RFC 7515 §7.1) and base64url (RFC 7515 §2, no padding).
 //!
-//! Signing itself is done by a [`crate::signer::Signer`]; this module only builds the signing input
-//! and joins it with a signature, so a JWS can be signed by p256 in wasm or by the host.
+//! Signing itself is done by a [`crate::key::SigningKey`] (p256 in the crate, or the host's
+//! [`crate::providers::Signer`]); this module only builds the signing input and joins it with a
+//! signature.
 
 use crate::json::{Map, Value};
 use base64ct::{Base64UrlUnpadded, Encoding as _};

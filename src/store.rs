@@ -4,7 +4,7 @@
 //! - What goes in: a small JSON record of the token and when it was issued ([`record`]); the
 //!   reader applies its own refresh policy to it ([`open`]) and refuses anything odd.
 //! - Under which key: an HMAC-SHA-256, under a secret derived from the encryption key, of the
-//!   description of everything that shapes the token request ([`crate::shape`], [`store_key`]).
+//!   description of everything that shapes the token request (the request's shape, [`store_key`]).
 //!   Store keys reveal nothing, and whoever reads the store (without the secret) cannot test
 //!   guesses of a secret, a subject or an organization number against them.
 //! - Cross-instance single-flight: an optional lock with an owner and a lifetime, taken before a
@@ -75,7 +75,7 @@ const VERSION: &str = "tokenfetch/v2/";
 const MAX_LIFETIME_MS: u64 = 366 * 24 * 3600 * 1000;
 
 /// The store key for tokens of the request whose description hashes to `digest`
-/// ([`crate::shape::Shape::digest`]): `tokenfetch/v2/` and its HMAC-SHA-256 under `secret`
+/// (SHA-256 of the request's description): `tokenfetch/v2/` and its HMAC-SHA-256 under `secret`
 /// ([`Store::naming_secret`]), base64url.
 pub fn store_key(secret: &[u8; 32], digest: &[u8; 32]) -> String {
     cat!(VERSION, b64url(crate::shape::keyed(secret, digest)))

@@ -2,7 +2,7 @@
 //! RFC 9449 §5), an OAuth error response (RFC 6749 §5.2) or a DPoP nonce challenge (RFC 9449 §8).
 //!
 //! Error messages quote nothing from the body except the server's `error` and `error_description`,
-//! and those only cleaned ([`crate::text::clean`]) and capped, in the message and in the fields.
+//! and those only cleaned (control and bidi characters removed) and capped, in the message and in the fields.
 
 use crate::json::{Map, Value};
 

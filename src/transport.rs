@@ -57,7 +57,7 @@ impl std::fmt::Debug for FormNames<'_> {
 
 /// An authority's response, read whole. Its `Debug` shows the body's length, not the body (a
 /// token response carries the access token).
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct HttpResponse {
     /// HTTP status (0 for an opaque redirect).
     pub status: u16,

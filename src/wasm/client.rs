@@ -19,7 +19,7 @@ use crate::{ErrorCode, RequestOptions, TokenError};
 
 type Engine = crate::TokenClient<JsTransport, JsEnv, JsStore>;
 
-/// A managed OAuth client for one API (see DESIGN: `TokenClient`).
+/// A managed OAuth client for one API: the JavaScript `TokenClient` (its `fetch` is js/fetch.mjs).
 #[wasm_bindgen(js_name = TokenClient)]
 #[derive(Clone)]
 pub struct JsTokenClient {
