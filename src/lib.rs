@@ -126,9 +126,9 @@ pub use client::{RequestOptions, TokenClient};
 pub use config::ClientConfig;
 pub use error::{ErrorCode, ErrorDetails, Result, TokenError};
 pub use event::Event;
-pub use providers::{Clock, Env, Events, NoEvents, NoSigner, Providers, Random, Signer};
 #[cfg(not(target_arch = "wasm32"))]
 pub use providers::SystemClock;
+pub use providers::{Clock, Env, Events, NoEvents, NoSigner, Providers, Random, Signer};
 pub use resource::{AfterResponse, ApiHeaders, ApiResponse, RetryBudget, SentRequest};
 pub use store::{NoStore, Store};
 pub use token::TokenType;
