@@ -9,9 +9,27 @@ use base64ct::{Base64UrlUnpadded, Encoding as _};
 
 use crate::error::{Result, TokenError};
 
-/// base64url without padding (RFC 7515 §2).
+/// base64url without padding (RFC 7515 §2), constant-time (base64ct): private key members are
+/// encoded here too.
 pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
     Base64UrlUnpadded::encode_string(bytes.as_ref())
+}
+
+/// Append base64url (no padding) of `bytes` to `out` by table lookup, for public data only: the
+/// parts of a JWS and `jti`s, encoded per request. The lookup's timing depends on the bytes;
+/// measured a few percent of a proof faster than [`b64url`] (BENCHMARKS.md), and tested to give
+/// the same text.
+pub(crate) fn push_b64url_public(out: &mut String, bytes: &[u8]) {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut text = std::mem::take(out).into_bytes();
+    text.reserve(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        let sextets = [18, 12, 6, 0].map(|shift| TABLE[(n >> shift & 63) as usize]);
+        text.extend_from_slice(&sextets[..=chunk.len()]);
+    }
+    // Only ASCII was appended to what was a `String`.
+    *out = String::from_utf8(text).unwrap_or_default();
 }
 
 /// Standard base64 with padding (RFC 4648 §4: HTTP Basic, `x5c`), written through the one
@@ -165,18 +183,22 @@ impl EncodedHeader {
 
 /// The JWS signing input `BASE64URL(header) '.' BASE64URL(claims)` (RFC 7515 §5.1 step 5).
 pub fn signing_input(header: &EncodedHeader, claims: &Value) -> String {
-    let claims = text(claims);
+    signing_input_of_text(header, &text(claims))
+}
+
+/// [`signing_input`] for claims already written as JSON text.
+pub fn signing_input_of_text(header: &EncodedHeader, claims: &str) -> String {
     let mut out = String::with_capacity(header.0.len() + 1 + claims.len() * 4 / 3 + 90);
     out.push_str(&header.0);
     out.push('.');
-    out.push_str(&Base64UrlUnpadded::encode_string(claims.as_bytes()));
+    push_b64url_public(&mut out, claims.as_bytes());
     out
 }
 
 /// Append the base64url signature to a signing input, giving the compact JWS.
 pub fn compact(mut signing_input: String, signature: &[u8]) -> String {
     signing_input.push('.');
-    signing_input.push_str(&b64url(signature));
+    push_b64url_public(&mut signing_input, signature);
     signing_input
 }
 
@@ -209,6 +231,19 @@ mod tests {
         for bad in ["-_8=", "ab", "abc=d", "a===", "+/8", "/+8=="] {
             assert_eq!(b64_standard_decode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn public_encoder_agrees_with_base64ct() {
+        for len in 0..300usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 151 + len * 7 + i * i) as u8).collect();
+            let mut out = String::from("x.");
+            push_b64url_public(&mut out, &bytes);
+            assert_eq!(out, format!("x.{}", Base64UrlUnpadded::encode_string(&bytes)), "{len} bytes");
+        }
+        // Every sextet value, in every position.
+        let all: Vec<u8> = (0..=255u8).collect();
+        assert_eq!(b64url(&all), Base64UrlUnpadded::encode_string(&all));
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod value;
 mod write;
 
 pub use value::{Map, Number, Value};
-pub use write::text;
+pub use write::{string as push_string, text};
 
 /// Parse JSON text; `None` when it is not valid JSON.
 pub fn parse(text: &[u8]) -> Option<Value> {

@@ -35,7 +35,9 @@ pub trait Random {
     fn jti(&self) -> String {
         let mut bytes = [0u8; 16];
         self.fill_unique(&mut bytes);
-        crate::jose::b64url(bytes)
+        let mut jti = String::with_capacity(22);
+        crate::jose::push_b64url_public(&mut jti, &bytes);
+        jti
     }
 }
 

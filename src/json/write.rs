@@ -44,8 +44,9 @@ fn object(out: &mut String, map: &Map<String, Value>) {
     out.push('}');
 }
 
-/// A string literal: `"` and `\` escaped, control characters as `\n`-style or `\u00XX` escapes.
-fn string(out: &mut String, s: &str) {
+/// Append a string literal: `"` and `\` escaped, control characters as `\n`-style or `\u00XX`
+/// escapes.
+pub fn string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     let mut start = 0;

@@ -28,6 +28,9 @@ pub struct JsTokenClient {
     /// The last `Authorization` value handed to JS, as Rust and as JS string: a cached call hands
     /// back the JS string it already holds instead of copying the token across again.
     last_authorization: Rc<RefCell<Option<(String, JsValue)>>>,
+    /// The last `accessToken` given to `createDpopProof`, as JS and as Rust string: proofs for the
+    /// same token (`===`) do not copy it across again (most of reading a call's arguments).
+    last_proof_token: Rc<RefCell<Option<(JsValue, String)>>>,
 }
 
 /// `{ accessToken, tokenType, expiresAt, scope? }`.
@@ -69,7 +72,12 @@ impl JsTokenClient {
         let store = JsStore::from_options(options, config.timeout_ms)?;
         let env = JsEnv { events: super::events::JsEvents { on_event }, ..JsEnv::default() };
         let engine = Engine::with_store(config, transport, env, store)?;
-        Ok(JsTokenClient { engine, fetcher, last_authorization: Default::default() })
+        Ok(JsTokenClient {
+            engine,
+            fetcher,
+            last_authorization: Default::default(),
+            last_proof_token: Default::default(),
+        })
     }
 
     /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
@@ -202,7 +210,7 @@ impl JsTokenClient {
             Ok::<_, TokenError>((
                 text("method", &method, false)?.unwrap_or_default(),
                 text("url", &url, false)?.unwrap_or_default(),
-                text("opts.accessToken", &get(&opts, "accessToken"), true)?,
+                self.proof_token(get(&opts, "accessToken"))?,
                 text("opts.nonce", &get(&opts, "nonce"), true)?,
             ))
         })();
@@ -216,6 +224,24 @@ impl JsTokenClient {
                 engine.create_dpop_proof(&method, &url, access_token.as_deref(), nonce.as_deref()).await?;
             Ok(JsValue::from_str(&proof))
         })
+    }
+
+    /// `opts.accessToken` of `createDpopProof` as a Rust string, from the memo when it is the
+    /// last one.
+    fn proof_token(&self, token: JsValue) -> Result<Option<String>, TokenError> {
+        if token.is_undefined() || token.is_null() {
+            return Ok(None);
+        }
+        let mut memo = self.last_proof_token.borrow_mut();
+        if let Some((seen, text)) = &*memo {
+            if *seen == token {
+                return Ok(Some(text.clone()));
+            }
+        }
+        let text =
+            token.as_string().ok_or_else(|| TokenError::argument("opts.accessToken", "must be a string"))?;
+        *memo = Some((token, text.clone()));
+        Ok(Some(text))
     }
 
     /// RFC 7638 thumbprint of the DPoP public key, or `undefined` without DPoP.
