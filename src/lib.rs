@@ -7,6 +7,9 @@
 //! the random bytes or the response it needs and returns data or a decision, so it is tested
 //! natively with the RFCs' vectors. [`TokenClient`] orchestrates it over a small [`Transport`],
 //! [`Env`] and [`ApiCall`]; the `wasm` module implements those over `fetch` for JavaScript.
+//!
+//! A Rust wasm Worker that hosts the engine itself, over `fetch` and without the `js` feature
+//! (`default-features = false`), is `examples/rust-worker` (its README says how to build and run it).
 #![deny(missing_docs)]
 
 #[macro_use]
