@@ -6,6 +6,8 @@
 //   node-service       started on a free port, GET /report twice, then SIGTERM with a request in flight
 //   metrics            started on a free port, three calls per client, GET /metrics parsed and checked
 //   otel               three calls per client, the OpenTelemetry spans and data points it prints checked
+//   rust-worker        built (cargo + wasm-bindgen), run in workerd (miniflare): three calls per API, then bad
+//                      bindings (errors that name the binding, never quote it)
 //   types              tsc -p examples --noEmit, deno check examples/deno/main.ts
 // Usage: node examples/run-examples.mjs [example ...]   (default: all). Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
@@ -86,11 +88,11 @@ const tail = (text, n = 12) => text.trim().split('\n').slice(-n).join('\n');
 // cloudflare-worker: bundled the way wrangler does, run by workerd through miniflare.
 
 /**
- * wrangler.toml's compatibility_date, main, [vars] names, KV namespace bindings and Durable Object
- * bindings (with whether their class is SQLite-backed). The file is flat: a line parser is enough.
+ * An example's wrangler.toml: compatibility_date, main, [vars] names, KV namespace bindings and Durable
+ * Object bindings (with whether their class is SQLite-backed). The file is flat: a line parser is enough.
  */
-function readWranglerToml() {
-  const text = readFileSync(join(examples, 'cloudflare-worker/wrangler.toml'), 'utf8');
+function readWranglerToml(example = 'cloudflare-worker') {
+  const text = readFileSync(join(examples, example, 'wrangler.toml'), 'utf8');
   const sections = text.split(/^(?=\[)/m).map((part) => {
     const [header, ...lines] = part.split('\n');
     const entries = Object.fromEntries(lines.map((l) => l.match(/^([A-Za-z0-9_]+)\s*=\s*(.+?)\s*$/)).filter(Boolean)
@@ -165,6 +167,135 @@ async function cloudflareWorker(scenario) {
       if (s !== scenario) await s.close();
     }
   }
+  return { problems, details };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// rust-worker: examples/rust-worker built by its build.sh (cargo for wasm32 into target/rust-worker,
+// wasm-bindgen), then its modules run by workerd through miniflare, as wrangler.toml describes them.
+// Three calls per API in one isolate: 200s, one token per API (then cached), DPoP nonces answered at
+// the token endpoint and API 1, the client events it logs; then two isolates with bad bindings, whose
+// errors must name the binding or option and never quote it; no secret or token in anything it printed.
+
+/** The Worker's modules for miniflare: the entry, the wasm-bindgen glue and the module build.sh made. */
+function rustWorkerModules(dir, main) {
+  return [
+    { type: 'ESModule', path: join(dir, main) },
+    { type: 'ESModule', path: join(dir, 'build/tokenfetch_rust_worker.js') },
+    { type: 'CompiledWasm', path: join(dir, 'build/tokenfetch_rust_worker_bg.wasm') },
+  ];
+}
+
+async function rustWorker(scenario) {
+  const problems = [];
+  const details = [];
+  const dir = join(examples, 'rust-worker');
+  const toml = readWranglerToml('rust-worker');
+  const settings = settingsFor(scenario);
+  for (const name of toml.vars) if (!(name in settings)) problems.push(`wrangler.toml var ${name} is not exercised`);
+
+  const buildStarted = performance.now();
+  const built = await run('bash', [join(dir, 'build.sh')], { timeout: 900_000 });
+  details.push(`build.sh: ${Math.round(performance.now() - buildStarted)} ms; ${tail(built.stdout, 1)}`);
+  if (built.code !== 0) return { problems: [...problems, `build.sh: exit ${built.code ?? built.signal}: ${tail(built.stderr || built.stdout)}`], details };
+
+  const { Miniflare } = await import('miniflare');
+  let printed = ''; // what workerd printed (the Worker's console.log lines among it)
+  const isolate = (bindings) => new Miniflare({
+    modules: rustWorkerModules(dir, toml.main), modulesRoot: dir, compatibilityDate: toml.date, bindings,
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on('data', (d) => { printed += d; });
+      stderr.on('data', (d) => { printed += d; });
+    },
+  });
+  const answers = [];
+  const get = async (mf, path, init) => {
+    const res = await mf.dispatchFetch(`http://worker.local${path}`, init);
+    const text = await res.text();
+    answers.push(text);
+    let body;
+    try { body = JSON.parse(text); } catch { problems.push(`${path}: not JSON: ${text.slice(0, 200)}`); }
+    return { status: res.status, body: body ?? {} };
+  };
+
+  const calls = 3;
+  const runStarted = performance.now();
+  const mf = await isolate(settings);
+  try {
+    for (let i = 1; i <= calls; i++) {
+      for (const api of ['api1', 'api2']) {
+        const { status, body } = await get(mf, `/call/${api}`);
+        const want = i === 1 ? 'new' : 'cached';
+        details.push(`call ${i} ${api}: ${status} api ${body.status} token ${body.token} (token requests ${body.tokenRequests})`);
+        if (status !== 200 || body.status !== 200 || body.body?.api !== api) problems.push(`call ${i} /call/${api}: ${status} ${JSON.stringify(body)}`);
+        if (body.token !== want || body.tokenRequests !== 1) problems.push(`call ${i} /call/${api}: token ${body.token}, ${body.tokenRequests} token requests (want ${want}, 1)`);
+      }
+    }
+    const missing = await get(mf, '/call/nope');
+    if (missing.status !== 404) problems.push(`GET /call/nope answered ${missing.status}`);
+    const post = await get(mf, '/call/api2', { method: 'POST' });
+    if (post.status !== 405) problems.push(`POST /call/api2 answered ${post.status}`);
+  } finally {
+    await mf.dispose();
+  }
+  details.push(`run: ${Math.round(performance.now() - runStarted)} ms for ${2 * calls + 2} requests, isolate start included`);
+  problems.push(...serverProblems(scenario, calls));
+
+  // The client events it logged: API 1's one token request took two attempts (the token endpoint's
+  // nonce challenge), and API 1 challenged once; API 2 needed neither.
+  const events = printed.split('\n').map((l) => l.match(/tokenfetch-event (\{.*\})/)?.[1]).filter(Boolean).map((j) => JSON.parse(j));
+  const count = (client, type, extra = {}) => events.filter((e) => e.client === client && e.type === type
+    && Object.entries(extra).every(([k, v]) => e[k] === v)).length;
+  const wantEvents = [
+    ['api1', 'token_request', { attempts: 2 }, 1], ['api2', 'token_request', { attempts: 1 }, 1],
+    ['api1', 'nonce_retry', { at: 'token_endpoint' }, 1], ['api1', 'nonce_retry', { at: 'resource' }, 1],
+    ['api2', 'nonce_retry', {}, 0], ['api1', 'cache_hit', {}, calls - 1], ['api2', 'cache_hit', {}, calls - 1],
+  ];
+  for (const [client, type, extra, n] of wantEvents) {
+    const seen = count(client, type, extra);
+    if (seen !== n) problems.push(`${client}: ${seen} ${type} events ${JSON.stringify(extra)} logged (want ${n})`);
+  }
+
+  // Bad bindings, one isolate each: API 1's key not JSON and API 2's secret missing (named by the
+  // Worker), then a JWK the crate refuses (named by tokenfetch's option validation).
+  const privateJwk = JSON.parse(settings.HELSEID_PRIVATE_JWK);
+  const badCases = [
+    {
+      what: 'key not JSON, secret unset',
+      bindings: { ...settings, HELSEID_PRIVATE_JWK: settings.HELSEID_PRIVATE_JWK.slice(0, -2), API2_CLIENT_SECRET: '' },
+      want: { api1: ['invalid_config', 'HELSEID_PRIVATE_JWK'], api2: ['invalid_config', 'API2_CLIENT_SECRET'] },
+    },
+    {
+      what: 'key of another curve',
+      bindings: { ...settings, HELSEID_PRIVATE_JWK: JSON.stringify({ ...privateJwk, crv: 'P-384' }) },
+      want: { api1: [null, 'clientAuth.privateJwk'] },
+    },
+  ];
+  for (const bad of badCases) {
+    const mfBad = await isolate(bad.bindings);
+    try {
+      for (const [api, [code, names]] of Object.entries(bad.want)) {
+        const { status, body } = await get(mfBad, `/call/${api}`);
+        const e = body.error ?? {};
+        details.push(`${bad.what}: /call/${api} ${status} ${e.code}: ${e.message}`);
+        if (status !== 500 || (code && e.code !== code) || !e.code || !String(e.message).includes(names)) {
+          problems.push(`${bad.what}: /call/${api} answered ${status} ${JSON.stringify(body)} (want 500${code ? ` ${code}` : ''} naming ${names})`);
+        }
+      }
+    } finally {
+      await mfBad.dispose();
+    }
+  }
+
+  // No secret and no token in what it answered or printed.
+  const secrets = {
+    'API2_CLIENT_SECRET': settings.API2_CLIENT_SECRET,
+    ...Object.fromEntries(['d', 'p', 'q', 'dp', 'dq', 'qi'].filter((k) => privateJwk[k]).map((k) => [`private JWK ${k}`, privateJwk[k]])),
+    ...Object.fromEntries([...scenario.authorityA.issuedTokens, ...scenario.authorityB.issuedTokens].map((t, i) => [`access token ${i + 1}`, t])),
+  };
+  if (Object.keys(secrets).length < 4) problems.push(`only ${Object.keys(secrets).length} secrets to look for`);
+  const output = [...answers, printed, built.stdout, built.stderr].join('\n');
+  for (const [what, secret] of Object.entries(secrets)) if (output.includes(secret)) problems.push(`the output contains the ${what}`);
   return { problems, details };
 }
 
@@ -494,8 +625,8 @@ async function otel(scenario) {
 
 // ---------------------------------------------------------------------------------------------------
 
-const all = { 'cloudflare-worker': cloudflareWorker, deno, 'node-service': nodeService, metrics, otel, types };
-const needsScenario = new Set(['cloudflare-worker', 'deno', 'node-service', 'metrics', 'otel']);
+const all = { 'cloudflare-worker': cloudflareWorker, 'rust-worker': rustWorker, deno, 'node-service': nodeService, metrics, otel, types };
+const needsScenario = new Set(['cloudflare-worker', 'rust-worker', 'deno', 'node-service', 'metrics', 'otel']);
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(all);
 const verbose = process.env.VERBOSE === '1';
 let failed = 0;

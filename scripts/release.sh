@@ -24,6 +24,8 @@ log "npm: $outdir/$tarball ($(wc -c < "$outdir/$tarball") bytes)"
 cargo package --locked --allow-dirty --no-verify --quiet --target-dir "$outdir/cargo" 2>/dev/null ||
   cargo package --locked --allow-dirty --no-verify --target-dir "$outdir/cargo"
 crate=$(ls "$outdir"/cargo/package/tokenfetch-*.crate)
+# examples/rust-worker is a package of its own (cargo leaves nested packages out): keep it out.
+if tar tzf "$crate" | grep '/examples/rust-worker/' >/dev/null; then log "the crate includes examples/rust-worker"; exit 1; fi
 log "crate: $crate ($(wc -c < "$crate") bytes)"
 
 # A clean project that depends on the tarball only (npm installs it as users do).

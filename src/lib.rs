@@ -76,6 +76,10 @@
 //! An API call: [`TokenClient::fetch`] over an [`ApiCall`], or the two decisions it is made of,
 //! [`TokenClient::headers`] (`Authorization` and a DPoP proof) and [`TokenClient::after`] (what
 //! the response calls for), for a host that sends requests its own way.
+//!
+//! A complete Rust host: `examples/rust-worker`, a Cloudflare Worker in Rust that hosts the engine
+//! over the runtime's `fetch` without the `js` feature (`default-features = false`); its README
+//! says how to build and run it.
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
