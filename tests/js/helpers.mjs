@@ -27,6 +27,28 @@ export function useScenario(opts) {
   return () => s;
 }
 
+// node:test's mock timers are experimental in Node 20 and say so once per process; expected here, so drop only that.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = (warning, ...rest) => {
+  if (String(warning?.message ?? warning).startsWith('The MockTimers API is an experimental feature')) return;
+  emitWarning(warning, ...rest);
+};
+
+/**
+ * A fake clock for test `t`: `Date` (only `Date`: timers still run in real time) is frozen at the current time until
+ * the test ends; returns `to(ms)`, which moves it forward to epoch ms `ms`. The engine reads the time through the
+ * host's `Date.now()`, so this ages tokens without waiting; the local authorities and APIs run in this process and
+ * read the same clock, so they see the same time as the client.
+ */
+export function fakeClock(t) {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  return (ms) => {
+    assert.ok(ms >= Date.now(), 'the clock only moves forward');
+    t.mock.timers.tick(ms - Date.now());
+    assert.equal(Date.now(), ms);
+  };
+}
+
 /** `promise`, or a rejection when it has not settled within `ms` (a hang is a failure, not a stuck suite). */
 export function settlesWithin(promise, ms, what) {
   let timer;
