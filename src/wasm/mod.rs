@@ -5,6 +5,7 @@ mod client;
 mod error;
 mod guard;
 mod helpers;
+mod hooks;
 mod host;
 mod signer;
 mod store;
