@@ -6,8 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import { startApi } from '../support/index.mjs';
 import { delta, duendeClient, helseidClient, useScenario } from './helpers.mjs';
 
+const scenario = useScenario();
+
 describe('revoked token: 401 invalid_token -> new token, the request replayed with its body', () => {
-  const scenario = useScenario();
   const BODY = JSON.stringify({ id: 42, text: 'blåbærsyltetøy ✓ \u{1F511}', nested: { a: [1, 2, 3] } });
 
   for (const [apiName, make] of [['api1', helseidClient], ['api2', duendeClient]]) {
@@ -36,31 +37,6 @@ describe('revoked token: 401 invalid_token -> new token, the request replayed wi
       });
     }
   }
-});
-
-describe('an API that keeps refusing: the invalid_token retry limits', () => {
-  const scenario = useScenario();
-  let wrongAudience; // an API for authority B tokens that rejects every one of them (audience mismatch)
-  before(async () => {
-    const s = scenario();
-    wrongAudience = await startApi({
-      name: 'wrong-aud', issuer: s.authorityB.issuer, jwksUri: s.authorityB.jwksUri, dpop: false, audience: 'https://elsewhere.example',
-    });
-  });
-  after(async () => { await wrongAudience?.close(); });
-
-
-  test('an API that rejects every token: one retry with a new token, then its 401 is returned', async () => {
-    const s = scenario();
-    const client = duendeClient(s, 'basic', { baseUrl: wrongAudience.url });
-    const issued = await delta(s.authorityB.counters, () => delta(wrongAudience.counters,
-      () => client.fetch('/echo', { method: 'POST', body: 'once more' })));
-    const { result: res, diff } = issued.result;
-    assert.equal(res.status, 401, 'the final response, not an exception');
-    assert.match(res.headers.get('www-authenticate'), /error="invalid_token"/);
-    assert.deepEqual([diff.requests, diff.invalidToken], [2, 2], 'exactly one retry');
-    assert.equal(issued.diff.tokensIssued, 2);
-  });
 
   for (const [apiName, make] of [['api1', helseidClient], ['api2', duendeClient]]) {
     test(`${apiName}: 10 concurrent calls with a revoked token share one new token`, async () => {
@@ -77,4 +53,27 @@ describe('an API that keeps refusing: the invalid_token retry limits', () => {
       assert.equal(issued.diff.tokensIssued, 1, 'one new token for all ten');
     });
   }
+});
+
+describe('an API that keeps refusing: the invalid_token retry limit', () => {
+  let wrongAudience; // an API for authority B tokens that rejects every one of them (audience mismatch)
+  before(async () => {
+    const s = scenario();
+    wrongAudience = await startApi({
+      name: 'wrong-aud', issuer: s.authorityB.issuer, jwksUri: s.authorityB.jwksUri, dpop: false, audience: 'https://elsewhere.example',
+    });
+  });
+  after(async () => { await wrongAudience?.close(); });
+
+  test('an API that rejects every token: one retry with a new token, then its 401 is returned', async () => {
+    const s = scenario();
+    const client = duendeClient(s, 'basic', { baseUrl: wrongAudience.url });
+    const issued = await delta(s.authorityB.counters, () => delta(wrongAudience.counters,
+      () => client.fetch('/echo', { method: 'POST', body: 'once more' })));
+    const { result: res, diff } = issued.result;
+    assert.equal(res.status, 401, 'the final response, not an exception');
+    assert.match(res.headers.get('www-authenticate'), /error="invalid_token"/);
+    assert.deepEqual([diff.requests, diff.invalidToken], [2, 2], 'exactly one retry');
+    assert.equal(issued.diff.tokensIssued, 2);
+  });
 });
