@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod guard;
 mod helpers;
+mod hooks;
 mod signer;
 mod store;
 mod transport;

@@ -1,6 +1,6 @@
 //! Tests of the JavaScript glue, run by `wasm-bindgen-test` in Node and in headless Chromium
 //! (`scripts/test-wasm.sh`). They call the `#[wasm_bindgen]` classes and functions directly, with
-//! `fetch` stubbed in JS: on `globalThis`, or passed as the `fetch` option.
+//! `fetch` stubbed in JS (src/wasm/tests.js): on `globalThis`, or passed as the `fetch` option.
 #![cfg(target_arch = "wasm32")]
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -19,86 +19,24 @@ use crate::{Clock, ErrorCode, HttpRequest, Random, TokenError, Transport};
 const TOKEN_URL: &str = "https://as.example/token";
 const API_URL: &str = "https://api.example/data";
 
-/// Test helpers written in JS (evaluated anew by each call of [`harness`]).
-///
-/// `stub(routes)` returns a fetch function that records every call in `fetch.calls` as
-/// `{ url, method, redirect, headers, body, signal, thisIsGlobal, isRequest }` (the body read with
-/// `request.text()`) and answers by URL with the next spec of `routes[url]` (the last one repeats):
-/// `{ status, json, body, headers }` builds a `Response`; `{ hang: true }` never settles unless the
-/// request's signal aborts, then rejects with `signal.reason`; `{ reject: message, cause }` rejects
-/// with `TypeError(message, { cause })`.
-const HARNESS: &str = r#"
-const stub = (routes) => {
-  const calls = [];
-  const served = {};
-  const fetch = async function (input, init) {
-    const request = input instanceof Request ? input : new Request(input, init);
-    const call = {
-      url: request.url,
-      method: request.method,
-      redirect: request.redirect,
-      headers: Object.fromEntries(request.headers),
-      signal: request.signal,
-      thisIsGlobal: this === globalThis,
-      isRequest: input instanceof Request,
-    };
-    calls.push(call);
-    call.body = await request.text();
-    const route = routes[request.url];
-    if (!route) throw new TypeError('stub: no route for ' + request.url);
-    const n = served[request.url] = (served[request.url] || 0) + 1;
-    const spec = route[Math.min(n, route.length) - 1];
-    if (spec.hang) {
-      // Like a real pending request, keep Node's event loop alive (its AbortSignal.timeout
-      // timer does not) until the signal aborts.
-      const keepAlive = setInterval(() => {}, 1000);
-      return new Promise((_, reject) => {
-        const signal = request.signal;
-        const abort = () => { clearInterval(keepAlive); reject(signal.reason); };
-        if (signal.aborted) abort();
-        else signal.addEventListener('abort', abort, { once: true });
-      });
-    }
-    if (spec.reject !== undefined) {
-      throw spec.cause === undefined
-        ? new TypeError(spec.reject)
-        : new TypeError(spec.reject, { cause: spec.cause });
-    }
-    const headers = new Headers(spec.headers || {});
-    let body = spec.body === undefined ? null : spec.body;
-    if (spec.json !== undefined) {
-      body = JSON.stringify(spec.json);
-      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    }
-    return new Response(body, { status: spec.status || 200, headers });
-  };
-  fetch.calls = calls;
-  return fetch;
-};
-const instanceOf = (value, ctor) => value instanceof ctor;
-const defineClass = () => class TokenError extends Error {};
-const isPlainObject = (value) =>
-  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
-return { stub, instanceOf, defineClass, isPlainObject };
-"#;
-
-fn harness() -> JsValue {
-    Function::new_no_args(HARNESS).call0(&JsValue::UNDEFINED).expect("harness evaluates")
-}
-
-fn call1(harness: &JsValue, name: &str, arg: &JsValue) -> JsValue {
-    get(harness, name).unchecked_into::<Function>().call1(&JsValue::UNDEFINED, arg).expect(name)
+// Test helpers written in JS: src/wasm/tests.js (documented there).
+#[wasm_bindgen(module = "/src/wasm/tests.js")]
+extern "C" {
+    /// A fetch function answering `routes` and recording its calls in `fetch.calls`.
+    #[wasm_bindgen(js_name = stub)]
+    fn stub_fetch(routes: &JsValue) -> Function;
+    #[wasm_bindgen(js_name = instanceOf)]
+    fn instance_of(value: &JsValue, ctor: &JsValue) -> bool;
+    /// A new class named TokenError that extends Error.
+    #[wasm_bindgen(js_name = defineClass)]
+    fn define_class() -> JsValue;
+    #[wasm_bindgen(js_name = isPlainObject)]
+    fn is_plain_object(value: &JsValue) -> bool;
 }
 
 /// A fetch stub answering `routes` (a JSON object: URL -> array of response specs).
 fn stub(routes: &str) -> Function {
-    let routes = js_sys::JSON::parse(routes).expect("routes are JSON");
-    call1(&harness(), "stub", &routes).unchecked_into()
-}
-
-fn instance_of(value: &JsValue, ctor: &JsValue) -> bool {
-    let f: Function = get(&harness(), "instanceOf").unchecked_into();
-    f.call2(&JsValue::UNDEFINED, value, ctor).expect("instanceof").is_truthy()
+    stub_fetch(&js_sys::JSON::parse(routes).expect("routes are JSON"))
 }
 
 /// The calls a stub recorded.
@@ -411,8 +349,7 @@ fn token_error_is_a_js_error_with_oauth_properties() {
 
 #[wasm_bindgen_test]
 fn registered_class_is_in_the_prototype_chain() {
-    let class =
-        get(&harness(), "defineClass").unchecked_into::<Function>().call0(&JsValue::UNDEFINED).unwrap();
+    let class = define_class();
     let before = error::to_js(TokenError::new(ErrorCode::Network, "x"));
     assert!(!instance_of(&before, &class), "instanceof a class never registered");
 
@@ -458,7 +395,7 @@ async fn get_token_resolves_to_a_plain_token_object() {
     let token = settle(client.get_token(JsValue::UNDEFINED)).await.expect("getToken resolves");
     let after = now();
 
-    assert!(call1(&harness(), "isPlainObject", &token).is_truthy(), "not a plain object: {token:?}");
+    assert!(is_plain_object(&token), "not a plain object: {token:?}");
     let mut keys: Vec<String> =
         Object::keys(token.unchecked_ref::<Object>()).iter().map(|k| k.as_string().unwrap()).collect();
     keys.sort();

@@ -1,11 +1,14 @@
 // client.fetch with a cached token (js/fetch.mjs sends, the engine decides), through the public API
-// only: the requests it makes, against the scenario's real authorities and the APIs that check
-// tokens and DPoP proofs with jose.
+// only: the inputs it takes, the requests it makes (through globalThis.fetch or the fetch option),
+// against the scenario's real authorities and the APIs that check tokens and DPoP proofs with jose.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ClientRegistry, TokenClient, TokenError } from 'tokenfetch';
 import { startScenario } from '../support/index.mjs';
-import { duendeOptions, helseidOptions, recordingFetch, scanScenario, secrets, sha256url } from './helpers.mjs';
+import {
+  delta, duendeClient, duendeOptions, expectTokenError, helseidClient, helseidOptions, recordingFetch, scanScenario,
+  secrets, settlesWithin, sha256url,
+} from './helpers.mjs';
 
 let s;
 before(async () => { s = scanScenario(await startScenario({ nonceRotateEvery: 2 })); });
@@ -113,4 +116,62 @@ test('ClientRegistry.fetch: one token for repeated calls; an unknown name reject
   const pending = registry.fetch('nope', '/data');
   await assert.rejects(pending, (e) => e instanceof TokenError && e.code === 'invalid_argument');
   secrets.check(await pending.catch((e) => e), 'the unknown-name error');
+});
+
+test('string, URL and Request inputs are all accepted (input: string | URL | Request)', async () => {
+  const client = duendeClient(s, 'basic');
+  assert.equal((await client.fetch(`${s.api2.url}/data`)).status, 200, 'absolute string');
+  assert.equal((await client.fetch('/data')).status, 200, 'relative string + baseUrl');
+  assert.equal((await client.fetch(new Request(`${s.api2.url}/data`))).status, 200, 'Request');
+  const viaUrl = await settlesWithin(client.fetch(new URL(`${s.api2.url}/data`)), 3000, 'client.fetch(new URL(...))');
+  assert.equal(viaUrl.status, 200, 'URL object');
+});
+
+test('a relative input without baseUrl rejects with TokenError invalid_argument', async () => {
+  const client = duendeClient(s, 'basic', { baseUrl: undefined });
+  await expectTokenError(settlesWithin(client.fetch('/data'), 3000, 'client.fetch(relative)'), 'invalid_argument');
+});
+
+test('caller headers are kept, a caller Authorization is replaced, a fresh POST body survives the nonce retries', async () => {
+  const client = helseidClient(s); // fresh: the API challenges the first call for a nonce
+  const bytes = new TextEncoder().encode('{"bytes":"blåbær"}');
+  const { diff, result: res } = await delta(s.api1.counters, () => client.fetch('/echo', {
+    method: 'POST', body: bytes, headers: { 'content-type': 'application/json', authorization: 'Bearer stale' },
+  }));
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { api: 'api1', body: '{"bytes":"blåbær"}', contentType: 'application/json' });
+  assert.deepEqual([diff.nonceChallenges, diff.ok, diff.invalidToken], [1, 1, 0]);
+});
+
+test('custom fetch option: used for token and API requests (DPoP and Bearer); globalThis.fetch untouched', async () => {
+  const real = globalThis.fetch;
+  let globalCalls = 0;
+  const watched = [s.authorityA.tokenEndpoint, s.authorityB.tokenEndpoint, s.api1.url, s.api2.url];
+  globalThis.fetch = (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (watched.some((w) => url.startsWith(w))) globalCalls += 1;
+    return real(input, init);
+  };
+  try {
+    const makers = [
+      [(extra) => helseidClient(s, extra), s.authorityA, s.api1],
+      [(extra) => duendeClient(s, 'basic', extra), s.authorityB, s.api2],
+    ];
+    for (const [make, authority, api] of makers) {
+      const rec = recordingFetch(real);
+      const client = make({ fetch: rec.fetch });
+      const a = await delta(authority.counters, () => delta(api.counters, async () => {
+        for (let i = 0; i < 3; i += 1) assert.equal((await client.fetch('/data')).status, 200);
+      }));
+      const tokenCalls = rec.calls.filter((c) => c.url === authority.tokenEndpoint);
+      const apiCalls = rec.calls.filter((c) => c.url.startsWith(api.url));
+      assert.equal(tokenCalls.length, a.diff.tokenRequests, 'every token POST went through the custom fetch');
+      assert.equal(apiCalls.length, a.result.diff.requests, 'every API request went through the custom fetch');
+      assert.ok(tokenCalls.length >= 1 && apiCalls.length >= 3);
+      assert.equal(rec.calls.length, tokenCalls.length + apiCalls.length);
+    }
+    assert.equal(globalCalls, 0, 'globalThis.fetch was not used');
+  } finally {
+    globalThis.fetch = real;
+  }
 });

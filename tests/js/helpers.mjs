@@ -1,8 +1,9 @@
-// Small helpers for tests/js/tokenfetch.test.mjs: client builders for the standard scenario, counter deltas,
-// a recording fetch, TokenError assertions and leak checks (every TokenError asserted here goes through the file's
-// secret scan, tests/support/secrets.mjs).
+// Small helpers for the JS integration tests (tests/js/*.test.mjs): the standard scenario per describe, client
+// builders for it, counter deltas, a recording fetch, TokenError assertions and leak checks (every TokenError asserted
+// here goes through the test file's secret scan, tests/support/secrets.mjs).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { after, before } from 'node:test';
 import { inspect } from 'node:util';
 import { TokenClient, TokenError } from 'tokenfetch';
 import { secrets } from '../support/secrets.mjs';
@@ -10,6 +11,58 @@ import { secrets } from '../support/secrets.mjs';
 export { secrets };
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Start the standard scenario (tests/support: authorities A and B, APIs 1 and 2) before the tests of the enclosing
+ * describe (or file), register its secrets with the file's scan, and close it afterwards. `opts` as startScenario's.
+ * Returns a getter for the scenario.
+ */
+export function useScenario(opts) {
+  let s;
+  before(async () => {
+    const { startScenario } = await import('../support/index.mjs'); // (oidc-provider: loaded only where used)
+    s = scanScenario(await startScenario(opts));
+  });
+  after(async () => { await s?.close(); });
+  return () => s;
+}
+
+// node:test's mock timers are experimental in Node 20 and say so once per process; expected here, so drop only that.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = (warning, ...rest) => {
+  if (String(warning?.message ?? warning).startsWith('The MockTimers API is an experimental feature')) return;
+  emitWarning(warning, ...rest);
+};
+
+/**
+ * A fake clock for test `t`: `Date` (only `Date`: timers still run in real time) is frozen at the current time until
+ * the test ends; returns `to(ms)`, which moves it forward to epoch ms `ms`. The engine reads the time through the
+ * host's `Date.now()`, so this ages tokens without waiting; the local authorities and APIs run in this process and
+ * read the same clock, so they see the same time as the client.
+ */
+export function fakeClock(t) {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  return (ms) => {
+    assert.ok(ms >= Date.now(), 'the clock only moves forward');
+    t.mock.timers.tick(ms - Date.now());
+    assert.equal(Date.now(), ms);
+  };
+}
+
+/** `promise`, or a rejection when it has not settled within `ms` (a hang is a failure, not a stuck suite). */
+export function settlesWithin(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** What `fn` throws (undefined when it returns). */
+export function thrown(fn) {
+  try { fn(); } catch (err) { return err; }
+  return undefined;
+}
 
 /** base64url(SHA-256(text)): the DPoP `ath` of an access token. */
 export const sha256url = (text) => createHash('sha256').update(text).digest('base64url');

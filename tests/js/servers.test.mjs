@@ -8,6 +8,7 @@ import * as oauth from 'oauth4webapi';
 import {
   startApi, startAuthorityB, startBlackhole, startFakeTokenEndpoint, startScenario, unusedPort, SPECIAL_SECRET,
 } from '../support/index.mjs';
+import { fakeClock } from './helpers.mjs';
 
 const insecure = { [oauth.allowInsecureRequests]: true };
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -362,11 +363,13 @@ test('a Bearer API rejects a DPoP-bound token presented as Bearer (RFC 9449 §7.
   }
 });
 
-test('accessTokenTTL: expires_in follows it and the API rejects the token once expired', async () => {
+test('accessTokenTTL: expires_in follows it and the API rejects the token once expired (fake clock)', async (t) => {
   const authority = await startAuthorityB({ accessTokenTTL: 1 });
   const api = await startApi({ name: 'short', issuer: authority.issuer, jwksUri: authority.jwksUri, dpop: false });
   try {
     authority.setAudience(api.url);
+    // The authority and the API read the frozen Date (helpers.mjs fakeClock): the token ages without waiting.
+    const to = fakeClock(t);
     const { clientId, clientSecret } = authority.clients.post;
     const { json } = await tokenPost(authority.tokenEndpoint, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
     assert.equal(json.expires_in, 1);
@@ -374,7 +377,9 @@ test('accessTokenTTL: expires_in follows it and the API rejects the token once e
     assert.equal(exp - iat, 1);
     const call = () => fetch(`${api.url}/data`, { headers: { authorization: `Bearer ${json.access_token}` } });
     assert.equal((await call()).status, 200);
-    await new Promise((r) => setTimeout(r, Math.max(0, exp * 1000 - Date.now()) + 50));
+    to(exp * 1000 - 1);
+    assert.equal((await call()).status, 200, 'valid until its last millisecond');
+    to(exp * 1000);
     const expired = await call();
     assert.equal(expired.status, 401);
     assert.match(challengeOf(expired), /error="invalid_token", error_description="[^"]*ERR_JWT_EXPIRED/);

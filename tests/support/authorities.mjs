@@ -9,36 +9,17 @@
 //   Token exchange:    custom urn:ietf:params:oauth:grant-type:token-exchange grant (RFC 8693), client_secret_basic
 //                      or private_key_jwt + DPoP (with nonces).
 // Every token POST is logged with what the authority received (original form, auth scheme, decoded assertions).
-//
-// oidc-provider has no public API for custom grant helpers: DPoP validation / binding and the token response
-// builder are imported from its lib/ files (the package has no `exports` map, so this is allowed and it is the
-// same module instance the provider uses).
-import { X509Certificate, createHash, randomBytes, randomUUID } from 'node:crypto';
+// Each is an oidc-provider started by the one factory (provider.mjs), with its own clients, algorithms and grants.
+import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import {
-  EmbeddedJWK, SignJWT, calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, decodeJwt,
-  decodeProtectedHeader, exportJWK, generateKeyPair, importX509, jwtVerify,
+  EmbeddedJWK, SignJWT, calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, exportJWK, generateKeyPair,
+  importX509, jwtVerify,
 } from 'jose';
-// authority.mjs installs the console filter for oidc-provider's expected notices before oidc-provider loads.
-import { generateEs256Jwk } from './authority.mjs';
 import { closeServer, listen, readBody, sendJson } from './http.mjs';
+import { decodeJws, errors, generateEs256Jwk, startProvider } from './provider.mjs';
 
-const { default: Provider, errors } = await import('oidc-provider');
-const { default: validateDpop } = await import('oidc-provider/lib/helpers/validate_dpop.js');
-const { applyDpopBinding } = await import('oidc-provider/lib/helpers/grant_common.js');
-const { checkDpopRequired } = await import('oidc-provider/lib/helpers/sender_constraints.js');
-const { buildTokenResponse } = await import('oidc-provider/lib/helpers/grant_response.js');
-
-// The Maskinporten-style authority hands oidc-provider an already-read body (see `deriveClientId`); oidc-provider
-// supports that ("resolving to use req.body") but warns once per process. Expected here, so drop only that warning.
-{
-  const original = console.warn.bind(console);
-  console.warn = (...args) => {
-    const text = String(args[0]);
-    if (text.includes('oidc-provider') && text.includes('already parsed request body detected')) return;
-    original(...args);
-  };
-}
+export { decodeJws };
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -65,35 +46,8 @@ export async function generateKey(alg, { extractable = true, jwkAlg = true } = {
   return { alg, kid, privateJwk, publicJwk, keyPair };
 }
 
-/** Decode a compact JWS without verifying it: { header, payload }, or undefined when it is not one. */
-export function decodeJws(value) {
-  if (typeof value !== 'string') return undefined;
-  try {
-    return { header: decodeProtectedHeader(value), payload: decodeJwt(value) };
-  } catch {
-    return undefined;
-  }
-}
-
 /** A jose verification error as a short reason: its code, plus the claim it is about. */
 const joseReason = (err) => `${err.code ?? err.message}${err.claim ? ` (${err.claim})` : ''}`;
-
-/** A form body as an object; repeated names become arrays (e.g. `resource`). */
-function formObject(raw) {
-  const out = {};
-  for (const [k, v] of new URLSearchParams(raw)) {
-    if (k in out) out[k] = [].concat(out[k], v);
-    else out[k] = v;
-  }
-  return out;
-}
-
-function authMethodOf(ctx, form) {
-  if (/^basic /i.test(ctx.get('authorization'))) return 'client_secret_basic';
-  if (form.client_secret) return 'client_secret_post';
-  if (form.client_assertion) return 'private_key_jwt';
-  return 'none';
-}
 
 /**
  * The "user token issuer" a test owns (no server): signs ES256 user access tokens that the Entra-style and
@@ -118,176 +72,10 @@ export async function createUserTokenIssuer(issuer = 'https://login.user-issuer.
   };
 }
 
-/**
- * An oidc-provider on 127.0.0.1 (issuer = its origin, no trailing slash) with resource indicators and ES256 JWT
- * access tokens for one resource server (audience set later via `setAudience`), plus custom grants.
- * Returned handle: { url, issuer, tokenEndpoint, jwksUri, provider, counters: { tokenRequests, tokensIssued,
- * discovery }, requests: [{ time, grantType, form, authScheme, authMethod, hadDpop, dpopProof, assertion,
- * clientAssertion, derivedClientId?, status, error, errorDescription, clientId, tokenType, accessToken (claims) }],
- * issuedTokens: [raw access tokens], requestsFor(grantType, clientId?), setAudience(url), audience, discoveryRequests, setDiscoveryMode(mode), close() }.
- * opts: { clients, clientAuthMethods, dpop, scopes, enabledJWA?, accessTokenTTL? = 300,
- *         grants?: [{ type, params, dupes?, handler(ctx, tools) }], deriveClientId?(form) -> client_id | undefined }.
- */
-async function startProvider(opts) {
-  const { clients, clientAuthMethods, dpop, scopes, enabledJWA, accessTokenTTL = 300, grants = [], deriveClientId } = opts;
-  const server = createServer();
-  const issuer = `http://127.0.0.1:${await listen(server, 0)}`;
-  const signing = await generateEs256Jwk();
-  const state = { audience: undefined };
-  const counters = { tokenRequests: 0, tokensIssued: 0, discovery: 0 };
-  const requests = [];
-  const issuedTokens = []; // every access token issued, for the secret scan
-  // 'openid': oidc-provider as is (only /.well-known/openid-configuration). 'oauth': that path is 404 and the same
-  // document is served at the RFC 8414 path /.well-known/oauth-authorization-server instead.
-  const discovery = { mode: 'openid', requests: [] };
-
-  const resourceInfo = () => ({
-    scope: scopes.join(' '), audience: state.audience, accessTokenFormat: 'jwt', accessTokenTTL, jwt: { sign: { alg: 'ES256' } },
-  });
-  const provider = new Provider(issuer, {
-    clients,
-    clientAuthMethods,
-    scopes,
-    ...(enabledJWA ? { enabledJWA } : {}),
-    jwks: { keys: [signing.privateJwk] },
-    clientDefaults: { id_token_signed_response_alg: 'ES256' },
-    // oidc-provider replaces a token's `extra` with what this returns: keep what the grant handler set.
-    extraTokenClaims: (ctx, token) => token.extra,
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      dPoP: dpop ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } : { enabled: false },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => state.audience,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (ctx, resource) => {
-          if (!state.audience || resource !== state.audience) throw new errors.InvalidTarget();
-          return resourceInfo();
-        },
-      },
-    },
-    ttl: { ClientCredentials: () => accessTokenTTL },
-  });
-
-  /** Tools for grant handlers: issue a JWT access token for the resource server, DPoP, errors. */
-  const tools = {
-    errors,
-    issuer,
-    get audience() { return state.audience; },
-    /** Validate the request's DPoP proof (nonce challenge included) and enforce dpop_bound_access_tokens. */
-    async dpop(ctx) {
-      const proof = await validateDpop(provider, ctx);
-      checkDpopRequired(provider, ctx, proof);
-      return proof;
-    },
-    /**
-     * Issue and answer with a token. { accountId? (sub; default: the client), scope?, extra? (claims),
-     * dpop? (validated proof), issuedTokenType? }.
-     */
-    async issue(ctx, { accountId, scope, extra, dpop: proof, issuedTokenType, gty }) {
-      const { client } = ctx.oidc;
-      const token = accountId
-        ? new provider.AccessToken({ accountId, client, gty, scope, extra, expiresIn: accessTokenTTL })
-        : new provider.ClientCredentials({ client, scope, extra, expiresIn: accessTokenTTL });
-      token.resourceServer = new provider.ResourceServer(state.audience, resourceInfo());
-      await applyDpopBinding(provider, ctx, proof, token);
-      const value = await token.save();
-      ctx.body = buildTokenResponse(provider, {
-        accessToken: value, expiresIn: token.expiration, scope, tokenType: token.tokenType, issuedTokenType,
-      });
-    },
-  };
-  for (const { type, params, dupes, handler } of grants) {
-    provider.registerGrantType(type, (ctx) => handler(ctx, tools), params, dupes);
-  }
-
-  // Log every POST /token as received (the original form, before any rewrite), and count discovery reads.
-  provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path.startsWith('/.well-known/')) {
-      counters.discovery += 1;
-      const entry = { time: Date.now(), path: ctx.path };
-      discovery.requests.push(entry);
-      if (discovery.mode === 'oauth') {
-        if (ctx.path === '/.well-known/openid-configuration') {
-          entry.status = 404;
-          ctx.status = 404;
-          ctx.body = { error: 'not_found' };
-          return undefined;
-        }
-        if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration';
-      }
-      await next();
-      entry.status = ctx.status;
-      return undefined;
-    }
-    if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
-    counters.tokenRequests += 1;
-    const raw = ctx.is('application/x-www-form-urlencoded') ? await readBody(ctx.req) : '';
-    const form = formObject(raw);
-    const entry = {
-      time: Date.now(),
-      grantType: form.grant_type,
-      form,
-      authScheme: ctx.get('authorization').split(' ')[0] || undefined,
-      authMethod: authMethodOf(ctx, form),
-      hadDpop: ctx.get('dpop') !== '',
-      dpopProof: decodeJws(ctx.get('dpop') || undefined),
-      assertion: decodeJws(form.assertion),
-      clientAssertion: decodeJws(form.client_assertion),
-    };
-    let body = raw;
-    const derived = deriveClientId?.(form, ctx);
-    if (derived) {
-      const params = new URLSearchParams(raw);
-      params.set('client_id', derived);
-      body = params.toString();
-      entry.derivedClientId = derived;
-    }
-    // oidc-provider reads ctx.req.body when the stream was already consumed.
-    ctx.req.body = body;
-    try {
-      await next();
-    } finally {
-      if (ctx.status === 200) counters.tokensIssued += 1;
-      Object.assign(entry, {
-        status: ctx.status,
-        error: ctx.body?.error,
-        errorDescription: ctx.body?.error_description,
-        clientId: ctx.oidc?.client?.clientId,
-        tokenType: ctx.body?.token_type,
-        accessToken: ctx.body?.access_token ? decodeJwt(ctx.body.access_token) : undefined,
-      });
-      if (typeof ctx.body?.access_token === 'string') issuedTokens.push(ctx.body.access_token);
-      requests.push(entry);
-    }
-  });
-  server.on('request', provider.callback());
-
-  return {
-    url: issuer,
-    issuer,
-    tokenEndpoint: `${issuer}/token`,
-    jwksUri: `${issuer}/jwks`,
-    provider,
-    counters,
-    requests,
-    issuedTokens,
-    /** Token POSTs with this grant_type (and client_id, when given). */
-    requestsFor(grantType, clientId) {
-      return requests.filter((r) => r.grantType === grantType && (!clientId || r.clientId === clientId));
-    },
-    setAudience(value) { state.audience = value; },
-    get audience() { return state.audience; },
-    /** Metadata reads: [{ time, path, status }]. */
-    discoveryRequests: discovery.requests,
-    /** 'openid' (default) or 'oauth' (metadata only at the RFC 8414 path). */
-    setDiscoveryMode(mode) { discovery.mode = mode; },
-    close: () => closeServer(server),
-  };
-}
-
 const base = { response_types: [], redirect_uris: [] };
+
+/** The factory with what these authorities share: the full request log and a count of metadata reads. */
+const authorityProvider = (opts) => startProvider({ ...opts, log: 'full', discoveryCounter: true });
 
 /**
  * HelseID-style authority: client_credentials with private_key_jwt only, DPoP required with nonces, scope
@@ -308,7 +96,7 @@ export async function startHelseIdAuthority(opts = {}) {
     ...(k.privateJwk ? {} : { key: k.keyPair.privateKey }),
   }]));
   const algs = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-  const authority = await startProvider({
+  const authority = await authorityProvider({
     accessTokenTTL: opts.accessTokenTTL,
     scopes: ['helse.read'],
     dpop: true,
@@ -400,7 +188,7 @@ export async function startMaskinportenAuthority(opts = {}) {
     await tools.issue(ctx, { scope: scopes.join(' '), extra });
   }
 
-  const authority = await startProvider({
+  const authority = await authorityProvider({
     accessTokenTTL: opts.accessTokenTTL,
     scopes: ['mp:read', 'mp:write'],
     dpop: false,
@@ -469,7 +257,7 @@ export async function startEntraAuthority({ userIssuer, accessTokenTTL } = {}) {
     ...base, client_id: c.clientId, client_secret: c.clientSecret, token_endpoint_auth_method: method,
     grant_types: [JWT_BEARER], scope: 'downstream.read',
   });
-  const authority = await startProvider({
+  const authority = await authorityProvider({
     accessTokenTTL,
     scopes: ['downstream.read'],
     dpop: false,
@@ -551,7 +339,7 @@ export async function startTokenExchangeAuthority({ userIssuer, accessTokenTTL }
     });
   }
 
-  const authority = await startProvider({
+  const authority = await authorityProvider({
     accessTokenTTL,
     scopes: ['exchanged.read'],
     dpop: true,

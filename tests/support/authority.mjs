@@ -1,140 +1,17 @@
-// Real OAuth 2.0 authorization servers (npm `oidc-provider`) for the integration tests.
+// Real OAuth 2.0 authorization servers (npm `oidc-provider`, started by the one factory in provider.mjs) for the
+// standard scenario:
 //   Authority A (HelseID-like): private_key_jwt, client_credentials, DPoP with required nonces, JWT access tokens.
 //   Authority B (Duende-like): client_secret_basic / client_secret_post, client_credentials, Bearer JWT tokens.
-import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair } from 'jose';
-import { closeServer, listen } from './http.mjs';
+// Both put the tenant a token was asked for in its access token (`tenantClaims`), allow browsers to call them
+// (CORS: the www harness, the Chromium runtime test) and keep the brief request log the scenario's tests read.
+import { generateEs256Jwk, startProvider, tenantClaims } from './provider.mjs';
 
-// oidc-provider prints these on import / construction; they are expected in tests, so drop them (only them).
-const QUIET = [/Unsupported runtime/, /development-only in-memory adapter/];
-for (const level of ['warn', 'info']) {
-  const original = console[level].bind(console);
-  console[level] = (...args) => {
-    const text = String(args[0]);
-    if (text.includes('oidc-provider') && QUIET.some((re) => re.test(text))) return;
-    original(...args);
-  };
-}
-const { default: Provider, errors } = await import('oidc-provider');
+export { generateEs256Jwk };
 
-/** Generate an ES256 key pair; returns { privateJwk, publicJwk, keyPair } with `kid` and `alg` set. */
-export async function generateEs256Jwk() {
-  const keyPair = await generateKeyPair('ES256', { extractable: true });
-  const privateJwk = await exportJWK(keyPair.privateKey);
-  privateJwk.kid = await calculateJwkThumbprint(privateJwk);
-  privateJwk.alg = 'ES256';
-  const { d, ...publicJwk } = privateJwk;
-  return { privateJwk, publicJwk, keyPair };
-}
-
-/** How the client authenticated, judged from the request (oidc-provider accepts basic and post interchangeably). */
-function authMethodOf(ctx) {
-  const params = ctx.oidc?.params ?? {};
-  if (/^basic /i.test(ctx.get('authorization'))) return 'client_secret_basic';
-  if (params.client_secret) return 'client_secret_post';
-  if (params.client_assertion) return 'private_key_jwt';
-  return 'none';
-}
-
-/**
- * The tenant a token request was for, as HelseID puts organization numbers in its access tokens: `org`, the
- * `value` of the first `helseid_authorization` in the client assertion's `assertion_details` (or its `org` claim),
- * and `tenant`, a `tenant` token request parameter (tokenfetch's `extraParams`).
- */
-function tenantClaims(ctx) {
-  const params = ctx.oidc?.params ?? {};
-  const claims = {};
-  const tenant = ctx.oidc?.body?.tenant; // (not a parameter oidc-provider knows: read from the form)
-  if (typeof tenant === 'string') claims.tenant = tenant;
-  if (typeof params.client_assertion === 'string') {
-    const assertion = decodeJwt(params.client_assertion);
-    const org = assertion.assertion_details?.[0]?.practitioner_role?.organization?.identifier?.value ?? assertion.org;
-    if (typeof org === 'string') claims.org = org;
-  }
-  return claims;
-}
-
-/**
- * Start an oidc-provider on 127.0.0.1 (issuer = its own origin) with client_credentials, resource indicators and
- * ES256 JWT access tokens for exactly one resource server whose audience may be set later via `setAudience`.
- */
-async function startProvider({ port = 0, clients, clientAuthMethods, dpop, audience, scope, accessTokenTTL = 300 }) {
-  const server = createServer();
-  const issuer = `http://127.0.0.1:${await listen(server, port)}`;
-  const signing = await generateEs256Jwk();
-  const state = { audience };
-  const counters = { tokenRequests: 0, tokensIssued: 0 };
-  const requests = [];
-  const issuedTokens = []; // every access token issued, for the secret scan
-
-  const resourceInfo = () => ({
-    scope, audience: state.audience, accessTokenFormat: 'jwt', accessTokenTTL, jwt: { sign: { alg: 'ES256' } },
-  });
-  const provider = new Provider(issuer, {
-    clients,
-    clientAuthMethods,
-    scopes: [scope],
-    jwks: { keys: [signing.privateJwk] },
-    clientDefaults: { id_token_signed_response_alg: 'ES256' },
-    // Browsers (the www harness, the Chromium runtime test) call the token endpoint cross-origin.
-    clientBasedCORS: () => true,
-    extraTokenClaims: (ctx) => tenantClaims(ctx),
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      dPoP: dpop
-        ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
-        : { enabled: false },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => state.audience,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (ctx, resource) => {
-          if (!state.audience || resource !== state.audience) throw new errors.InvalidTarget();
-          return resourceInfo();
-        },
-      },
-    },
-    ttl: { ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTTL },
-  });
-
-  // Count every POST to the token endpoint (rejected ones too) and log its outcome.
-  provider.use(async (ctx, next) => {
-    if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
-    counters.tokenRequests += 1;
-    try {
-      await next();
-    } finally {
-      if (ctx.status === 200) counters.tokensIssued += 1;
-      if (typeof ctx.body?.access_token === 'string') issuedTokens.push(ctx.body.access_token);
-      requests.push({
-        time: Date.now(),
-        status: ctx.status,
-        error: ctx.body?.error,
-        hadDpop: ctx.get('dpop') !== '',
-        clientId: ctx.oidc?.client?.clientId,
-        authMethod: authMethodOf(ctx),
-      });
-    }
-  });
-  server.on('request', provider.callback());
-
-  return {
-    url: issuer,
-    issuer,
-    tokenEndpoint: `${issuer}/token`,
-    jwksUri: `${issuer}/jwks`,
-    provider,
-    counters,
-    requests,
-    issuedTokens,
-    /** Set the resource server audience (= default `resource`) once the API's URL is known. */
-    setAudience(value) { state.audience = value; },
-    get audience() { return state.audience; },
-    close: () => closeServer(server),
-  };
-}
+/** What authorities A and B share: the standard scenario's options of the factory. */
+const scenarioProvider = (opts) => startProvider({
+  ...opts, cors: true, log: 'brief', extraTokenClaims: (ctx) => tenantClaims(ctx),
+});
 
 /**
  * Authority A, HelseID-like. Client `worker-a` authenticates with private_key_jwt (ES256, key generated here) and
@@ -147,11 +24,11 @@ async function startProvider({ port = 0, clients, clientAuthMethods, dpop, audie
 export async function startAuthorityA(opts = {}) {
   const clientId = 'worker-a';
   const key = await generateEs256Jwk();
-  const authority = await startProvider({
+  const authority = await scenarioProvider({
     port: opts.port,
     audience: opts.api1Audience,
     accessTokenTTL: opts.accessTokenTTL,
-    scope: 'api1.read',
+    scopes: ['api1.read'],
     dpop: true,
     clientAuthMethods: ['private_key_jwt'],
     clients: [{
@@ -191,11 +68,11 @@ export async function startAuthorityB(opts = {}) {
     redirect_uris: [],
     scope: 'api2.read',
   });
-  const authority = await startProvider({
+  const authority = await scenarioProvider({
     port: opts.port,
     audience: opts.api2Audience,
     accessTokenTTL: opts.accessTokenTTL,
-    scope: 'api2.read',
+    scopes: ['api2.read'],
     dpop: false,
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     clients: [client(basic, 'client_secret_basic'), client(post, 'client_secret_post')],

@@ -33,7 +33,7 @@ function withoutQuery(value) {
  * Start an API. opts: { name, issuer, jwksUri, audience? (default: the API's own URL), dpop: boolean,
  * requireNonce? = false, nonceRotateEvery? (rotate the nonce after every N successful requests), port? = 0 }.
  * Routes: GET /data -> { api, client_id, sub, scope, org?, tenant? } (the tenant claims a test authority put in the
- * token, tests/support/authority.mjs); POST /echo -> { api, body, contentType }; GET /moved -> 308 and
+ * token, `tenantClaims` in tests/support/provider.mjs); POST /echo -> { api, body, contentType }; GET /moved -> 308 and
  * POST /see-other -> 303, both to /data on the same origin, before authentication; others -> 404.
  * Returns { url, name, audience, counters, tokensSeen, requests, nonce, rotateNonce(), revokeCurrentTokens(), close() }.
  */
