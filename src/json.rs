@@ -7,8 +7,10 @@
 //! deserializer, its float parsing and error messages are about a tenth of the module). Both are
 //! strict RFC 8259 parsers; the differences are bounded here: numbers become `u64`/`i64` when
 //! integral and in range (serde_json keeps `3600.0` a float; every reader of numbers here
-//! accepts both), nesting deeper than serde_json's limit (128) is refused the same way, and
-//! invalid UTF-8 is refused.
+//! accepts both), and in wasm every number passed through a double first (an integer above 2^53
+//! loses precision; no member the crate reads is one); 128 nested levels are refused the same
+//! way, and so are invalid UTF-8 and unpaired surrogate escapes (`"\ud800"`).
+//! tests/js/json-corpus.test.mjs holds the two to this over the fuzz corpora and edge inputs.
 
 mod value;
 mod write;
@@ -70,13 +72,14 @@ mod imp {
 
 #[cfg(all(target_arch = "wasm32", feature = "js"))]
 mod imp {
-    use js_sys::{Array, JsString, Object, JSON};
+    use js_sys::{Array, Object, JSON};
     use wasm_bindgen::{JsCast, JsValue};
 
     use super::{Map, Number, Value};
 
-    /// serde_json's recursion limit: deeper documents are refused, not walked.
-    const MAX_DEPTH: u32 = 128;
+    /// serde_json's recursion limit (it refuses the 128th nested array or object): deeper
+    /// documents are refused, not walked.
+    const MAX_DEPTH: u32 = 127;
 
     pub fn parse(text: &[u8]) -> Option<Value> {
         let text = std::str::from_utf8(text).ok()?;
@@ -85,7 +88,7 @@ mod imp {
 
     fn from_js(v: &JsValue, depth: u32) -> Option<Value> {
         if let Some(s) = v.as_string() {
-            return Some(Value::String(s));
+            return string(v, s).map(Value::String);
         }
         if let Some(n) = v.as_f64() {
             return Some(Value::Number(number(n)?));
@@ -110,10 +113,18 @@ mod imp {
         let mut map = Map::new();
         for entry in Object::entries(v.unchecked_ref()).iter() {
             let entry: Array = entry.unchecked_into();
-            let key = entry.get(0).unchecked_into::<JsString>().into();
-            map.insert(key, from_js(&entry.get(1), depth + 1)?);
+            let key = entry.get(0);
+            map.insert(string(&key, key.as_string()?)?, from_js(&entry.get(1), depth + 1)?);
         }
         Some(Value::Object(map))
+    }
+
+    /// A JS string as Rust text; `None` when it has an unpaired surrogate (`"\ud800"` is valid
+    /// JSON text to `JSON.parse`, not to serde_json, and it has no UTF-8 form). The conversion
+    /// puts U+FFFD in its place, so a string with U+FFFD is checked: it must come back the same.
+    fn string(s: &JsValue, text: String) -> Option<String> {
+        let replaced = text.as_bytes().windows(3).any(|w| w == "\u{fffd}".as_bytes());
+        (!replaced || JsValue::from_str(&text) == *s).then_some(text)
     }
 
     /// Integral numbers in range as integers (as serde_json reads `3600`), others as floats.

@@ -56,6 +56,14 @@ const EDGE = {
   'objects-129-deep': `${'{"a":'.repeat(128)}{}${'}'.repeat(128)}`,
   // The same value.
   'arrays-127-deep': nest(127, '[', ']'),
+  'arrays-128-deep': nest(128, '[', ']'),
+  'objects-128-deep': `${'{"a":'.repeat(127)}{}${'}'.repeat(127)}`,
+  'objects-127-deep': `${'{"a":'.repeat(126)}{}${'}'.repeat(126)}`,
+  'lone-high-surrogate': '"\\ud800"',
+  'lone-low-surrogate': '"\\udc00x"',
+  'lone-surrogate-in-a-key': '{"\\ud800":1}',
+  'replacement-character-itself': '"\\ufffd \uFFFD"',
+  'surrogate-pair': '"\\ud83d\\ude00"',
   'duplicate-keys': '{"a":1,"a":2}',
   'proto-key': '{"__proto__":{"x":1},"b":2}',
   'integer-like-keys': '{"b":1,"2":2,"1":3,"10":4}',
@@ -65,29 +73,13 @@ const EDGE = {
   'long-string': `"${'x'.repeat(100_000)}"`,
 };
 
-/**
- * Edge inputs on which the two front ends disagree today, beyond what src/json.rs allows: reported, listed here with
- * what happens, to be removed from this list when src/json.rs settles them (the test below fails when one of them
- * stops disagreeing, as when any other input starts to).
- *   128 nested arrays or objects: serde_json's limit refuses the 128th level, wasm's MAX_DEPTH only the 129th.
- *   An unpaired surrogate escape: serde_json refuses it, in wasm JSON.parse keeps it and the string read from JS
- *   has U+FFFD in its place.
- */
-const KNOWN = {
-  'arrays-128-deep': [nest(128, '[', ']'), 'only wasm parses it'],
-  'objects-128-deep': [`${'{"a":'.repeat(127)}{}${'}'.repeat(127)}`, 'only wasm parses it'],
-  'lone-high-surrogate': ['"\\ud800"', 'only wasm parses it'],
-  'lone-low-surrogate': ['"\\udc00x"', 'only wasm parses it'],
-};
-
 let native; // input name -> { bytes, canonical }
 let dir;
 
 before(async () => {
   assert.equal(typeof glue.__jsonCanonical, 'function', 'no __jsonCanonical: build with hooks (bash scripts/build.sh)');
   dir = await mkdtemp(join(tmpdir(), 'tokenfetch-json-'));
-  const extra = { ...EDGE, ...Object.fromEntries(Object.entries(KNOWN).map(([name, [input]]) => [name, input])) };
-  await Promise.all(Object.entries(extra).map(([name, bytes]) => writeFile(join(dir, name), bytes)));
+  await Promise.all(Object.entries(EDGE).map(([name, bytes]) => writeFile(join(dir, name), bytes)));
   const { stdout } = await promisify(execFile)('cargo', ['test', '--locked', '--quiet', '--test', 'json_corpus', '--', '--nocapture'], {
     cwd: ROOT,
     env: { ...process.env, TOKENFETCH_JSON_CANONICAL: '1', TOKENFETCH_JSON_INPUTS: dir },
@@ -154,14 +146,11 @@ test('edge inputs: numbers may differ in representation only, everything else (r
   // The number cases differ in representation (else this test would not see the allowance it grants).
   assert.deepEqual(numbers, ['beyond-2^53', 'beyond-i64', 'beyond-u64', 'integral-float', 'negative-zero',
     'u64-max', 'underflow-to-zero']);
-  for (const name of ['arrays-129-deep', 'objects-129-deep', 'invalid-utf-8-in-a-string', 'byte-order-mark']) {
+  for (const name of ['arrays-128-deep', 'objects-128-deep', 'arrays-129-deep', 'objects-129-deep', 'invalid-utf-8-in-a-string',
+    'byte-order-mark', 'lone-high-surrogate', 'lone-low-surrogate', 'lone-surrogate-in-a-key']) {
     assert.equal(compare(`extra/${name}`).expected, null, `${name} is refused`);
   }
-  assert.notEqual(compare('extra/arrays-127-deep').expected, null, '127 nested arrays are JSON to both');
-});
-
-test('edge inputs: the known disagreements beyond src/json.rs (128 nested levels, unpaired surrogates) are unchanged', () => {
-  const seen = Object.fromEntries(Object.keys(KNOWN).map((name) => [name, compare(`extra/${name}`).verdict]));
-  assert.deepEqual(seen, Object.fromEntries(Object.entries(KNOWN).map(([name, [, verdict]]) => [name, verdict])),
-    'a known disagreement changed: update KNOWN (and src/json.rs\'s account of the differences)');
+  for (const name of ['arrays-127-deep', 'objects-127-deep', 'replacement-character-itself', 'surrogate-pair']) {
+    assert.notEqual(compare(`extra/${name}`).expected, null, `${name} is JSON to both`);
+  }
 });
