@@ -1,4 +1,4 @@
-// The engine's transport (src/wasm/host.rs, `JsTransport`): one token or metadata request over
+// The engine's transport (src/wasm/transport.rs, `JsTransport`): one token or metadata request over
 // fetch, imported by the wasm module. The host does HTTP; the engine decides what it means.
 //   - `redirect: "manual"`: a token request never follows a redirect; a custom fetch that follows
 //     one anyway shows it (`redirected`, or a `Response.url` other than the request's);

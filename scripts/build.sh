@@ -50,7 +50,7 @@ node_modules/.bin/wasm-opt -Os --strip-debug --strip-producers \
 # Short names between the module and its glue (scripts/short-names.mjs): 4.1 KB gzip less.
 node scripts/short-names.mjs "$out/tokenfetch_bg.wasm" "$tmp/esm/tokenfetch_bg.js"
 # Minified (names of exports kept): the glue ships in every install and bundle. Bundled: the JS
-# the module imports itself (js/exchange.js, a wasm-bindgen snippet: `.js`, as the test runner serves it) goes inside it.
+# the module imports itself (js/exchange.js and js/headers.js, wasm-bindgen snippets: `.js`, as the test runner serves it) goes inside it.
 node_modules/.bin/esbuild --bundle --minify --format=esm --log-level=warning \
   "$tmp/esm/tokenfetch_bg.js" --outfile="$out/tokenfetch_bg.js"
 # The package's own JS (js/), minified: one module beside the glue, and the entries pkg/*.mjs,

@@ -302,12 +302,15 @@ impl JsTokenClient {
                 value
             }
         };
-        let _ = js_sys::Reflect::set(headers, &"authorization".into(), &authorization);
-        let _ = match &to.dpop {
-            Some(proof) => js_sys::Reflect::set(headers, &"dpop".into(), &proof.into()),
-            None => js_sys::Reflect::delete_property(headers, &"dpop".into()),
-        };
+        set_headers(headers, &authorization, to.dpop.as_deref());
     }
+}
+
+#[wasm_bindgen(module = "/js/headers.js")]
+extern "C" {
+    /// Write `authorization` and `dpop` (or no DPoP header) into a call's header record.
+    #[wasm_bindgen(js_name = setHeaders)]
+    fn set_headers(record: &Object, authorization: &JsValue, dpop: Option<&str>);
 }
 
 /// Numeric options that are NaN or ±Infinity would turn into `null` through JSON (and so into the
