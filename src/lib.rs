@@ -32,6 +32,7 @@ pub mod resource;
 pub mod retry;
 mod shape;
 mod shared;
+pub mod skew;
 pub mod store;
 pub mod token;
 mod transport;

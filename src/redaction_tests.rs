@@ -129,6 +129,7 @@ fn secrets_never_appear_in_debug_output() {
         content_type: None,
         dpop_nonce: None,
         retry_after: None,
+        date: None,
         redirected: false,
         body,
     };

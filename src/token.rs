@@ -1,5 +1,6 @@
 //! Token endpoint responses, judged against what the client sent: a token response (RFC 6749 §5.1,
-//! RFC 9449 §5), an OAuth error response (RFC 6749 §5.2) or a DPoP nonce challenge (RFC 9449 §8).
+//! RFC 9449 §5), an OAuth error response (RFC 6749 §5.2), a DPoP nonce challenge (RFC 9449 §8) or a
+//! refusal of a JWT whose time was off ([`crate::skew`]).
 //!
 //! Error messages quote nothing from the body except the server's `error` and `error_description`,
 //! and those only cleaned ([`crate::text::clean`]) and capped, in the message and in the fields.
@@ -7,6 +8,7 @@
 use crate::json::{Map, Value};
 
 use crate::error::{ErrorCode, ErrorDetails, Result, TokenError};
+use crate::skew::is_time_refusal;
 use crate::text::{clean, decimal};
 
 /// The `token_type` of an issued access token (RFC 6749 §7.1, RFC 9449 §5), matched case-insensitively.
@@ -69,6 +71,9 @@ pub enum TokenOutcome {
     /// The server demands a DPoP nonce (RFC 9449 §8): retry once with the `DPoP-Nonce` it sent,
     /// a fresh proof and a fresh client assertion.
     RetryWithNonce,
+    /// The server refused a JWT whose time its `Date` showed was off: retry once with a fresh
+    /// assertion and proof at the server's time.
+    RetryWithTime,
 }
 
 /// What the client sent, to judge the answer.
@@ -78,6 +83,9 @@ pub struct Expectation {
     pub dpop: bool,
     /// The nonce retry (RFC 9449 §8) has not been spent on this request yet.
     pub may_retry_nonce: bool,
+    /// The response's `Date` shows that the time in the request's JWTs was off, and the retry
+    /// with the corrected time has not been spent ([`crate::skew::was_off`]).
+    pub clock_off: bool,
 }
 
 /// Longest `error_description` quoted in a message, in characters.
@@ -130,6 +138,9 @@ pub fn interpret(
                     && expect.may_retry_nonce =>
             {
                 Ok(TokenOutcome::RetryWithNonce)
+            }
+            Some(o) if expect.clock_off && (400..=499).contains(&status) && is_time_refusal(&o.error) => {
+                Ok(TokenOutcome::RetryWithTime)
             }
             Some(o) => Err(oauth_error(status, o)),
             None => Err(TokenError::new(
@@ -270,8 +281,8 @@ mod tests {
     use super::*;
     use ErrorCode::*;
 
-    const DPOP: Expectation = Expectation { dpop: true, may_retry_nonce: true };
-    const BEARER: Expectation = Expectation { dpop: false, may_retry_nonce: false };
+    const DPOP: Expectation = Expectation { dpop: true, may_retry_nonce: true, clock_off: false };
+    const BEARER: Expectation = Expectation { dpop: false, may_retry_nonce: false, clock_off: false };
     const JSON: Option<&str> = Some("application/json");
     const NONCE: &str = r#"{"error":"use_dpop_nonce","error_description":"Authorization server requires nonce in DPoP proof"}"#;
     const AT_BEARER: &str = r#"{"access_token":"at","token_type":"Bearer"}"#;
@@ -325,7 +336,7 @@ mod tests {
     fn a_nonce_challenge_outside_4xx_is_no_retry() {
         // Found by the token_response fuzz target: status 40 (not HTTP) was taken for a challenge.
         let body = br#"{"error":"use_dpop_nonce"}"#;
-        let expect = Expectation { dpop: true, may_retry_nonce: true };
+        let expect = DPOP;
         for status in [40, 99, 100, 500, 599] {
             let outcome = interpret(status, Some("application/json"), true, body, expect);
             assert!(outcome.is_err(), "{status}: {outcome:?}");
@@ -335,7 +346,7 @@ mod tests {
     #[test]
     fn invalid_dpop_proof_with_a_fresh_nonce_asks_for_one_retry() {
         let body = br#"{"error":"invalid_dpop_proof","error_description":"stale nonce"}"#;
-        let expect = Expectation { dpop: true, may_retry_nonce: true };
+        let expect = DPOP;
         assert_eq!(
             interpret(400, Some("application/json"), true, body, expect),
             Ok(TokenOutcome::RetryWithNonce)
@@ -357,6 +368,27 @@ mod tests {
         for expect in [spent, BEARER] {
             assert_eq!(run(400, true, NONCE, expect).unwrap_err().code, OAuth);
         }
+    }
+
+    #[test]
+    fn a_refusal_of_a_jwt_whose_time_was_off_asks_for_one_retry() {
+        let off = Expectation { clock_off: true, ..BEARER };
+        for (status, error) in [(401, "invalid_client"), (400, "invalid_grant"), (400, "invalid_dpop_proof")]
+        {
+            let body = format!(r#"{{"error":"{error}"}}"#);
+            assert_eq!(run(status, false, &body, off), Ok(TokenOutcome::RetryWithTime), "{error}");
+            assert_eq!(err(status, &body, BEARER).error.as_deref(), Some(error), "the clock was right");
+        }
+        for (status, body) in [(400, r#"{"error":"invalid_scope"}"#), (500, r#"{"error":"invalid_client"}"#)]
+        {
+            assert_eq!(run(status, false, body, off).unwrap_err().code, OAuth, "{body}");
+        }
+        // A nonce challenge is answered as one (its retry carries the corrected time too).
+        let proof = r#"{"error":"invalid_dpop_proof"}"#;
+        assert_eq!(
+            run(400, true, proof, Expectation { clock_off: true, ..DPOP }),
+            Ok(TokenOutcome::RetryWithNonce)
+        );
     }
 
     #[test]

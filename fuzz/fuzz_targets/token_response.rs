@@ -32,7 +32,7 @@ fn split(data: &[u8]) -> Option<Input<'_>> {
     let flags = parts.next().unwrap_or("-");
     let content_type = parts.next().filter(|c| *c != "-");
     let has = |f: &str| flags.split(',').any(|x| x == f);
-    let expect = Expectation { dpop: has("dpop"), may_retry_nonce: has("retry") };
+    let expect = Expectation { dpop: has("dpop"), may_retry_nonce: has("retry"), clock_off: has("clock") };
     Some(Input { status, nonce_header: has("nonce"), expect, content_type, body })
 }
 
@@ -83,6 +83,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(nonce_header && expect.dpop && expect.may_retry_nonce);
             let error = oauth.as_ref().map(|o| o.error.as_str());
             assert!(matches!(error, Some("use_dpop_nonce" | "invalid_dpop_proof")));
+        }
+        Ok(TokenOutcome::RetryWithTime) => {
+            assert!((400..=499).contains(&status), "time retry on HTTP {status}");
+            assert!(expect.clock_off, "time retry without a clock that was off");
+            let error = oauth.as_ref().map(|o| o.error.as_str());
+            assert!(matches!(error, Some("invalid_client" | "invalid_grant" | "invalid_dpop_proof")));
         }
         Err(e) => {
             check_message(e);

@@ -67,9 +67,11 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     }
 
     /// What to do after `response` to `request` (sent with headers from this client for
-    /// `options`), as `budget` allows: remember a DPoP nonce; follow a redirect within the
-    /// origin; retry once with the server's nonce (RFC 9449 §9) and once with a new token after
-    /// `invalid_token` (RFC 6750 §3.1); else hand the response back.
+    /// `options`), as `budget` allows: remember a DPoP nonce and (with DPoP) the server's clock;
+    /// follow a redirect within the origin; retry once with the server's nonce (RFC 9449 §9), once
+    /// at the server's time after `invalid_dpop_proof` when its `Date` shows this host's clock, or
+    /// the corrected time the proof said, was off ([`crate::skew`]), and once with a new token
+    /// after `invalid_token` (RFC 6750 §3.1); else hand the response back.
     pub async fn after(
         &self,
         request: &SentRequest<'_>,
@@ -81,6 +83,16 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         let nonce =
             response.dpop_nonce.filter(|n| dpop && self.inner.nonces.borrow_mut().remember(request.url, n));
         let seen = ApiResponse { dpop_nonce: nonce, ..*response };
+        // Proofs are the only JWTs made for an API: its clock is learned, and matters, with DPoP only.
+        // The proof said this host's time, corrected by the offset known when it was made: when
+        // either is off from the API's, one retry (so a proof made before the offset was learned,
+        // by a call in flight meanwhile, gets one too).
+        let corrected = self.inner.now_ms_for(request.url);
+        let now = self.inner.env.now_ms();
+        let clock_off = dpop
+            && self.inner.learn_clock(request.url, seen.date).is_some_and(|server| {
+                crate::skew::was_off(corrected, server) || crate::skew::was_off(now, server)
+            });
         if (300..400).contains(&seen.status) {
             let Some(to) = seen.location else {
                 return Ok(AfterResponse::Done);
@@ -97,10 +109,12 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
             return Ok(AfterResponse::Follow { url: to.to_owned(), as_get, headers });
         }
         let url = crate::dpop::htu(request.url);
-        match budget.decide(&seen, dpop, request.replayable) {
+        match budget.decide(&seen, dpop, request.replayable, clock_off) {
             ApiDecision::Done => Ok(AfterResponse::Done),
-            ApiDecision::RetryWithNonce => {
-                self.inner.env.event(Event::NonceRetry { at: "resource", url: url.to_owned() });
+            decision @ (ApiDecision::RetryWithNonce | ApiDecision::RetryWithTime) => {
+                if decision == ApiDecision::RetryWithNonce {
+                    self.inner.env.event(Event::NonceRetry { at: "resource", url: url.to_owned() });
+                }
                 let token = self.token_sent(request, options).await?;
                 Ok(AfterResponse::Send(self.inner.headers_with(&token, request.method, request.url).await?))
             }
@@ -142,11 +156,13 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
             let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
             let nonce = call.header(&response, "dpop-nonce");
             let location = call.redirect_location(&response);
+            let date = call.header(&response, "date");
             let seen = ApiResponse {
                 status,
                 www_authenticate: www.as_deref(),
                 dpop_nonce: nonce.as_deref(),
                 location: location.as_deref(),
+                date: date.as_deref(),
             };
             let sent = SentRequest {
                 method: call.method(),
