@@ -235,11 +235,18 @@ export interface TokenRequestOptions {
 }
 
 export interface Token {
+  /** The token issued; with `tokenType: 'N_A'` not an access token (see `issuedTokenType`). */
   accessToken: string;
-  tokenType: 'Bearer' | 'DPoP';
+  /**
+   * `N_A`: a token exchange issued what is not an access token (RFC 8693 §2.2.1), e.g. an ID token; `fetch` never
+   * sends it (`token_type_mismatch`).
+   */
+  tokenType: 'Bearer' | 'DPoP' | 'N_A';
   /** Epoch milliseconds. */
   expiresAt: number;
   scope?: string;
+  /** What a token exchange issued (RFC 8693 `issued_token_type`), when the authority said. */
+  issuedTokenType?: string;
 }
 
 /** What `inspect()` shows: counts, cache entries, nonces and clock skew, never token values. */
@@ -247,7 +254,7 @@ export interface Inspection {
   /** Tokens requested so far (a retry after a DPoP nonce challenge counts once). */
   tokenRequests: number;
   /** `key`: an opaque keyed hash of everything that shapes the token request; `scope`: as granted. */
-  cache: { key: string; tokenType: 'Bearer' | 'DPoP'; expiresAt: number; refreshAt: number; scope?: string }[];
+  cache: { key: string; tokenType: 'Bearer' | 'DPoP' | 'N_A'; expiresAt: number; refreshAt: number; scope?: string }[];
   nonces: { origin: string; nonce: string }[];
   /** Origins whose `Date` showed their clock is off by more than 5 s, and by how much (ms; negative: behind). */
   clockSkew: { origin: string; offsetMs: number }[];

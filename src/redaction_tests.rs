@@ -139,6 +139,7 @@ fn secrets_never_appear_in_debug_output() {
         token_type: TokenType::Bearer,
         expires_in: Some(60),
         scope: None,
+        issued_token_type: None,
     };
     assert_redacted("TokenResponse", &token, &["access-token-1337"]);
     let cached = CachedToken {
@@ -147,6 +148,7 @@ fn secrets_never_appear_in_debug_output() {
         expires_at_ms: 1,
         refresh_at_ms: 1,
         scope: None,
+        issued_token_type: None,
     };
     assert_redacted("CachedToken", &cached, &["access-token-1337"]);
 

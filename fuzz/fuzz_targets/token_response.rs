@@ -73,7 +73,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(TokenOutcome::Issued(t)) => {
             assert!(success, "token issued on HTTP {status}");
             assert!(tokenfetch::token::is_b64token(&t.access_token), "access token not a b64token");
-            assert_eq!(t.token_type == TokenType::DPoP, expect.dpop, "token type fits the request");
+            if t.token_type == TokenType::NotApplicable {
+                // RFC 8693 §2.2.1: not an access token, and it says what it is.
+                assert!(t.issued_token_type.is_some(), "N_A with an issued_token_type");
+            } else {
+                assert_eq!(t.token_type == TokenType::DPoP, expect.dpop, "token type fits the request");
+            }
             assert!(t.expires_in.is_none_or(|s| s <= MAX_LIFETIME_SECS));
             let doc: Value = serde_json::from_slice(body).expect("an issued token came from JSON");
             assert_eq!(doc["access_token"].as_str(), Some(t.access_token.as_str()));
@@ -131,6 +136,7 @@ fuzz_target!(|data: &[u8]| {
         (Ok(TokenOutcome::Issued(a)), Ok(TokenOutcome::Issued(b))) => {
             assert_eq!((a.access_token.as_str(), b.access_token.as_str()), (SENTINEL, "x"));
             assert_eq!((a.token_type, a.expires_in, &a.scope), (b.token_type, b.expires_in, &b.scope));
+            assert_eq!(a.issued_token_type, b.issued_token_type);
         }
         (Err(a), _) => {
             assert!(!a.message.contains(SENTINEL), "access token in message {:?}", a.message);

@@ -13,6 +13,7 @@ use crate::event::Event;
 use crate::providers::Env;
 use crate::resource::{AfterResponse, ApiDecision, ApiHeaders, ApiResponse, RetryBudget, SentRequest};
 use crate::store::Store;
+use crate::token::TokenType;
 use crate::transport::{ApiCall, Transport};
 use crate::url::Origin;
 
@@ -41,6 +42,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         let Lookup::Fresh(token) = self.inner.cache.borrow_mut().lookup(&target.key, now, false) else {
             return Ok(None);
         };
+        access_token(&token)?;
         let dpop = match &key {
             None => None,
             Some(key) => {
@@ -211,6 +213,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
 
     /// `token`'s headers for a `method` request to `url`: a fresh proof with DPoP.
     async fn headers_with(&self, token: &CachedToken, method: &str, url: &str) -> Result<ApiHeaders> {
+        access_token(token)?;
         let dpop = match self.dpop().await? {
             None => None,
             Some(key) => {
@@ -220,4 +223,17 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         };
         Ok(ApiHeaders { authorization: token.authorization(), dpop })
     }
+}
+
+/// Only an access token goes into `Authorization`: what a token exchange issued as `N_A` (an ID
+/// token, a SAML assertion: RFC 8693 §2.2.1) is [`ErrorCode::TokenTypeMismatch`], before anything
+/// is sent.
+fn access_token(token: &CachedToken) -> Result<()> {
+    if token.token_type != TokenType::NotApplicable {
+        return Ok(());
+    }
+    Err(TokenError::new(
+        ErrorCode::TokenTypeMismatch,
+        "token_type \"N_A\" is not an access token: never sent (getToken returns it)",
+    ))
 }

@@ -1298,3 +1298,4 @@ fn configured_urls_are_normalized_for_requests_proofs_and_nonces() {
 }
 
 mod skew;
+mod token_types;

@@ -30,7 +30,7 @@ pub struct JsTokenClient {
     last_authorization: Rc<RefCell<Option<(String, JsValue)>>>,
 }
 
-/// `{ accessToken, tokenType, expiresAt, scope? }`.
+/// `{ accessToken, tokenType, expiresAt, scope?, issuedTokenType? }`.
 fn token_to_js(token: &CachedToken) -> JsValue {
     let view = object(&[
         ("accessToken", token.access_token.as_str().into()),
@@ -39,6 +39,9 @@ fn token_to_js(token: &CachedToken) -> JsValue {
     ]);
     if let Some(scope) = &token.scope {
         let _ = js_sys::Reflect::set(&view, &"scope".into(), &scope.as_str().into());
+    }
+    if let Some(issued) = &token.issued_token_type {
+        let _ = js_sys::Reflect::set(&view, &"issuedTokenType".into(), &issued.as_str().into());
     }
     view
 }
@@ -72,7 +75,8 @@ impl JsTokenClient {
         Ok(JsTokenClient { engine, fetcher, last_authorization: Default::default() })
     }
 
-    /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
+    /// A token: `{ accessToken, tokenType, expiresAt, scope?, issuedTokenType? }`, cached and shared
+    /// by concurrent callers.
     #[wasm_bindgen(js_name = getToken)]
     pub fn get_token(&self, req: JsValue) -> Promise {
         // The caller's values are read now, before the work is spawned: a failure is a rejection.
