@@ -11,8 +11,8 @@
 
 /**
  * `fetch(url, { method, headers, body, redirect: 'manual', signal })` with `fetchFn` (or
- * `globalThis.fetch`, looked up now): `{ status, contentType, dpopNonce, retryAfter, redirected,
- * body }`, `body` a Uint8Array or null when larger than `limit`; or, when it failed, what
+ * `globalThis.fetch`, looked up now): `{ status, contentType, dpopNonce, retryAfter, date,
+ * redirected, body }`, `body` a Uint8Array or null when larger than `limit`; or, when it failed, what
  * {@link failure} says.
  */
 export async function exchange(fetchFn, url, method, headers, body, timeoutMs, limit) {
@@ -58,6 +58,7 @@ async function attempt(fetchFn, url, method, headers, body, timeoutMs, limit) {
     contentType: got.get('content-type'),
     dpopNonce: got.get('dpop-nonce'),
     retryAfter: got.get('retry-after'),
+    date: got.get('date'),
     // (Request URLs here are in normal form and without a fragment, as `Response.url` is.)
     redirected: response.redirected || (answered !== '' && answered !== url),
     body: await readLimited(response, limit),

@@ -6,8 +6,9 @@
 //      record: `true` at once for a cached token (no Promise is made), else a Promise;
 //   3. send, with `redirect: "manual"` unless the caller chose a mode;
 //   4. a response that carries something for the engine (a 401, a redirect it may follow, a
-//      DPoP-Nonce after a proof) goes to `__after`, which says: done, send again (headers set
-//      anew), or follow the redirect (within the origin); anything else is the caller's.
+//      DPoP-Nonce after a proof) goes to `__after`, with its Date (the engine learns the API's
+//      clock from these, never from the fast path's 2xx), which says: done, send again (headers
+//      set anew), or follow the redirect (within the origin); anything else is the caller's.
 // Method normalization, the URL policy and every retry rule live in the engine only.
 import { asTokenError } from './boundary.mjs';
 import { TokenError } from './error.mjs';
@@ -147,7 +148,7 @@ function perform(client, call, req, budget) {
 }
 
 /**
- * What `response` carries for the engine: `{ status, www, nonce, location }` for a 401, a redirect
+ * What `response` carries for the engine: `{ status, www, nonce, location, date }` for a 401, a redirect
  * it may follow or a DPoP-Nonce after a proof; `undefined` when it is the caller's as it is.
  * Throws when it is not a Response.
  */
@@ -161,6 +162,7 @@ function look(response, call) {
     www: (status === 401 && headers.get('www-authenticate')) || undefined,
     nonce: nonce ?? undefined,
     location: redirect ? locationOf(headers.get('location'), call.url) : undefined,
+    date: headers.get('date'),
   };
 }
 

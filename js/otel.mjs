@@ -105,7 +105,7 @@ export function openTelemetry(options) {
         break;
       }
       default:
-        break; // nonce_retry, invalid_token_retry, stale_if_error: counted in tokenfetch.events
+        break; // nonce_retry, invalid_token_retry, stale_if_error, clock_skew: counted in tokenfetch.events
     }
   };
 }

@@ -206,7 +206,12 @@ export type TokenEvent =
   /** The store failed (`op`: get, set, delete, lock, unlock) and was bypassed. */
   | { type: 'store_error'; time: number; cacheKey: string; op: string; message: string }
   /** A refresh failed with `code`; the cached token (valid `expiresInMs` more) was served. */
-  | { type: 'stale_if_error'; time: number; cacheKey: string; code: TokenErrorCode; expiresInMs: number };
+  | { type: 'stale_if_error'; time: number; cacheKey: string; code: TokenErrorCode; expiresInMs: number }
+  /**
+   * A server's `Date` showed its clock is `offsetMs` ahead of this host's (negative: behind; 0: the clocks agree
+   * again): JWTs for `origin` carry its time from now on.
+   */
+  | { type: 'clock_skew'; time: number; origin: string; offsetMs: number };
 
 /** Per-call overrides of the client's defaults. */
 export interface TokenRequestOptions {
@@ -230,20 +235,29 @@ export interface TokenRequestOptions {
 }
 
 export interface Token {
+  /** The token issued; with `tokenType: 'N_A'` not an access token (see `issuedTokenType`). */
   accessToken: string;
-  tokenType: 'Bearer' | 'DPoP';
+  /**
+   * `N_A`: a token exchange issued what is not an access token (RFC 8693 §2.2.1), e.g. an ID token; `fetch` never
+   * sends it (`token_type_mismatch`).
+   */
+  tokenType: 'Bearer' | 'DPoP' | 'N_A';
   /** Epoch milliseconds. */
   expiresAt: number;
   scope?: string;
+  /** What a token exchange issued (RFC 8693 `issued_token_type`), when the authority said. */
+  issuedTokenType?: string;
 }
 
-/** What `inspect()` shows: counts, cache entries and nonces, never token values. */
+/** What `inspect()` shows: counts, cache entries, nonces and clock skew, never token values. */
 export interface Inspection {
   /** Tokens requested so far (a retry after a DPoP nonce challenge counts once). */
   tokenRequests: number;
   /** `key`: an opaque keyed hash of everything that shapes the token request; `scope`: as granted. */
-  cache: { key: string; tokenType: 'Bearer' | 'DPoP'; expiresAt: number; refreshAt: number; scope?: string }[];
+  cache: { key: string; tokenType: 'Bearer' | 'DPoP' | 'N_A'; expiresAt: number; refreshAt: number; scope?: string }[];
   nonces: { origin: string; nonce: string }[];
+  /** Origins whose `Date` showed their clock is off by more than 5 s, and by how much (ms; negative: behind). */
+  clockSkew: { origin: string; offsetMs: number }[];
 }
 
 export class TokenClient {
@@ -253,7 +267,8 @@ export class TokenClient {
   getToken(req?: TokenRequestOptions): Promise<Token>;
   /**
    * `fetch` with `Authorization` (and a fresh `DPoP` proof) set. Retries once on a DPoP nonce
-   * challenge and once with a new token on `invalid_token`, replaying the body.
+   * challenge, once at the API's time when it refuses a proof while its clock is off (`Date`), and
+   * once with a new token on `invalid_token`, replaying the body.
    */
   fetch(input: string | URL | Request, init?: RequestInit, req?: TokenRequestOptions): Promise<Response>;
   /** A DPoP proof with this client's key (`ath` when `accessToken` is given). */

@@ -116,7 +116,7 @@ impl AssertionSigner {
         let registered = [
             ("iss", p.client_id.as_str().into()),
             ("aud", p.audience.as_str().into()),
-            ("scope", scope.join(" ").into()),
+            ("scope", crate::text::spaced(scope).into()),
             ("iat", now_secs.into()),
             ("exp", (now_secs + p.lifetime_secs).into()),
             ("jti", jti.into()),

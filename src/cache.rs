@@ -11,7 +11,8 @@ use crate::token::{TokenResponse, TokenType};
 pub struct CachedToken {
     /// The access token.
     pub access_token: String,
-    /// `Bearer` or `DPoP`.
+    /// `Bearer` or `DPoP`; `N_A` for what a token exchange issued that is not an access token
+    /// (never sent as `Authorization`).
     pub token_type: TokenType,
     /// When the authority says it expires (epoch ms).
     pub expires_at_ms: u64,
@@ -19,6 +20,8 @@ pub struct CachedToken {
     pub refresh_at_ms: u64,
     /// The granted scope, when the authority said.
     pub scope: Option<String>,
+    /// What a token exchange issued (RFC 8693 §2.2.1), when the authority said.
+    pub issued_token_type: Option<String>,
 }
 
 impl std::fmt::Debug for CachedToken {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for CachedToken {
             .field("expires_at_ms", &self.expires_at_ms)
             .field("refresh_at_ms", &self.refresh_at_ms)
             .field("scope", &self.scope)
+            .field("issued_token_type", &self.issued_token_type)
             .finish()
     }
 }
@@ -60,6 +64,7 @@ impl CachePolicy {
             expires_at_ms: now_ms.saturating_add(lifetime_ms),
             refresh_at_ms: now_ms.saturating_add(lifetime_ms - buffer),
             scope: response.scope,
+            issued_token_type: response.issued_token_type,
         }
     }
 }
@@ -269,7 +274,13 @@ mod tests {
     use super::*;
 
     fn response(expires_in: Option<u64>) -> TokenResponse {
-        TokenResponse { access_token: "at".into(), token_type: TokenType::Bearer, expires_in, scope: None }
+        TokenResponse {
+            access_token: "at".into(),
+            token_type: TokenType::Bearer,
+            expires_in,
+            scope: None,
+            issued_token_type: None,
+        }
     }
 
     #[test]

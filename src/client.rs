@@ -1,6 +1,7 @@
 //! The client engine: orchestrates the sans-IO core over a [`Transport`] and an [`Env`]. Per
-//! client: one token cache with single-flight, one DPoP nonce store, and optionally a [`Store`]
-//! shared with other instances. Getting a token is in `obtain`, API calls in `api`.
+//! client: one token cache with single-flight, one DPoP nonce store, the clock skew learned per
+//! origin, and optionally a [`Store`] shared with other instances. Getting a token is in
+//! `obtain`, API calls in `api`.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -16,6 +17,7 @@ use crate::json::{Map, Value};
 use crate::key::SigningKey;
 use crate::providers::Env;
 use crate::shape::Shape;
+use crate::skew::ClockSkew;
 use crate::store::{NoStore, Store};
 use crate::transport::Transport;
 
@@ -88,6 +90,8 @@ struct Inner<T, E, S> {
     store_secret: Cell<Option<[u8; 32]>>,
     cache: RefCell<TokenCache<Pending>>,
     nonces: RefCell<NonceStore>,
+    /// Each origin's clock, from the `Date` of its responses: the time of JWTs made for it.
+    skew: RefCell<ClockSkew>,
     token_requests: Cell<u64>,
     /// The token endpoint once known (configured, or discovered and checked).
     endpoint: RefCell<Option<String>>,
@@ -146,6 +150,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
                 store_secret: Cell::new(None),
                 cache,
                 nonces: RefCell::default(),
+                skew: RefCell::default(),
                 token_requests: Cell::new(0),
                 endpoint: RefCell::default(),
                 default_target: RefCell::default(),
@@ -182,6 +187,12 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     pub fn nonces(&self) -> Vec<(String, String)> {
         let nonces = self.inner.nonces.borrow();
         nonces.entries().map(|(o, n)| (o.to_owned(), n.to_owned())).collect()
+    }
+
+    /// The clock skew learned per origin (the origins whose `Date` showed their clock is off),
+    /// for inspection. Release it before the client's next call.
+    pub fn clock_skew(&self) -> std::cell::Ref<'_, ClockSkew> {
+        self.inner.skew.borrow()
     }
 
     /// A token for `options`: from the cache when fresh, else from the authority, with concurrent
@@ -322,6 +333,25 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         self.nonces.borrow_mut().get(url).map(str::to_owned)
     }
 
+    /// The time, in ms, on the clock of `url`'s origin as far as its `Date`s told: what JWTs made
+    /// for it say (cache expiry stays on this host's clock).
+    pub(super) fn now_ms_for(&self, url: &str) -> u64 {
+        self.skew.borrow().now_ms(url, self.env.now_ms())
+    }
+
+    /// Learn the clock of `url`'s origin from the `date` of its response (a `clock_skew` event when
+    /// the offset changed): the server's time, when the `Date` is one to trust
+    /// ([`crate::skew::server_time`]).
+    pub(super) fn learn_clock(&self, url: &str, date: Option<&str>) -> Option<u64> {
+        let now = self.env.now_ms();
+        let server = crate::skew::server_time(date?, now)?;
+        let changed = self.skew.borrow_mut().learn(url, server, now);
+        if let Some(offset_ms) = changed {
+            self.env.event(Event::ClockSkew { origin: crate::dpop::origin(url).to_owned(), offset_ms });
+        }
+        Some(server)
+    }
+
     /// A DPoP proof, signed (by the host where it is faster).
     pub(super) async fn proof(
         &self,
@@ -345,7 +375,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         nonce: Option<&str>,
     ) -> String {
         let jti = self.env.jti();
-        let now_secs = self.env.now_ms() / 1000;
+        let now_secs = self.now_ms_for(url) / 1000;
         dpop.signing_input(ProofClaims { method, url, now_secs, jti: &jti, access_token, nonce })
     }
 }

@@ -17,7 +17,8 @@ pub enum ErrorCode {
     OAuth,
     /// The token endpoint answered something that is not a valid token response.
     InvalidTokenResponse,
-    /// DPoP was used but the token endpoint issued another `token_type` (a downgrade).
+    /// DPoP was used but the token endpoint issued another `token_type` (a downgrade); or an API
+    /// call was asked of a token that is not an access token (`N_A`, RFC 8693 §2.2.1).
     TokenTypeMismatch,
     /// The token endpoint answered with a redirect; token requests never follow redirects.
     Redirect,

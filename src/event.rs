@@ -59,12 +59,20 @@ pub enum Event {
         /// How long the token stays valid (ms).
         expires_in_ms: u64,
     },
+    /// A server's `Date` showed that its clock is off from this host's by more than a few
+    /// seconds, or agrees again: JWTs for its origin carry its time from now on ([`crate::skew`]).
+    ClockSkew {
+        /// The origin (`scheme://host[:port]`).
+        origin: String,
+        /// How far its clock is ahead (negative: behind), in ms; 0 when the clocks agree again.
+        offset_ms: i64,
+    },
 }
 
 impl Event {
     /// The event's `type` string: `cache_hit`, `token_request`, `refresh`, `nonce_retry`,
-    /// `invalid_token_retry`, `store_hit`, `store_error`, `stale_if_error`, or `error` for a
-    /// failed token request.
+    /// `invalid_token_retry`, `store_hit`, `store_error`, `stale_if_error`, `clock_skew`, or
+    /// `error` for a failed token request.
     pub fn kind(&self) -> &'static str {
         match self {
             Event::CacheHit { .. } => "cache_hit",
@@ -76,6 +84,7 @@ impl Event {
             Event::StoreHit { .. } => "store_hit",
             Event::StoreError { .. } => "store_error",
             Event::StaleIfError { .. } => "stale_if_error",
+            Event::ClockSkew { .. } => "clock_skew",
         }
     }
 }

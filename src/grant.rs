@@ -165,7 +165,7 @@ pub fn token_request(
         }
     }
     if !scope.is_empty() {
-        form.add("scope", &scope.join(" "));
+        form.add("scope", &crate::text::spaced(scope));
     }
     for r in resource {
         form.add("resource", r);

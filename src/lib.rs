@@ -23,7 +23,8 @@
 //!   [`helseid`] (organization numbers), [`json`].
 //! - **Policy**: [`config`] and [`profile`] (options, each authority's rules), [`cache`] (expiry,
 //!   single flight, bounds), [`resource`] (what an API response calls for: retries, redirects),
-//!   [`retry`] (backoff, `Retry-After`), [`url`] (the normal form, where a token may go),
+//!   [`retry`] (backoff, `Retry-After`), [`skew`] (each origin's clock, from its `Date`
+//!   headers), [`url`] (the normal form, where a token may go),
 //!   [`store`] (records and keys in a shared store), [`event`].
 //! - **Engine**: [`TokenClient`] with [`RequestOptions`]; what keys its cache and store is the
 //!   request's shape (everything that shapes the token request, hashed under a secret).
@@ -107,6 +108,7 @@ pub mod event;
 pub mod profile;
 pub mod resource;
 pub mod retry;
+pub mod skew;
 pub mod store;
 pub mod url;
 

@@ -129,6 +129,7 @@ fn secrets_never_appear_in_debug_output() {
         content_type: None,
         dpop_nonce: None,
         retry_after: None,
+        date: None,
         redirected: false,
         body,
     };
@@ -138,6 +139,7 @@ fn secrets_never_appear_in_debug_output() {
         token_type: TokenType::Bearer,
         expires_in: Some(60),
         scope: None,
+        issued_token_type: None,
     };
     assert_redacted("TokenResponse", &token, &["access-token-1337"]);
     let cached = CachedToken {
@@ -146,6 +148,7 @@ fn secrets_never_appear_in_debug_output() {
         expires_at_ms: 1,
         refresh_at_ms: 1,
         scope: None,
+        issued_token_type: None,
     };
     assert_redacted("CachedToken", &cached, &["access-token-1337"]);
 

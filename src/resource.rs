@@ -1,6 +1,7 @@
 //! What to do after a protected resource answers (RFC 6750 §3.1, RFC 9449 §7.1 and §9):
-//! retry once with a server-supplied nonce, retry once with a new token, follow a redirect that
-//! stays on the origin, or hand the response back.
+//! retry once with a server-supplied nonce, once with the time corrected after a proof refused
+//! for it ([`crate::skew`]), once with a new token, follow a redirect that stays on the origin, or
+//! hand the response back.
 
 use crate::url::Origin;
 use crate::www_authenticate;
@@ -12,6 +13,8 @@ pub enum ApiDecision {
     Done,
     /// Send again with a fresh proof carrying the nonce the server just gave.
     RetryWithNonce,
+    /// Send again with a fresh proof whose time is corrected by the server's clock.
+    RetryWithTime,
     /// Drop the token, get a new one, send again.
     RetryWithNewToken,
 }
@@ -21,6 +24,7 @@ pub enum ApiDecision {
 pub struct RetryBudget {
     nonce_spent: bool,
     token_spent: bool,
+    time_spent: bool,
     redirects: u8,
 }
 
@@ -39,6 +43,8 @@ pub struct ApiResponse<'a> {
     /// `Location` of a redirect, resolved against the request URL and in normal form; `None`
     /// when the host does not let the engine follow redirects (the caller chose a mode).
     pub location: Option<&'a str>,
+    /// `Date` header (the server's clock, learned when a DPoP proof was sent: [`crate::skew`]).
+    pub date: Option<&'a str>,
 }
 
 /// The headers one API request carries: `Authorization`, and with a DPoP-bound token a proof
@@ -92,8 +98,15 @@ pub enum AfterResponse {
 
 impl RetryBudget {
     /// Decide, spending the retry it returns. `dpop`: the request used the DPoP scheme;
-    /// `replayable`: the request can be sent again.
-    pub fn decide(&mut self, response: &ApiResponse<'_>, dpop: bool, replayable: bool) -> ApiDecision {
+    /// `replayable`: the request can be sent again; `clock_off`: the response's `Date` shows that
+    /// the time the proof said may have been off ([`crate::skew::was_off`]).
+    pub fn decide(
+        &mut self,
+        response: &ApiResponse<'_>,
+        dpop: bool,
+        replayable: bool,
+        clock_off: bool,
+    ) -> ApiDecision {
         if response.status != 401 || !replayable {
             return ApiDecision::Done;
         }
@@ -107,6 +120,10 @@ impl RetryBudget {
                 self.nonce_spent = true;
                 ApiDecision::RetryWithNonce
             }
+            Some("invalid_dpop_proof") if dpop && clock_off && !self.time_spent => {
+                self.time_spent = true;
+                ApiDecision::RetryWithTime
+            }
             Some("invalid_token") if !self.token_spent => {
                 self.token_spent = true;
                 ApiDecision::RetryWithNewToken
@@ -119,13 +136,21 @@ impl RetryBudget {
 impl RetryBudget {
     /// The budget as a number, for a host that keeps it between calls (JavaScript).
     pub fn to_bits(self) -> u32 {
-        u32::from(self.nonce_spent) | u32::from(self.token_spent) << 1 | u32::from(self.redirects) << 2
+        u32::from(self.nonce_spent)
+            | u32::from(self.token_spent) << 1
+            | u32::from(self.time_spent) << 2
+            | u32::from(self.redirects) << 3
     }
 
     /// A budget kept as a number by [`RetryBudget::to_bits`] (anything else reads as spent).
     pub fn from_bits(bits: u32) -> Self {
-        let redirects = u8::try_from(bits >> 2).unwrap_or(MAX_REDIRECTS).min(MAX_REDIRECTS);
-        RetryBudget { nonce_spent: bits & 1 != 0, token_spent: bits & 2 != 0, redirects }
+        let redirects = u8::try_from(bits >> 3).unwrap_or(MAX_REDIRECTS).min(MAX_REDIRECTS);
+        RetryBudget {
+            nonce_spent: bits & 1 != 0,
+            token_spent: bits & 2 != 0,
+            time_spent: bits & 4 != 0,
+            redirects,
+        }
     }
 
     /// Whether to follow a `status` redirect of a `method` request from `from` to `location`
@@ -161,7 +186,12 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, www: &str, nonce: bool) -> ApiResponse<'_> {
-        ApiResponse { status, www_authenticate: Some(www), dpop_nonce: nonce.then_some("n"), location: None }
+        ApiResponse {
+            status,
+            www_authenticate: Some(www),
+            dpop_nonce: nonce.then_some("n"),
+            ..Default::default()
+        }
     }
 
     const NONCE: &str =
@@ -170,42 +200,79 @@ mod tests {
     #[test]
     fn nonce_challenge_at_api_retries_once() {
         let mut b = RetryBudget::default();
-        assert_eq!(b.decide(&resp(401, NONCE, true), true, true), ApiDecision::RetryWithNonce);
-        assert_eq!(b.decide(&resp(401, NONCE, true), true, true), ApiDecision::Done);
+        assert_eq!(b.decide(&resp(401, NONCE, true), true, true, false), ApiDecision::RetryWithNonce);
+        assert_eq!(b.decide(&resp(401, NONCE, true), true, true, false), ApiDecision::Done);
     }
 
     #[test]
     fn nonce_challenge_without_nonce_header_or_for_bearer_is_returned() {
-        assert_eq!(RetryBudget::default().decide(&resp(401, NONCE, false), true, true), ApiDecision::Done);
-        assert_eq!(RetryBudget::default().decide(&resp(401, NONCE, true), false, true), ApiDecision::Done);
+        assert_eq!(
+            RetryBudget::default().decide(&resp(401, NONCE, false), true, true, false),
+            ApiDecision::Done
+        );
+        assert_eq!(
+            RetryBudget::default().decide(&resp(401, NONCE, true), false, true, false),
+            ApiDecision::Done
+        );
     }
 
     #[test]
     fn invalid_token_renews_once_and_only_when_replayable() {
         let www = r#"Bearer realm="api", error="invalid_token""#;
         let mut b = RetryBudget::default();
-        assert_eq!(b.decide(&resp(401, www, false), false, false), ApiDecision::Done);
-        assert_eq!(b.decide(&resp(401, www, false), false, true), ApiDecision::RetryWithNewToken);
-        assert_eq!(b.decide(&resp(401, www, false), false, true), ApiDecision::Done);
+        assert_eq!(b.decide(&resp(401, www, false), false, false, false), ApiDecision::Done);
+        assert_eq!(b.decide(&resp(401, www, false), false, true, false), ApiDecision::RetryWithNewToken);
+        assert_eq!(b.decide(&resp(401, www, false), false, true, false), ApiDecision::Done);
     }
 
     #[test]
     fn challenges_are_read_per_scheme() {
         let www = r#"Bearer error="invalid_token", DPoP algs="ES256", error="use_dpop_nonce""#;
         assert_eq!(
-            RetryBudget::default().decide(&resp(401, www, true), true, true),
+            RetryBudget::default().decide(&resp(401, www, true), true, true, false),
             ApiDecision::RetryWithNonce
         );
         assert_eq!(
-            RetryBudget::default().decide(&resp(401, www, true), false, true),
+            RetryBudget::default().decide(&resp(401, www, true), false, true, false),
+            ApiDecision::RetryWithNewToken
+        );
+    }
+
+    #[test]
+    fn a_proof_refused_when_the_clock_was_off_is_retried_once_with_the_time_corrected() {
+        let www = r#"DPoP error="invalid_dpop_proof", error_description="iat not recent""#;
+        let mut b = RetryBudget::default();
+        assert_eq!(
+            b.decide(&resp(401, www, false), true, true, false),
+            ApiDecision::Done,
+            "the clock was right"
+        );
+        assert_eq!(
+            b.decide(&resp(401, www, false), false, true, true),
+            ApiDecision::Done,
+            "no proof was sent"
+        );
+        assert_eq!(b.decide(&resp(401, www, false), true, false, true), ApiDecision::Done, "not replayable");
+        assert_eq!(b.decide(&resp(401, www, false), true, true, true), ApiDecision::RetryWithTime);
+        assert_eq!(b.decide(&resp(401, www, false), true, true, true), ApiDecision::Done, "once");
+        // With a nonce, the nonce retry comes first (its fresh proof has the corrected time too).
+        let mut b = RetryBudget::default();
+        assert_eq!(b.decide(&resp(401, www, true), true, true, true), ApiDecision::RetryWithNonce);
+        assert_eq!(b.decide(&resp(401, www, true), true, true, true), ApiDecision::RetryWithTime);
+        let other = r#"DPoP error="invalid_token""#;
+        assert_eq!(
+            RetryBudget::default().decide(&resp(401, other, false), true, true, true),
             ApiDecision::RetryWithNewToken
         );
     }
 
     #[test]
     fn other_statuses_are_returned() {
-        assert_eq!(RetryBudget::default().decide(&resp(403, NONCE, true), true, true), ApiDecision::Done);
-        assert_eq!(RetryBudget::default().decide(&resp(200, "", true), true, true), ApiDecision::Done);
+        assert_eq!(
+            RetryBudget::default().decide(&resp(403, NONCE, true), true, true, false),
+            ApiDecision::Done
+        );
+        assert_eq!(RetryBudget::default().decide(&resp(200, "", true), true, true, false), ApiDecision::Done);
     }
 
     #[test]
@@ -237,14 +304,23 @@ mod tests {
     fn budgets_survive_a_round_trip_as_numbers() {
         let mut b = RetryBudget::default();
         assert_eq!(RetryBudget::from_bits(b.to_bits()).to_bits(), 0);
-        b.decide(&resp(401, NONCE, true), true, true);
+        b.decide(&resp(401, NONCE, true), true, true, false);
         b.follow(302, "GET", "https://a/x", "https://a/y", true);
         let kept = RetryBudget::from_bits(b.to_bits());
         assert_eq!(kept.to_bits(), b.to_bits());
         assert_eq!(
-            RetryBudget::from_bits(b.to_bits()).decide(&resp(401, NONCE, true), true, true),
+            RetryBudget::from_bits(b.to_bits()).decide(&resp(401, NONCE, true), true, true, false),
             ApiDecision::Done
         );
-        assert_eq!(RetryBudget::from_bits(u32::MAX).to_bits() >> 2, u32::from(MAX_REDIRECTS));
+        assert_eq!(RetryBudget::from_bits(u32::MAX).to_bits() >> 3, u32::from(MAX_REDIRECTS));
+        let www = r#"DPoP error="invalid_dpop_proof""#;
+        let mut b = RetryBudget::default();
+        b.decide(&resp(401, www, false), true, true, true);
+        let kept = RetryBudget::from_bits(b.to_bits());
+        assert_eq!(kept.to_bits(), 4, "the time retry is spent");
+        assert_eq!(
+            RetryBudget::from_bits(4).decide(&resp(401, www, false), true, true, true),
+            ApiDecision::Done
+        );
     }
 }

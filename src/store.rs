@@ -86,7 +86,8 @@ pub fn lock_key(store_key: &str) -> String {
     cat!(store_key, "/lock")
 }
 
-/// The stored form of `token`, received at `issued_at_ms`: `{"v":1,"a":..,"t":..,"i":..,"e":..,"s"?:..}`.
+/// The stored form of `token`, received at `issued_at_ms`:
+/// `{"v":1,"a":..,"t":..,"i":..,"e":..,"s"?:..,"y"?:..}` (`y`: the RFC 8693 issued token type).
 pub fn record(token: &CachedToken, issued_at_ms: u64) -> String {
     let mut record = Map::new();
     record.insert("v".into(), Value::from(1));
@@ -97,19 +98,28 @@ pub fn record(token: &CachedToken, issued_at_ms: u64) -> String {
     if let Some(scope) = &token.scope {
         record.insert("s".into(), Value::from(scope.as_str()));
     }
+    if let Some(issued) = &token.issued_token_type {
+        record.insert("y".into(), Value::from(issued.as_str()));
+    }
     crate::json::text(&Value::Object(record))
 }
 
 /// A stored record as a cache entry under this client's `policy`, when it is well-formed, of the
-/// expected token type, and still fresh at `now_ms`. Anything else reads as a miss.
+/// expected token type (or `N_A` with its issued token type: never sent as `Authorization`), and
+/// still fresh at `now_ms`. Anything else reads as a miss.
 pub fn open(value: &str, policy: &CachePolicy, expect: TokenType, now_ms: u64) -> Option<CachedToken> {
     let parsed = crate::json::parse(value.as_bytes())?;
     let record = parsed.as_object()?;
     let text = |k: &str| record.get(k).and_then(Value::as_str);
     let number = |k: &str| record.get(k).and_then(Value::as_u64);
+    let issued_token_type = match record.get("y") {
+        None => None,
+        Some(y) => Some(y.as_str()?.to_owned()),
+    };
     let token_type = match text("t")? {
         "Bearer" => TokenType::Bearer,
         "DPoP" => TokenType::DPoP,
+        "N_A" if issued_token_type.is_some() => TokenType::NotApplicable,
         _ => return None,
     };
     let (access_token, issued_at_ms, expires_at_ms) = (text("a")?, number("i")?, number("e")?);
@@ -119,7 +129,7 @@ pub fn open(value: &str, policy: &CachePolicy, expect: TokenType, now_ms: u64) -
     };
     let lifetime = expires_at_ms.checked_sub(issued_at_ms)?;
     let sane = number("v") == Some(1)
-        && token_type == expect
+        && (token_type == expect || token_type == TokenType::NotApplicable)
         && crate::token::is_b64token(access_token)
         && lifetime > 0
         && lifetime <= MAX_LIFETIME_MS
@@ -134,6 +144,7 @@ pub fn open(value: &str, policy: &CachePolicy, expect: TokenType, now_ms: u64) -
         expires_at_ms,
         refresh_at_ms: expires_at_ms - buffer,
         scope,
+        issued_token_type,
     };
     token.is_fresh(now_ms).then_some(token)
 }
@@ -170,6 +181,7 @@ mod tests {
             expires_at_ms,
             refresh_at_ms: expires_at_ms - 60_000,
             scope: Some("read".into()),
+            issued_token_type: None,
         }
     }
 
@@ -204,6 +216,33 @@ mod tests {
         // In the refresh window or expired: a miss.
         assert!(open(&stored, &policy, TokenType::DPoP, issued + 3_540_000).is_none());
         assert!(open(&stored, &policy, TokenType::DPoP, issued + 4_000_000).is_none());
+    }
+
+    #[test]
+    fn an_n_a_record_keeps_its_type_and_what_was_issued() {
+        let (policy, now) = (CachePolicy::default(), 5_000_000);
+        let id_token = "urn:ietf:params:oauth:token-type:id_token";
+        let na = CachedToken {
+            token_type: TokenType::NotApplicable,
+            issued_token_type: Some(id_token.into()),
+            ..token(now + 600_000)
+        };
+        let stored = record(&na, now);
+        for expect in [TokenType::Bearer, TokenType::DPoP] {
+            let read = open(&stored, &policy, expect, now).unwrap();
+            assert_eq!((read.token_type, read.issued_token_type.as_deref()), (na.token_type, Some(id_token)));
+        }
+        // N_A only with what was issued; the others carry it along when there is one.
+        let bare = r#"{"v":1,"a":"x","t":"N_A","i":5000000,"e":5600000}"#;
+        assert!(open(bare, &policy, TokenType::Bearer, now).is_none());
+        let odd = r#"{"v":1,"a":"x","t":"N_A","i":5000000,"e":5600000,"y":7}"#;
+        assert!(open(odd, &policy, TokenType::Bearer, now).is_none());
+        let access = CachedToken {
+            issued_token_type: Some("urn:ietf:params:oauth:token-type:access_token".into()),
+            ..token(now + 600_000)
+        };
+        let read = open(&record(&access, now), &policy, TokenType::DPoP, now).unwrap();
+        assert_eq!(read, access);
     }
 
     #[test]

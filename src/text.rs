@@ -30,6 +30,19 @@ pub fn decimal(n: u64) -> String {
     digits[at..].iter().map(|&d| char::from(d)).collect()
 }
 
+/// `items` joined by single spaces (a `scope` value, RFC 6749 §3.3). `[String]::join` would put a
+/// second copy of std's join code in the module beside the one `cat!` uses (0.3 KB gzip).
+pub fn spaced(items: &[String]) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(item);
+    }
+    out
+}
+
 /// How many characters of a value quoted in a message are kept (an option name, a `kty`, a
 /// server's `issuer`): enough to recognize it.
 pub const QUOTED: usize = 40;
@@ -96,6 +109,14 @@ mod tests {
     fn decimal_matches_display() {
         for n in [0, 7, 10, 99, 100, 65_535, u64::from(u32::MAX), u64::MAX] {
             assert_eq!(decimal(n), n.to_string());
+        }
+    }
+
+    #[test]
+    fn spaced_joins_like_join() {
+        let three = ["".to_owned(), "b c".to_owned(), "d".to_owned()];
+        for items in [&[][..], &["a".to_owned()], &three] {
+            assert_eq!(spaced(items), items.join(" "));
         }
     }
 

@@ -1,5 +1,6 @@
 //! Token endpoint responses, judged against what the client sent: a token response (RFC 6749 §5.1,
-//! RFC 9449 §5), an OAuth error response (RFC 6749 §5.2) or a DPoP nonce challenge (RFC 9449 §8).
+//! RFC 9449 §5), an OAuth error response (RFC 6749 §5.2), a DPoP nonce challenge (RFC 9449 §8) or a
+//! refusal of a JWT whose time was off ([`crate::skew`]).
 //!
 //! Error messages quote nothing from the body except the server's `error` and `error_description`,
 //! and those only cleaned (control and bidi characters removed) and capped, in the message and in the fields.
@@ -7,23 +8,29 @@
 use crate::json::{Map, Value};
 
 use crate::error::{ErrorCode, ErrorDetails, Result, TokenError};
+use crate::skew::is_time_refusal;
 use crate::text::{clean, decimal};
 
-/// The `token_type` of an issued access token (RFC 6749 §7.1, RFC 9449 §5), matched case-insensitively.
+/// The `token_type` of an issued token (RFC 6749 §7.1, RFC 9449 §5, RFC 8693 §2.2.1), matched
+/// case-insensitively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenType {
     /// A bearer token (RFC 6750).
     Bearer,
     /// A DPoP-bound token (RFC 9449 §5).
     DPoP,
+    /// `N_A`: a token exchange issued something that is not an access token (an ID token, a
+    /// SAML assertion: see [`TokenResponse::issued_token_type`]). Never sent as `Authorization`.
+    NotApplicable,
 }
 
 impl TokenType {
-    /// The canonical spelling for the `Authorization` scheme: `"Bearer"` or `"DPoP"`.
+    /// The canonical spelling: `"Bearer"` or `"DPoP"` (the `Authorization` scheme), or `"N_A"`.
     pub fn as_str(self) -> &'static str {
         match self {
             TokenType::Bearer => "Bearer",
             TokenType::DPoP => "DPoP",
+            TokenType::NotApplicable => "N_A",
         }
     }
 }
@@ -39,6 +46,9 @@ pub struct TokenResponse {
     pub expires_in: Option<u64>,
     /// The granted scope, when the server sent one (RFC 6749 §3.3).
     pub scope: Option<String>,
+    /// What a token exchange issued (RFC 8693 §2.2.1), e.g.
+    /// `urn:ietf:params:oauth:token-type:id_token`, when the server said.
+    pub issued_token_type: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -48,6 +58,7 @@ impl std::fmt::Debug for TokenResponse {
             .field("token_type", &self.token_type)
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
+            .field("issued_token_type", &self.issued_token_type)
             .finish()
     }
 }
@@ -69,6 +80,9 @@ pub enum TokenOutcome {
     /// The server demands a DPoP nonce (RFC 9449 §8): retry once with the `DPoP-Nonce` it sent,
     /// a fresh proof and a fresh client assertion.
     RetryWithNonce,
+    /// The server refused a JWT whose time its `Date` showed was off: retry once with a fresh
+    /// assertion and proof at the server's time.
+    RetryWithTime,
 }
 
 /// What the client sent, to judge the answer.
@@ -78,6 +92,9 @@ pub struct Expectation {
     pub dpop: bool,
     /// The nonce retry (RFC 9449 §8) has not been spent on this request yet.
     pub may_retry_nonce: bool,
+    /// The response's `Date` shows that the time in the request's JWTs was off, and the retry
+    /// with the corrected time has not been spent ([`crate::skew::was_off`]).
+    pub clock_off: bool,
 }
 
 /// Longest `error_description` quoted in a message, in characters.
@@ -131,6 +148,9 @@ pub fn interpret(
             {
                 Ok(TokenOutcome::RetryWithNonce)
             }
+            Some(o) if expect.clock_off && (400..=499).contains(&status) && is_time_refusal(&o.error) => {
+                Ok(TokenOutcome::RetryWithTime)
+            }
             Some(o) => Err(oauth_error(status, o)),
             None => Err(TokenError::new(
                 ErrorCode::HttpError,
@@ -179,21 +199,23 @@ fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<
         }
         _ => return Err(field("access_token", "must be a non-empty string")),
     };
+    let issued_token_type = optional_string(&obj, "issued_token_type")?;
     let token_type = match obj.get("token_type") {
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
         Some(Value::String(t)) if t.eq_ignore_ascii_case("dpop") => TokenType::DPoP,
+        // RFC 8693 §2.2.1: what was issued is not an access token, and says what it is.
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("n_a") && issued_token_type.is_some() => {
+            TokenType::NotApplicable
+        }
         Some(Value::String(t)) => {
-            let problem = cat!("must be \"Bearer\" or \"DPoP\"", got(t));
+            let problem =
+                cat!("must be \"Bearer\", \"DPoP\" or \"N_A\" (with \"issued_token_type\")", got(t));
             return Err(field("token_type", problem));
         }
         _ => return Err(field("token_type", "must be a string")),
     };
     let expires_in = expires_in(&obj)?;
-    let scope = match obj.get("scope") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(field("scope", "must be a string")),
-    };
+    let scope = optional_string(&obj, "scope")?;
     match (expect.dpop, token_type) {
         (true, TokenType::Bearer) => Err(TokenError::new(
             ErrorCode::TokenTypeMismatch,
@@ -202,23 +224,30 @@ fn token_response(ct: Option<&str>, body: &[u8], expect: Expectation) -> Result<
         (false, TokenType::DPoP) => {
             Err(invalid("token endpoint issued a DPoP-bound token but this client has no DPoP key"))
         }
-        _ => Ok(TokenResponse { access_token, token_type, expires_in, scope }),
+        _ => Ok(TokenResponse { access_token, token_type, expires_in, scope, issued_token_type }),
     }
 }
 
-/// `expires_in` (RFC 6749 §5.1): absent or null, a non-negative integer (an integral float such as
-/// `3600.0` too), or a string of ASCII digits as some Entra endpoints send.
+/// A member that is absent, null or a string.
+fn optional_string(obj: &Map<String, Value>, name: &str) -> Result<Option<String>> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(field(name, "must be a string")),
+    }
+}
+
+/// `expires_in` (RFC 6749 §5.1) in whole seconds: absent or null, a non-negative JSON number (a
+/// fraction such as `299.5` is floored), or a string of ASCII digits as some Entra endpoints send.
 fn expires_in(obj: &Map<String, Value>) -> Result<Option<u64>> {
-    const MAX_EXACT: f64 = 9_007_199_254_740_991.0; // 2^53 - 1
     let secs = match obj.get("expires_in") {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_u64().or_else(|| {
-            n.as_f64().filter(|f| (0.0..=MAX_EXACT).contains(f) && f.fract() == 0.0).map(|f| f as u64)
-        }),
+        // (`as` floors, and saturates past `u64::MAX`: absurd below.)
+        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         Some(_) => None,
     };
-    let secs = secs.ok_or_else(|| field("expires_in", "must be a non-negative integer"))?;
+    let secs = secs.ok_or_else(|| field("expires_in", "must be a non-negative number"))?;
     if secs > MAX_LIFETIME_SECS {
         return Err(field("expires_in", "is absurd (more than a year)"));
     }
@@ -270,8 +299,8 @@ mod tests {
     use super::*;
     use ErrorCode::*;
 
-    const DPOP: Expectation = Expectation { dpop: true, may_retry_nonce: true };
-    const BEARER: Expectation = Expectation { dpop: false, may_retry_nonce: false };
+    const DPOP: Expectation = Expectation { dpop: true, may_retry_nonce: true, clock_off: false };
+    const BEARER: Expectation = Expectation { dpop: false, may_retry_nonce: false, clock_off: false };
     const JSON: Option<&str> = Some("application/json");
     const NONCE: &str = r#"{"error":"use_dpop_nonce","error_description":"Authorization server requires nonce in DPoP proof"}"#;
     const AT_BEARER: &str = r#"{"access_token":"at","token_type":"Bearer"}"#;
@@ -295,6 +324,7 @@ mod tests {
             token_type: TokenType::Bearer,
             expires_in: Some(3599),
             scope: Some("a b".into()),
+            issued_token_type: None,
         };
         assert_eq!(run(200, false, body, BEARER), Ok(TokenOutcome::Issued(t)));
         let body = r#"{"access_token":"at","token_type":"dpop"}"#;
@@ -325,7 +355,7 @@ mod tests {
     fn a_nonce_challenge_outside_4xx_is_no_retry() {
         // Found by the token_response fuzz target: status 40 (not HTTP) was taken for a challenge.
         let body = br#"{"error":"use_dpop_nonce"}"#;
-        let expect = Expectation { dpop: true, may_retry_nonce: true };
+        let expect = DPOP;
         for status in [40, 99, 100, 500, 599] {
             let outcome = interpret(status, Some("application/json"), true, body, expect);
             assert!(outcome.is_err(), "{status}: {outcome:?}");
@@ -335,13 +365,34 @@ mod tests {
     #[test]
     fn invalid_dpop_proof_with_a_fresh_nonce_asks_for_one_retry() {
         let body = br#"{"error":"invalid_dpop_proof","error_description":"stale nonce"}"#;
-        let expect = Expectation { dpop: true, may_retry_nonce: true };
+        let expect = DPOP;
         assert_eq!(
             interpret(400, Some("application/json"), true, body, expect),
             Ok(TokenOutcome::RetryWithNonce)
         );
         let e = interpret(400, Some("application/json"), false, body, expect).unwrap_err();
         assert_eq!(e.error.as_deref(), Some("invalid_dpop_proof"));
+    }
+
+    #[test]
+    fn a_refusal_of_a_jwt_whose_time_was_off_asks_for_one_retry() {
+        let off = Expectation { clock_off: true, ..BEARER };
+        for (status, error) in [(401, "invalid_client"), (400, "invalid_grant"), (400, "invalid_dpop_proof")]
+        {
+            let body = format!(r#"{{"error":"{error}"}}"#);
+            assert_eq!(run(status, false, &body, off), Ok(TokenOutcome::RetryWithTime), "{error}");
+            assert_eq!(err(status, &body, BEARER).error.as_deref(), Some(error), "the clock was right");
+        }
+        for (status, body) in [(400, r#"{"error":"invalid_scope"}"#), (500, r#"{"error":"invalid_client"}"#)]
+        {
+            assert_eq!(run(status, false, body, off).unwrap_err().code, OAuth, "{body}");
+        }
+        // A nonce challenge is answered as one (its retry carries the corrected time too).
+        let proof = r#"{"error":"invalid_dpop_proof"}"#;
+        assert_eq!(
+            run(400, true, proof, Expectation { clock_off: true, ..DPOP }),
+            Ok(TokenOutcome::RetryWithNonce)
+        );
     }
 
     #[test]
@@ -472,9 +523,9 @@ mod tests {
             {"access_token":"","token_type":"Bearer"}   | "access_token" must be a non-empty string
             {"access_token":["at"],"token_type":"DPoP"} | "access_token" must be a non-empty string
             {"access_token":"at","token_type":null}     | "token_type" must be a string
-            {"access_token":"at","token_type":"mac"}    | "token_type" must be "Bearer" or "DPoP", got "mac"
-            {"access_token":"at","token_type":"x\ny"}   | "token_type" must be "Bearer" or "DPoP", got "x y"
-            {"access_token":"at","token_type":""}       | "token_type" must be "Bearer" or "DPoP"
+            {"access_token":"at","token_type":"mac"}    | "token_type" must be "Bearer", "DPoP" or "N_A" (with "issued_token_type"), got "mac"
+            {"access_token":"at","token_type":"x\ny"}   | "token_type" must be "Bearer", "DPoP" or "N_A" (with "issued_token_type"), got "x y"
+            {"access_token":"at","token_type":""}       | "token_type" must be "Bearer", "DPoP" or "N_A" (with "issued_token_type")
             {"access_token":"at","token_type":"Bearer","scope":["a"]} | "scope" must be a string"#;
         for (body, want) in rows(table) {
             let e = err(200, body, BEARER);
@@ -494,18 +545,58 @@ mod tests {
     }
 
     #[test]
-    fn expires_in_accepts_non_negative_integers_and_digit_strings_only() {
+    fn expires_in_accepts_non_negative_numbers_floored_and_digit_strings() {
         let with = |v: &str| AT_BEARER.replace('}', &format!(r#","expires_in":{v}}}"#));
-        for (v, want) in rows("0 | 0\n \"007\" | 7\n 3600.0 | 3600\n null | -") {
+        let table = "0 | 0\n \"007\" | 7\n 3600.0 | 3600\n 299.5 | 299\n 0.999 | 0\n 1e3 | 1000\n -0.0 | 0\n null | -";
+        for (v, want) in rows(table) {
             let Ok(TokenOutcome::Issued(t)) = run(200, false, &with(v), BEARER) else { panic!("{v}") };
             assert_eq!(t.expires_in, want.parse().ok(), "{v}");
         }
-        let bad = r#"-1 1.5 1e300 true {} [] "" "-1" "1.5" "+1" "99999999999999999999""#;
+        let bad = r#"-1 -0.5 true {} [] "" "-1" "1.5" "+1" "99999999999999999999""#;
         for v in bad.split(' ') {
             let e = err(200, &with(v), BEARER);
-            let want = r#"token response "expires_in" must be a non-negative integer"#;
-            assert_eq!(e.message, want);
+            let want = r#"token response "expires_in" must be a non-negative number"#;
+            assert_eq!(e.message, want, "{v}");
         }
+        let e = err(200, &with("1e300"), BEARER);
+        assert_eq!(e.message, r#"token response "expires_in" is absurd (more than a year)"#);
+    }
+
+    const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+
+    #[test]
+    fn a_token_exchange_may_issue_what_is_not_an_access_token_as_n_a() {
+        let body = format!(
+            r#"{{"access_token":"eyJ.eyJ.sig","token_type":"N_A","issued_token_type":"{ID_TOKEN}","expires_in":60}}"#
+        );
+        for expect in [BEARER, DPOP] {
+            let Ok(TokenOutcome::Issued(t)) = run(200, false, &body, expect) else { panic!("{expect:?}") };
+            assert_eq!((t.token_type, t.token_type.as_str()), (TokenType::NotApplicable, "N_A"));
+            assert_eq!((t.issued_token_type.as_deref(), t.expires_in), (Some(ID_TOKEN), Some(60)));
+        }
+        let Ok(TokenOutcome::Issued(t)) = run(200, false, &body.replace("N_A", "n_a"), BEARER) else {
+            panic!()
+        };
+        assert_eq!(t.token_type, TokenType::NotApplicable, "case-insensitive like the others");
+        // An access token keeps its type, and says what it is.
+        let access = format!(
+            r#"{{"access_token":"at","token_type":"Bearer","issued_token_type":"{}"}}"#,
+            crate::grant::ACCESS_TOKEN_TYPE
+        );
+        let Ok(TokenOutcome::Issued(t)) = run(200, false, &access, BEARER) else { panic!() };
+        assert_eq!(t.issued_token_type.as_deref(), Some(crate::grant::ACCESS_TOKEN_TYPE));
+    }
+
+    #[test]
+    fn n_a_without_an_issued_token_type_is_refused() {
+        let want = r#"token response "token_type" must be "Bearer", "DPoP" or "N_A" (with "issued_token_type"), got "N_A""#;
+        let issued = |t: &str| format!(r#"{{"access_token":"at","token_type":"N_A"{t}}}"#);
+        for rest in ["", r#","issued_token_type":null"#] {
+            let e = err(200, &issued(rest), BEARER);
+            assert_eq!((e.code, e.message.as_str()), (InvalidTokenResponse, want), "{rest}");
+        }
+        let e = err(200, &issued(r#","issued_token_type":7"#), BEARER);
+        assert_eq!(e.message, r#"token response "issued_token_type" must be a string"#);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct HttpResponse {
     pub dpop_nonce: Option<String>,
     /// `Retry-After`.
     pub retry_after: Option<String>,
+    /// `Date`: the server's clock ([`crate::skew`]).
+    pub date: Option<String>,
     /// Whether the host's fetch followed a redirect to get it (`Response.redirected`, or a
     /// `Response.url` other than the request's): refused, as token requests never follow one.
     pub redirected: bool,
@@ -81,6 +83,7 @@ impl std::fmt::Debug for HttpResponse {
             .field("content_type", &self.content_type)
             .field("dpop_nonce", &self.dpop_nonce)
             .field("retry_after", &self.retry_after)
+            .field("date", &self.date)
             .field("body_bytes", &self.body.len())
             .finish_non_exhaustive()
     }

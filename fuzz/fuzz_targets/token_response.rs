@@ -32,7 +32,7 @@ fn split(data: &[u8]) -> Option<Input<'_>> {
     let flags = parts.next().unwrap_or("-");
     let content_type = parts.next().filter(|c| *c != "-");
     let has = |f: &str| flags.split(',').any(|x| x == f);
-    let expect = Expectation { dpop: has("dpop"), may_retry_nonce: has("retry") };
+    let expect = Expectation { dpop: has("dpop"), may_retry_nonce: has("retry"), clock_off: has("clock") };
     Some(Input { status, nonce_header: has("nonce"), expect, content_type, body })
 }
 
@@ -73,7 +73,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(TokenOutcome::Issued(t)) => {
             assert!(success, "token issued on HTTP {status}");
             assert!(tokenfetch::token::is_b64token(&t.access_token), "access token not a b64token");
-            assert_eq!(t.token_type == TokenType::DPoP, expect.dpop, "token type fits the request");
+            if t.token_type == TokenType::NotApplicable {
+                // RFC 8693 §2.2.1: not an access token, and it says what it is.
+                assert!(t.issued_token_type.is_some(), "N_A with an issued_token_type");
+            } else {
+                assert_eq!(t.token_type == TokenType::DPoP, expect.dpop, "token type fits the request");
+            }
             assert!(t.expires_in.is_none_or(|s| s <= MAX_LIFETIME_SECS));
             let doc: Value = serde_json::from_slice(body).expect("an issued token came from JSON");
             assert_eq!(doc["access_token"].as_str(), Some(t.access_token.as_str()));
@@ -83,6 +88,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(nonce_header && expect.dpop && expect.may_retry_nonce);
             let error = oauth.as_ref().map(|o| o.error.as_str());
             assert!(matches!(error, Some("use_dpop_nonce" | "invalid_dpop_proof")));
+        }
+        Ok(TokenOutcome::RetryWithTime) => {
+            assert!((400..=499).contains(&status), "time retry on HTTP {status}");
+            assert!(expect.clock_off, "time retry without a clock that was off");
+            let error = oauth.as_ref().map(|o| o.error.as_str());
+            assert!(matches!(error, Some("invalid_client" | "invalid_grant" | "invalid_dpop_proof")));
         }
         Err(e) => {
             check_message(e);
@@ -125,6 +136,7 @@ fuzz_target!(|data: &[u8]| {
         (Ok(TokenOutcome::Issued(a)), Ok(TokenOutcome::Issued(b))) => {
             assert_eq!((a.access_token.as_str(), b.access_token.as_str()), (SENTINEL, "x"));
             assert_eq!((a.token_type, a.expires_in, &a.scope), (b.token_type, b.expires_in, &b.scope));
+            assert_eq!(a.issued_token_type, b.issued_token_type);
         }
         (Err(a), _) => {
             assert!(!a.message.contains(SENTINEL), "access token in message {:?}", a.message);

@@ -56,12 +56,19 @@ fuzz_target!(|data: &[u8]| {
     let again = parse(&serialize(&challenges));
     assert_eq!(again, challenges, "round trip of {header:?}");
 
-    // The API retry decision reads the same header: the same answer twice is retried at most once.
-    for dpop in [false, true] {
+    // The API retry decision reads the same header: the same answer is retried at most once per
+    // kind (a nonce, the time), so the third time is the answer.
+    for (dpop, clock_off) in [(false, false), (false, true), (true, false), (true, true)] {
         let mut budget = RetryBudget::default();
-        let response =
-            ApiResponse { status: 401, www_authenticate: Some(&header), dpop_nonce: Some("n"), location: None };
-        let _ = budget.decide(&response, dpop, true);
-        assert_eq!(budget.decide(&response, dpop, true), ApiDecision::Done, "retried twice");
+        let response = ApiResponse {
+            status: 401,
+            www_authenticate: Some(&header),
+            dpop_nonce: Some("n"),
+            ..ApiResponse::default()
+        };
+        let first = budget.decide(&response, dpop, true, clock_off);
+        let second = budget.decide(&response, dpop, true, clock_off);
+        assert!(second == ApiDecision::Done || second != first, "the same retry twice");
+        assert_eq!(budget.decide(&response, dpop, true, clock_off), ApiDecision::Done, "retried thrice");
     }
 });

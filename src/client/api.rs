@@ -13,6 +13,7 @@ use crate::event::Event;
 use crate::providers::Env;
 use crate::resource::{AfterResponse, ApiDecision, ApiHeaders, ApiResponse, RetryBudget, SentRequest};
 use crate::store::Store;
+use crate::token::TokenType;
 use crate::transport::{ApiCall, Transport};
 use crate::url::Origin;
 
@@ -41,6 +42,7 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         let Lookup::Fresh(token) = self.inner.cache.borrow_mut().lookup(&target.key, now, false) else {
             return Ok(None);
         };
+        access_token(&token)?;
         let dpop = match &key {
             None => None,
             Some(key) => {
@@ -67,9 +69,11 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
     }
 
     /// What to do after `response` to `request` (sent with headers from this client for
-    /// `options`), as `budget` allows: remember a DPoP nonce; follow a redirect within the
-    /// origin; retry once with the server's nonce (RFC 9449 §9) and once with a new token after
-    /// `invalid_token` (RFC 6750 §3.1); else hand the response back.
+    /// `options`), as `budget` allows: remember a DPoP nonce and (with DPoP) the server's clock;
+    /// follow a redirect within the origin; retry once with the server's nonce (RFC 9449 §9), once
+    /// at the server's time after `invalid_dpop_proof` when its `Date` shows this host's clock, or
+    /// the corrected time the proof said, was off ([`crate::skew`]), and once with a new token
+    /// after `invalid_token` (RFC 6750 §3.1); else hand the response back.
     pub async fn after(
         &self,
         request: &SentRequest<'_>,
@@ -81,6 +85,16 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
         let nonce =
             response.dpop_nonce.filter(|n| dpop && self.inner.nonces.borrow_mut().remember(request.url, n));
         let seen = ApiResponse { dpop_nonce: nonce, ..*response };
+        // Proofs are the only JWTs made for an API: its clock is learned, and matters, with DPoP only.
+        // The proof said this host's time, corrected by the offset known when it was made: when
+        // either is off from the API's, one retry (so a proof made before the offset was learned,
+        // by a call in flight meanwhile, gets one too).
+        let corrected = self.inner.now_ms_for(request.url);
+        let now = self.inner.env.now_ms();
+        let clock_off = dpop
+            && self.inner.learn_clock(request.url, seen.date).is_some_and(|server| {
+                crate::skew::was_off(corrected, server) || crate::skew::was_off(now, server)
+            });
         if (300..400).contains(&seen.status) {
             let Some(to) = seen.location else {
                 return Ok(AfterResponse::Done);
@@ -97,10 +111,12 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
             return Ok(AfterResponse::Follow { url: to.to_owned(), as_get, headers });
         }
         let url = crate::dpop::htu(request.url);
-        match budget.decide(&seen, dpop, request.replayable) {
+        match budget.decide(&seen, dpop, request.replayable, clock_off) {
             ApiDecision::Done => Ok(AfterResponse::Done),
-            ApiDecision::RetryWithNonce => {
-                self.inner.env.event(Event::NonceRetry { at: "resource", url: url.to_owned() });
+            decision @ (ApiDecision::RetryWithNonce | ApiDecision::RetryWithTime) => {
+                if decision == ApiDecision::RetryWithNonce {
+                    self.inner.env.event(Event::NonceRetry { at: "resource", url: url.to_owned() });
+                }
                 let token = self.token_sent(request, options).await?;
                 Ok(AfterResponse::Send(self.inner.headers_with(&token, request.method, request.url).await?))
             }
@@ -142,11 +158,13 @@ impl<T: Transport + 'static, E: Env + 'static, S: Store + 'static> TokenClient<T
             let www = if status == 401 { call.header(&response, "www-authenticate") } else { None };
             let nonce = call.header(&response, "dpop-nonce");
             let location = call.redirect_location(&response);
+            let date = call.header(&response, "date");
             let seen = ApiResponse {
                 status,
                 www_authenticate: www.as_deref(),
                 dpop_nonce: nonce.as_deref(),
                 location: location.as_deref(),
+                date: date.as_deref(),
             };
             let sent = SentRequest {
                 method: call.method(),
@@ -195,6 +213,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
 
     /// `token`'s headers for a `method` request to `url`: a fresh proof with DPoP.
     async fn headers_with(&self, token: &CachedToken, method: &str, url: &str) -> Result<ApiHeaders> {
+        access_token(token)?;
         let dpop = match self.dpop().await? {
             None => None,
             Some(key) => {
@@ -204,4 +223,17 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         };
         Ok(ApiHeaders { authorization: token.authorization(), dpop })
     }
+}
+
+/// Only an access token goes into `Authorization`: what a token exchange issued as `N_A` (an ID
+/// token, a SAML assertion: RFC 8693 §2.2.1) is [`ErrorCode::TokenTypeMismatch`], before anything
+/// is sent.
+fn access_token(token: &CachedToken) -> Result<()> {
+    if token.token_type != TokenType::NotApplicable {
+        return Ok(());
+    }
+    Err(TokenError::new(
+        ErrorCode::TokenTypeMismatch,
+        "token_type \"N_A\" is not an access token: never sent (getToken returns it)",
+    ))
 }

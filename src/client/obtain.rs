@@ -1,6 +1,6 @@
 //! Getting a token: from the shared store or the authority (discovery, the token request with
-//! its client authentication or self-signed grant, DPoP nonce retries, backoff), within one
-//! deadline.
+//! its client authentication or self-signed grant, DPoP nonce retries, one retry with the time
+//! corrected when a refusal shows the clock was off, backoff), within one deadline.
 
 use std::cell::Cell;
 
@@ -230,12 +230,13 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         Ok(metadata)
     }
 
-    /// The client assertion for one token request of `target`, when the client authenticates
-    /// with one.
-    async fn client_assertion(&self, target: &Shape) -> Result<Option<String>> {
+    /// The client assertion for one token request of `target` to `endpoint`, when the client
+    /// authenticates with one.
+    async fn client_assertion(&self, target: &Shape, endpoint: &str) -> Result<Option<String>> {
         match &self.config.client_auth {
             ClientAuth::PrivateKeyJwt(signer) => {
-                let input = signer.signing_input(self.env.now_ms() / 1000, &self.env.jti(), &target.claims);
+                let now_secs = self.now_ms_for(endpoint) / 1000;
+                let input = signer.signing_input(now_secs, &self.env.jti(), &target.claims);
                 Ok(Some(signer.key().sign(&self.env, input).await?))
             }
             _ => Ok(None),
@@ -243,7 +244,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
     }
 
     /// Maskinporten's grant: an assertion signed with the `private_key_jwt` key (RFC 7523 §2.1).
-    async fn grant_assertion(&self, target: &Shape) -> Result<String> {
+    async fn grant_assertion(&self, target: &Shape, endpoint: &str) -> Result<String> {
         let ClientAuth::PrivateKeyJwt(signer) = &self.config.client_auth else {
             return Err(TokenError::argument(
                 "req.subjectToken",
@@ -251,7 +252,7 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
             ));
         };
         let input = signer.grant_signing_input(
-            self.env.now_ms() / 1000,
+            self.now_ms_for(endpoint) / 1000,
             &self.env.jti(),
             &target.scope,
             &target.resource,
@@ -260,12 +261,14 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         signer.key().sign(&self.env, input).await
     }
 
-    /// One token request, retried once on a DPoP nonce challenge with a fresh assertion and proof.
-    /// What proves the client in one token request, made fresh for each attempt (a new `jti`).
-    async fn credential(&self, target: &Shape) -> Result<Credential> {
+    /// What proves the client in one token request to `endpoint`, made fresh for each attempt (a
+    /// new `jti`, the time of the endpoint's clock).
+    async fn credential(&self, target: &Shape, endpoint: &str) -> Result<Credential> {
         match (&self.config.grant, &target.subject) {
-            (GrantKind::JwtBearer, None) => Ok(Credential::Grant(self.grant_assertion(target).await?)),
-            _ => Ok(Credential::Client(self.client_assertion(target).await?)),
+            (GrantKind::JwtBearer, None) => {
+                Ok(Credential::Grant(self.grant_assertion(target, endpoint).await?))
+            }
+            _ => Ok(Credential::Client(self.client_assertion(target, endpoint).await?)),
         }
     }
 
@@ -314,6 +317,9 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         token_request(endpoint, grant, credentials, &target.scope, &target.resource, &target.extra_params)
     }
 
+    /// One token request: retried once on a DPoP nonce challenge and once when a refusal's `Date`
+    /// shows the JWTs' time was off, each time with a fresh assertion and proof; after network
+    /// failures and 5xx/429 as the retry policy says.
     async fn request_token(
         &self,
         target: &Shape,
@@ -323,13 +329,19 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
         let config = &self.config;
         let endpoint = &self.token_endpoint(deadline).await?;
         let mut may_retry_nonce = true;
+        let mut may_retry_time = true;
         let mut retries = 0;
         self.token_requests.set(self.token_requests.get() + 1);
         loop {
-            let credential = self.credential(target).await?;
+            // The time this attempt's assertion and proof say.
+            let claimed = self.now_ms_for(endpoint);
+            let credential = self.credential(target, endpoint).await?;
             let request = self.token_request(endpoint, target, &credential);
             let mut headers = request.headers;
             let dpop = self.dpop().await?;
+            // Whether the request carries a JWT with a time in it: then the endpoint's clock matters.
+            let timed =
+                dpop.is_some() || matches!(credential, Credential::Grant(_) | Credential::Client(Some(_)));
             if let Some(dpop) = &dpop {
                 let nonce = self.nonce_for(endpoint);
                 headers.push(("dpop", self.proof(dpop, "POST", endpoint, None, nonce.as_deref()).await?));
@@ -346,6 +358,13 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                     timeout_ms: self.remaining_ms(deadline),
                 })
                 .await;
+            // Its `Date` (errors included; not through a redirect, which is refused below).
+            let clock_off = match &sent {
+                Ok(r) if timed && !r.redirected => self
+                    .learn_clock(endpoint, r.date.as_deref())
+                    .is_some_and(|server| crate::skew::was_off(claimed, server)),
+                _ => false,
+            };
             let failure = match &sent {
                 Err(e) if e.code == ErrorCode::Network => Some(Failure::Network),
                 Ok(r) if r.status == 429 || r.status >= 500 => {
@@ -381,12 +400,15 @@ impl<T: Transport, E: Env, S: Store> Inner<T, E, S> {
                 (Some(_), Some(nonce)) => self.nonces.borrow_mut().remember(endpoint, nonce),
                 _ => false,
             };
-            let expect = Expectation { dpop: dpop.is_some(), may_retry_nonce };
+            let expect =
+                Expectation { dpop: dpop.is_some(), may_retry_nonce, clock_off: clock_off && may_retry_time };
             let outcome =
                 interpret(response.status, response.content_type.as_deref(), nonce, &response.body, expect)
                     .map_err(|e| with_endpoint(e, endpoint))?;
             match outcome {
                 TokenOutcome::Issued(token) => return Ok(self.policy.admit(token, self.env.now_ms())),
+                // Refused when our clock was off: once more with the endpoint's time, never again.
+                TokenOutcome::RetryWithTime => may_retry_time = false,
                 TokenOutcome::RetryWithNonce => {
                     may_retry_nonce = false;
                     self.env.event(Event::NonceRetry {

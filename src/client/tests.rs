@@ -49,6 +49,7 @@ impl Script {
             content_type: Some("application/json".into()),
             dpop_nonce: nonce.map(str::to_owned),
             retry_after: None,
+            date: None,
             redirected: false,
             body: body.to_string().into_bytes(),
         }));
@@ -59,6 +60,7 @@ impl Script {
             content_type: Some("text/html".into()),
             dpop_nonce: None,
             retry_after: retry_after.map(str::to_owned),
+            date: None,
             redirected: false,
             body: b"<html>busy</html>".to_vec(),
         }));
@@ -966,7 +968,7 @@ fn after(
 }
 
 fn status(status: u16, www: Option<&'static str>, nonce: Option<&'static str>) -> ApiResponse<'static> {
-    ApiResponse { status, www_authenticate: www, dpop_nonce: nonce, location: None }
+    ApiResponse { status, www_authenticate: www, dpop_nonce: nonce, ..ApiResponse::default() }
 }
 
 #[test]
@@ -1294,3 +1296,6 @@ fn configured_urls_are_normalized_for_requests_proofs_and_nonces() {
     // The assertion audience is the issuer, an identifier: exactly as configured.
     assert_eq!(claims(&script.form(1, "client_assertion").unwrap())["aud"], "https://AS.example");
 }
+
+mod skew;
+mod token_types;

@@ -33,7 +33,7 @@ pub struct JsTokenClient {
     last_proof_token: Rc<RefCell<Option<(JsValue, String)>>>,
 }
 
-/// `{ accessToken, tokenType, expiresAt, scope? }`.
+/// `{ accessToken, tokenType, expiresAt, scope?, issuedTokenType? }`.
 fn token_to_js(token: &CachedToken) -> JsValue {
     let view = object(&[
         ("accessToken", token.access_token.as_str().into()),
@@ -42,6 +42,9 @@ fn token_to_js(token: &CachedToken) -> JsValue {
     ]);
     if let Some(scope) = &token.scope {
         let _ = js_sys::Reflect::set(&view, &"scope".into(), &scope.as_str().into());
+    }
+    if let Some(issued) = &token.issued_token_type {
+        let _ = js_sys::Reflect::set(&view, &"issuedTokenType".into(), &issued.as_str().into());
     }
     view
 }
@@ -80,7 +83,8 @@ impl JsTokenClient {
         })
     }
 
-    /// A token: `{ accessToken, tokenType, expiresAt, scope? }`, cached and shared by concurrent callers.
+    /// A token: `{ accessToken, tokenType, expiresAt, scope?, issuedTokenType? }`, cached and shared
+    /// by concurrent callers.
     #[wasm_bindgen(js_name = getToken)]
     pub fn get_token(&self, req: JsValue) -> Promise {
         // The caller's values are read now, before the work is spawned: a failure is a rejection.
@@ -135,7 +139,7 @@ impl JsTokenClient {
     /// (again, with the headers now set in `headers`) or `"follow"` / `"follow-get"` (to
     /// `location`, within the origin; as a `GET` without body for the latter). `call` is
     /// `{ headers, method, url, replayable, budget }` (`budget`: what is left of the call's retries,
-    /// `0` at first), `seen` is `{ status, www?, nonce?, location? }` of the response.
+    /// `0` at first), `seen` is `{ status, www?, nonce?, location?, date? }` of the response.
     #[wasm_bindgen(js_name = __after)]
     pub fn after(&self, call: Object, seen: JsValue, req: JsValue) -> Promise {
         let options = match request_options(&req) {
@@ -153,11 +157,13 @@ impl JsTokenClient {
             let replayable = get(&call, "replayable").is_truthy();
             let sent = SentRequest { method: &method, url: &url, authorization: &authorization, replayable };
             let (www, nonce, location) = (text(&seen, "www"), text(&seen, "nonce"), text(&seen, "location"));
+            let date = text(&seen, "date");
             let response = ApiResponse {
                 status: number(&seen, "status") as u16,
                 www_authenticate: www.as_deref(),
                 dpop_nonce: nonce.as_deref(),
                 location: location.as_deref(),
+                date: date.as_deref(),
             };
             let mut budget = RetryBudget::from_bits(number(&call, "budget") as u32);
             let next = match this.engine.after(&sent, &response, &mut budget, &options).await? {
@@ -264,7 +270,8 @@ impl JsTokenClient {
     }
 
     /// Inspection: `{ tokenRequests, cache: [{ key, tokenType, expiresAt, refreshAt, scope? }],
-    /// nonces: [{ origin, nonce }] }` (no token values; keys are opaque keyed hashes).
+    /// nonces: [{ origin, nonce }], clockSkew: [{ origin, offsetMs }] }` (no token values; keys
+    /// are opaque keyed hashes).
     #[wasm_bindgen(js_name = inspect)]
     pub fn inspect(&self) -> JsValue {
         let cache = self.engine.cached_tokens().into_iter().map(|(key, t)| {
@@ -284,10 +291,15 @@ impl JsTokenClient {
             .nonces()
             .into_iter()
             .map(|(origin, nonce)| object(&[("origin", origin.into()), ("nonce", nonce.into())]));
+        let skew = js_sys::Array::new();
+        for (origin, offset) in self.engine.clock_skew().entries() {
+            skew.push(&object(&[("origin", origin.into()), ("offsetMs", (offset as f64).into())]));
+        }
         object(&[
             ("tokenRequests", (self.engine.token_requests() as f64).into()),
             ("cache", cache.collect::<js_sys::Array>().into()),
             ("nonces", nonces.collect::<js_sys::Array>().into()),
+            ("clockSkew", skew.into()),
         ])
     }
 

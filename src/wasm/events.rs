@@ -53,6 +53,10 @@ impl Events for JsEvents {
                 set("code", (*error).into());
                 set("expiresInMs", (*expires_in_ms as f64).into());
             }
+            Event::ClockSkew { origin, offset_ms } => {
+                set("origin", origin.as_str().into());
+                set("offsetMs", (*offset_ms as f64).into());
+            }
         }
         // A throwing hook must not break the client.
         let _ = hook.call1(&JsValue::UNDEFINED, &o);

@@ -107,6 +107,7 @@ impl Transport for JsTransport {
             content_type: text("contentType"),
             dpop_nonce: text("dpopNonce"),
             retry_after: text("retryAfter"),
+            date: text("date"),
             redirected: super::get(&answer, "redirected").is_truthy(),
             body: Uint8Array::new(&body).to_vec(),
         })

@@ -284,8 +284,10 @@ export async function startEntraAuthority({ userIssuer, accessTokenTTL } = {}) {
  * ES256/EdDSA; client assertion algs: the oidc-provider defaults, i.e. no ES384/ES512).
  * Clients: `te-basic` (client_secret_basic), `te-pkjwt` (private_key_jwt ES256, dpop_bound_access_tokens).
  * Scope `exchanged.read`. Returns the provider handle + { clients: { basic, pkjwt }, grantLog }.
+ * opts.issueOtherTypes: requested_token_type jwt or id_token is issued too, as RFC 8693 §2.2.1 says of what is not
+ * an access token: `issued_token_type` that type, `token_type` "N_A".
  */
-export async function startTokenExchangeAuthority({ userIssuer, accessTokenTTL } = {}) {
+export async function startTokenExchangeAuthority({ userIssuer, accessTokenTTL, issueOtherTypes = false } = {}) {
   const pk = await generateEs256Jwk();
   const clients = {
     basic: { clientId: 'te-basic', clientSecret: `te:${randomUUID()}%` },
@@ -312,7 +314,8 @@ export async function startTokenExchangeAuthority({ userIssuer, accessTokenTTL }
     const proof = await tools.dpop(ctx);
     if (!p.subject_token) fail(InvalidRequest, 'missing subject_token');
     if (!subjectTypes.has(p.subject_token_type)) fail(InvalidRequest, 'unsupported subject_token_type');
-    if (p.requested_token_type !== undefined && p.requested_token_type !== TOKEN_TYPES.accessToken) {
+    const other = issueOtherTypes && [TOKEN_TYPES.jwt, TOKEN_TYPES.idToken].includes(p.requested_token_type);
+    if (p.requested_token_type !== undefined && p.requested_token_type !== TOKEN_TYPES.accessToken && !other) {
       fail(InvalidRequest, 'unsupported requested_token_type');
     }
     if (p.audience !== undefined && p.audience !== tools.audience) fail(InvalidTarget, 'unknown audience');
@@ -335,8 +338,9 @@ export async function startTokenExchangeAuthority({ userIssuer, accessTokenTTL }
     Object.assign(record, { ok: true, sub: subject.sub, act });
     await tools.issue(ctx, {
       accountId: subject.sub, scope: p.scope, gty: 'token_exchange', dpop: proof,
-      extra: act ? { act } : undefined, issuedTokenType: TOKEN_TYPES.accessToken,
+      extra: act ? { act } : undefined, issuedTokenType: other ? p.requested_token_type : TOKEN_TYPES.accessToken,
     });
+    if (other) ctx.body.token_type = 'N_A';
   }
 
   const authority = await authorityProvider({
