@@ -43,8 +43,9 @@ grep -q 'new FinalizationRegistry(ptr => wasm\.__wbg_tokenclient_free' "$tmp/esm
   exit 1
 }
 # -Os: 0.7 KB gzip smaller than -O3 here, with signing and fetch speed within run-to-run noise;
-# --converge runs its passes again until the module stops shrinking (0.24 KB gzip more).
-node_modules/.bin/wasm-opt -Os --converge --strip-debug --strip-producers \
+# --converge runs its passes again until the module stops shrinking (0.24 KB gzip more); the
+# target_features section is read by no runtime (0.1 KB).
+node_modules/.bin/wasm-opt -Os --converge --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
   --enable-nontrapping-float-to-int --enable-mutable-globals \
   "$tmp/esm/tokenfetch_bg.wasm" -o "$out/tokenfetch_bg.wasm"

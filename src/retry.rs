@@ -73,7 +73,7 @@ pub fn is_transient(error: &crate::TokenError) -> bool {
 /// `Retry-After` as a delay: delta-seconds or an HTTP-date ([`http_date_ms`]).
 pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
+    if let Some(seconds) = crate::text::digits(value) {
         return Some(seconds.saturating_mul(1000));
     }
     let at = http_date_ms(value, now_ms)?;
@@ -86,34 +86,39 @@ pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
 /// A two-digit rfc850 year that would be more than 50 years after `now_ms` is the most recent
 /// past year with those digits.
 pub fn http_date_ms(value: &str, now_ms: u64) -> Option<u64> {
-    let parts: Vec<&str> = value.split_ascii_whitespace().collect();
-    let (day, month, year, time) = match parts.as_slice() {
-        [_, day, month, year, time, "GMT"] => (*day, *month, number(year, 4..=4)?, *time),
+    let (mut words, mut count) = ([""; 6], 0);
+    for word in value.split_ascii_whitespace() {
+        *words.get_mut(count)? = word;
+        count += 1;
+    }
+    let (day, month, year, time) = match words[..count] {
+        [_, day, month, year, time, "GMT"] => (day, month, number(year, 4)?, time),
         [_, date, time, "GMT"] => {
-            let [day, month, year] = date.split('-').collect::<Vec<_>>()[..] else {
-                return None;
-            };
-            (day, month, two_digit_year(number(year, 2..=2)?, now_ms), *time)
+            let mut parts = date.splitn(3, '-');
+            let (day, month, yy) = (parts.next()?, parts.next()?, parts.next()?);
+            (day, month, two_digit_year(number(yy, 2)?, now_ms), time)
         }
-        [_, month, day, time, year] => (*day, *month, number(year, 4..=4)?, *time),
+        [_, month, day, time, year] => (day, month, number(year, 4)?, time),
         _ => return None,
     };
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let day = number(day, 1..=2).filter(|d| (1..=31).contains(d))?;
-    let hms: Vec<i64> = time.split(':').map(|p| number(p, 2..=2)).collect::<Option<_>>()?;
-    let [h @ 0..=23, m @ 0..=59, s @ 0..=60] = hms[..] else {
+    let day = number(day, 1).or_else(|| number(day, 2)).filter(|d| (1..=31).contains(d))?;
+    // `hh:mm:ss`, two digits each.
+    let colons = time.len() == 8 && time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':';
+    let [h, m, s] = [0, 3, 6].map(|at| time.get(at..at + 2).and_then(|p| number(p, 2)));
+    let (true, Some(h @ 0..=23), Some(m @ 0..=59), Some(s @ 0..=60)) = (colons, h, m, s) else {
         return None;
     };
     let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
     u64::try_from(secs).ok().map(|s| s * 1000)
 }
 
-/// `digits` as a number when it is `len` ASCII digits.
-fn number(digits: &str, len: std::ops::RangeInclusive<usize>) -> Option<i64> {
-    let ok = len.contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-    ok.then(|| digits.parse().ok()).flatten()
+/// `digits` as a number when it is exactly `len` ASCII digits.
+fn number(digits: &str, len: usize) -> Option<i64> {
+    (digits.len() == len && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.bytes().fold(0, |n, b| n * 10 + i64::from(b - b'0')))
 }
 
 /// RFC 9110 §5.6.7: a two-digit year more than 50 years in the future is in the past century.

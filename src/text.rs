@@ -14,6 +14,19 @@ macro_rules! cat {
     };
 }
 
+/// The number `text` writes in ASCII decimal digits (no sign, no space); `None` when it is
+/// anything else or does not fit a `u64`. One small reader for every decimal the crate parses
+/// (`Retry-After`, a string `expires_in`, IPv4 octets): `str::parse` links core's integer parser.
+pub fn digits(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |n, b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
 /// The decimal digits of `n`.
 pub fn decimal(n: u64) -> String {
     let mut digits = [0u8; 20];
@@ -80,6 +93,16 @@ fn is_bidi_control(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_reads_plain_decimals_only() {
+        assert_eq!(digits("0"), Some(0));
+        assert_eq!(digits("0042"), Some(42));
+        assert_eq!(digits("18446744073709551615"), Some(u64::MAX));
+        for bad in ["", "+5", "-1", " 5", "5 ", "1.5", "1e3", "18446744073709551616", "٣"] {
+            assert_eq!(digits(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn clean_turns_controls_into_spaces_drops_bidi_and_trims() {

@@ -244,7 +244,7 @@ fn expires_in(obj: &Map<String, Value>) -> Result<Option<u64>> {
         None | Some(Value::Null) => return Ok(None),
         // (`as` floors, and saturates past `u64::MAX`: absurd below.)
         Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        Some(Value::String(s)) => crate::text::digits(s),
         Some(_) => None,
     };
     let secs = secs.ok_or_else(|| field("expires_in", "must be a non-negative number"))?;

@@ -90,7 +90,7 @@ fn ipv4(host: &str) -> Option<[u8; 4]> {
         if !canonical || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        *octet = u8::try_from(part.parse::<u16>().ok()?).ok()?;
+        *octet = u8::try_from(crate::text::digits(part)?).ok()?;
     }
     parts.next().is_none().then_some(octets)
 }

@@ -28,13 +28,16 @@ function privateUses(source) {
   return uses;
 }
 
-/** Every JS file under `dir` (node_modules skipped). */
+/** Build output and installed packages: not the tests' or examples' own code. */
+const GENERATED = new Set(['node_modules', 'build', 'target', 'dist']);
+
+/** Every JS file under `dir` (generated directories skipped). */
 async function jsFiles(dir) {
   const out = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name !== 'node_modules') out.push(...(await jsFiles(path)));
+      if (!GENERATED.has(entry.name)) out.push(...(await jsFiles(path)));
     } else if (/\.(mjs|cjs|js)$/.test(entry.name)) {
       out.push(path);
     }

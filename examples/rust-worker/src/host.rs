@@ -67,6 +67,7 @@ impl Transport for FetchTransport {
             content_type: header("content-type"),
             dpop_nonce: header("dpop-nonce"),
             retry_after: header("retry-after"),
+            date: header("date"),
             redirected: response.redirected() || (!answered.is_empty() && answered != request.url),
             body: body.to_vec(),
         })
