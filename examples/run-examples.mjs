@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeServer, listen } from '../tests/support/http.mjs';
 import { generateDpopKey } from 'tokenfetch';
-import { startScenario } from '../tests/support/index.mjs';
+import { exampleSettings as settingsFor, startScenario } from '../tests/support/index.mjs';
 import { startWorker } from '../tests/runtimes/hosts.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -26,31 +26,6 @@ const examples = join(root, 'examples');
 const out = join(root, 'test-output/examples');
 const bin = (name) => join(root, 'node_modules/.bin', name);
 const TIMEOUT_MS = 30_000;
-
-/**
- * The examples' configuration for a started scenario, as environment variables / Worker bindings.
- * Secrets (HELSEID_PRIVATE_JWK, API2_CLIENT_SECRET) included; no RFC 8707 resource is set, as in the
- * examples' defaults (the local authorities default it to their API's URL).
- */
-function settingsFor(s) {
-  const { helseid, duende } = s.clients;
-  return {
-    HELSEID_ISSUER: helseid.issuer,
-    HELSEID_TOKEN_ENDPOINT: helseid.tokenEndpoint,
-    HELSEID_CLIENT_ID: helseid.clientId,
-    HELSEID_PRIVATE_JWK: JSON.stringify(helseid.privateJwk),
-    API1_URL: s.api1.url,
-    API1_SCOPE: 'api1.read',
-    API1_PATH: '/data',
-    API2_ISSUER: duende.issuer,
-    API2_TOKEN_ENDPOINT: duende.tokenEndpoint,
-    API2_CLIENT_ID: duende.clientId,
-    API2_CLIENT_SECRET: duende.clientSecret,
-    API2_URL: s.api2.url,
-    API2_SCOPE: 'api2.read',
-    API2_PATH: '/data',
-  };
-}
 
 /**
  * What the authorities and APIs saw: `tokens` tokens per API (default 1), each after a DPoP nonce

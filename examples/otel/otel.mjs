@@ -69,16 +69,9 @@ metrics.setGlobalMeterProvider(meterProvider);
 
 /** With `--local`: start local authorities and APIs and configure from them, as run-examples.mjs does. */
 async function localSettings() {
-  const { startScenario } = await import('../../tests/support/index.mjs');
+  const { startScenario, exampleSettings } = await import('../../tests/support/index.mjs');
   const scenario = await startScenario();
-  const { helseid, duende } = scenario.clients;
-  const vars = {
-    HELSEID_ISSUER: helseid.issuer, HELSEID_TOKEN_ENDPOINT: helseid.tokenEndpoint, HELSEID_CLIENT_ID: helseid.clientId,
-    HELSEID_PRIVATE_JWK: JSON.stringify(helseid.privateJwk), API1_URL: scenario.api1.url, API1_SCOPE: 'api1.read', API1_PATH: '/data',
-    API2_ISSUER: duende.issuer, API2_TOKEN_ENDPOINT: duende.tokenEndpoint, API2_CLIENT_ID: duende.clientId,
-    API2_CLIENT_SECRET: duende.clientSecret, API2_URL: scenario.api2.url, API2_SCOPE: 'api2.read', API2_PATH: '/data',
-  };
-  return { vars: { ...process.env, ...vars }, close: () => scenario.close() };
+  return { vars: { ...process.env, ...exampleSettings(scenario) }, close: () => scenario.close() };
 }
 
 const local = process.argv.includes('--local') ? await localSettings() : undefined;

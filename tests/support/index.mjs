@@ -51,6 +51,32 @@ export async function startScenario(opts = {}) {
   }
 }
 
+/**
+ * The examples' configuration for a started scenario ({@link startScenario}), as environment
+ * variables / Worker bindings (examples/run-examples.mjs, and `--local` in the metrics and otel examples).
+ * Secrets (HELSEID_PRIVATE_JWK, API2_CLIENT_SECRET) included; no RFC 8707 resource is set, as in the
+ * examples' defaults (the local authorities default it to their API's URL).
+ */
+export function exampleSettings(s) {
+  const { helseid, duende } = s.clients;
+  return {
+    HELSEID_ISSUER: helseid.issuer,
+    HELSEID_TOKEN_ENDPOINT: helseid.tokenEndpoint,
+    HELSEID_CLIENT_ID: helseid.clientId,
+    HELSEID_PRIVATE_JWK: JSON.stringify(helseid.privateJwk),
+    API1_URL: s.api1.url,
+    API1_SCOPE: 'api1.read',
+    API1_PATH: '/data',
+    API2_ISSUER: duende.issuer,
+    API2_TOKEN_ENDPOINT: duende.tokenEndpoint,
+    API2_CLIENT_ID: duende.clientId,
+    API2_CLIENT_SECRET: duende.clientSecret,
+    API2_URL: s.api2.url,
+    API2_SCOPE: 'api2.read',
+    API2_PATH: '/data',
+  };
+}
+
 async function closeAll(servers) {
   await Promise.all(servers.map((s) => s.close()));
 }
