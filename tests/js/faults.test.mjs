@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { TokenClient, TokenError, generateDpopKey } from 'tokenfetch';
 import { unusedPort } from '../support/fakes.mjs';
-import { startMisbehaving } from '../support/misbehave.mjs';
+import { misbehavingServers } from '../support/misbehave.mjs';
 import { secrets as scan } from '../support/secrets.mjs';
 
 const TIMEOUT_MS = 1500;
@@ -21,16 +21,8 @@ const SECRET = 'f4ult-s3cret+/ :%&=';
 const dpopKey = await generateDpopKey();
 scan.addClient('fault client', { clientId: CLIENT_ID, clientSecret: SECRET }).addKey('DPoP key', dpopKey);
 
-const servers = [];
-after(async () => { await Promise.all(servers.map((s) => s.close())); });
-
-/** A misbehaving server, closed after the file; the tokens it issues join the secret scan. */
-async function serve(behaviour, opts) {
-  const server = await startMisbehaving(behaviour, opts);
-  servers.push(server);
-  scan.addSource(`access token issued by "${behaviour}"`, () => server.issued);
-  return server;
-}
+const { serve, closeAll } = misbehavingServers(scan);
+after(closeAll);
 
 /** A client_secret_basic client of `tokenEndpoint` (DPoP with `dpopKey` when `dpop: true`), events to the scan. */
 function client(tokenEndpoint, { dpop = false, ...extra } = {}) {

@@ -17,7 +17,7 @@ import {
   jwkThumbprint,
 } from 'tokenfetch';
 import { closeServer, listen, readBody, sendJson } from '../support/http.mjs';
-import { newAccessToken, startMisbehaving } from '../support/misbehave.mjs';
+import { misbehavingServers, newAccessToken } from '../support/misbehave.mjs';
 import { secrets as scan } from '../support/secrets.mjs';
 
 // Anything uncaught fails the file (and keeps the process alive long enough to say so).
@@ -32,15 +32,8 @@ const SECRET = 'b0undary-s3cret+/ :%&=';
 const dpopKey = await generateDpopKey();
 scan.addClient('boundary client', { clientId: CLIENT_ID, clientSecret: SECRET }).addKey('DPoP key', dpopKey);
 
-const servers = [];
-after(async () => { await Promise.all(servers.map((s) => s.close())); });
-
-async function serve(behaviour, opts) {
-  const server = await startMisbehaving(behaviour, opts);
-  servers.push(server);
-  scan.addSource(`access token issued by "${behaviour}"`, () => server.issued);
-  return server;
-}
+const { serve, track, closeAll } = misbehavingServers(scan);
+after(closeAll);
 
 /** A token endpoint that answers every POST with `status` and the JSON `body`. */
 async function serveJson(status, body, headers = {}) {
@@ -50,8 +43,7 @@ async function serveJson(status, body, headers = {}) {
   });
   const url = `http://127.0.0.1:${await listen(http, 0)}`;
   const server = { url, tokenEndpoint: `${url}/token`, close: () => closeServer(http) };
-  servers.push(server);
-  return server;
+  return track(server);
 }
 
 function client(tokenEndpoint, { dpop = false, ...extra } = {}) {

@@ -220,3 +220,25 @@ export async function startMisbehaving(behaviour, opts = {}) {
   server.close = () => closeServer(http);
   return server;
 }
+
+/**
+ * For a test file: `serve(behaviour, opts)` starts a misbehaving server whose issued tokens join
+ * `scan` (tests/support/secrets.mjs); `track(server)` adds any other server; `closeAll()` closes
+ * them all (call it in `after`).
+ */
+export function misbehavingServers(scan) {
+  const servers = [];
+  const track = (server) => {
+    servers.push(server);
+    return server;
+  };
+  return {
+    track,
+    serve: async (behaviour, opts) => {
+      const server = track(await startMisbehaving(behaviour, opts));
+      scan.addSource(`access token issued by "${behaviour}"`, () => server.issued);
+      return server;
+    },
+    closeAll: () => Promise.all(servers.map((s) => s.close())),
+  };
+}
